@@ -1,0 +1,25 @@
+//! Network building blocks over caller-provided buffers: dense layers and MLP subnets,
+//! affine coupling blocks, fixed permutations and ActNorm (design §5).
+//!
+//! Every layer borrows its parameters from a decoded model file; nothing is copied and
+//! nothing is allocated. Sizes are checked when the file is decoded, and once more at each
+//! call, so a wrong buffer gives a [`crate::error::ModelError`], never a panic.
+
+pub mod activation;
+pub mod actnorm;
+pub mod coupling;
+pub mod dense;
+pub mod mlp;
+pub mod permute;
+
+pub use activation::Activation;
+pub use actnorm::ActNorm;
+pub use coupling::{Coupling, CouplingStyle};
+pub use dense::{Dense, Weights};
+pub use mlp::{FirstLayerInput, Scratch};
+pub use permute::Permutation;
+
+/// Largest flow dimension (parameters plus padding) this build handles.
+pub const MAX_DIM: usize = 128;
+/// Largest width of any dense layer's input or output.
+pub const MAX_WIDTH: usize = 256;

@@ -1,0 +1,30 @@
+//! `vina-core`: the one implementation of everything the workstation and the buoy share.
+//!
+//! `no_std`, no allocator: every routine works on caller-provided buffers, and a model file
+//! is decoded in place from a `&[u8]` (flash on the device). The host enables the `alloc`
+//! feature to build and encode model files with the same types.
+//!
+//! Data flow (design §2): hydrophone frames → [`features::goertzel`] → [`features`] →
+//! [`model::Model::prepare`] (condition network once per observation) →
+//! [`model::Model::sample`] × N latent draws from [`rng`] → [`summary`].
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod acoustics;
+pub mod array;
+pub mod error;
+pub mod features;
+pub mod layers;
+pub mod model;
+pub mod model_file;
+pub mod quant;
+pub mod rng;
+#[cfg(feature = "alloc")]
+pub mod spec;
+pub mod summary;

@@ -1,0 +1,467 @@
+//! Owned model descriptions that encode to `.vina` files (feature `alloc`: host and tests).
+//!
+//! The exporter fills a [`ModelSpec`] from trained weights; [`ModelSpec::encode`] writes
+//! the file with the same record types the firmware decodes, quantizing on the way when
+//! asked, and decodes the result once to prove it is valid.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::array::{F32s, f32_bytes};
+use crate::error::ModelError;
+use crate::features::FeatureKind;
+use crate::layers::{ActNorm, Activation, CouplingStyle, Dense, Permutation, Weights};
+use crate::model::Model;
+use crate::model_file::{self, FeatureSpec, FlowRecord, Header, ModelKind, Normalization};
+use crate::quant;
+use crate::rng::Rng;
+
+/// Numeric path of the dense weights in an encoded file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 weights.
+    F32,
+    /// int8 weights, symmetric, one f32 scale per output channel.
+    Int8,
+}
+
+/// An owned dense layer; `weights` is row-major `[out][in]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseSpec {
+    /// Input width.
+    pub in_dim: usize,
+    /// Output width.
+    pub out_dim: usize,
+    /// Activation after the affine map.
+    pub activation: Activation,
+    /// `out_dim × in_dim` weights, row-major.
+    pub weights: Vec<f32>,
+    /// `out_dim` biases.
+    pub bias: Vec<f32>,
+}
+
+/// An owned flow layer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FlowSpec {
+    /// `y = x·exp(log_scale) + bias`.
+    ActNorm {
+        /// Log-scales.
+        log_scale: Vec<f32>,
+        /// Shifts.
+        bias: Vec<f32>,
+    },
+    /// `y[i] = x[perm[i]]`.
+    Permute(Vec<u16>),
+    /// Affine coupling with its subnets (two for GLOW, one for RealNVP).
+    Coupling {
+        /// GLOW or RealNVP.
+        style: CouplingStyle,
+        /// Soft-clamp level.
+        clamp: f32,
+        /// Subnet MLPs, FrEIA order.
+        subnets: Vec<Vec<DenseSpec>>,
+    },
+}
+
+/// An owned model: header fields, condition network and flow.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSpec {
+    /// INN or cINN.
+    pub kind: ModelKind,
+    /// Physical parameters.
+    pub x_dim: usize,
+    /// Flow dimension (`x_dim` for a cINN, padded total for an INN).
+    pub flow_dim: usize,
+    /// Condition width (cINN), 0 for an INN.
+    pub cond_dim: usize,
+    /// Feature kind.
+    pub feature_kind: FeatureKind,
+    /// Receivers.
+    pub receivers: usize,
+    /// Tone frequencies, Hz.
+    pub tones_hz: Vec<f32>,
+    /// Parameter names, x order.
+    pub param_names: Vec<String>,
+    /// x normalization means and standard deviations.
+    pub x_mean: Vec<f32>,
+    /// See `x_mean`.
+    pub x_std: Vec<f32>,
+    /// y normalization means and standard deviations.
+    pub y_mean: Vec<f32>,
+    /// See `y_mean`.
+    pub y_std: Vec<f32>,
+    /// Scenario hash.
+    pub scenario_hash: u64,
+    /// Condition network h (cINN; may be empty: c = normalized y).
+    pub cond_net: Vec<DenseSpec>,
+    /// Flow layers, forward order.
+    pub flow: Vec<FlowSpec>,
+}
+
+/// Byte buffers behind one encoded dense layer.
+struct DenseBytes {
+    weights: Vec<u8>,
+    scales: Vec<u8>,
+    bias: Vec<u8>,
+}
+
+impl DenseBytes {
+    fn new(d: &DenseSpec, precision: Precision) -> Self {
+        let bias = f32_bytes(&d.bias);
+        match precision {
+            Precision::F32 => Self {
+                weights: f32_bytes(&d.weights),
+                scales: Vec::new(),
+                bias,
+            },
+            Precision::Int8 => {
+                let mut codes = alloc::vec![0i8; d.weights.len()];
+                let mut scales = Vec::with_capacity(d.out_dim);
+                for (row, q) in d
+                    .weights
+                    .chunks(d.in_dim.max(1))
+                    .zip(codes.chunks_mut(d.in_dim.max(1)))
+                {
+                    scales.push(quant::quantize_into(row, q));
+                }
+                Self {
+                    weights: codes.into_iter().map(|c| c as u8).collect(),
+                    scales: f32_bytes(&scales),
+                    bias,
+                }
+            }
+        }
+    }
+
+    fn record<'a>(&'a self, d: &DenseSpec, precision: Precision) -> Dense<'a> {
+        Dense {
+            in_dim: d.in_dim as u16,
+            out_dim: d.out_dim as u16,
+            activation: d.activation,
+            weights: match precision {
+                Precision::F32 => Weights::F32(F32s(&self.weights)),
+                Precision::Int8 => Weights::I8 {
+                    scales: F32s(&self.scales),
+                    codes: &self.weights,
+                },
+            },
+            bias: F32s(&self.bias),
+        }
+    }
+}
+
+fn dim_u16(what: &'static str, v: usize) -> Result<u16, ModelError> {
+    u16::try_from(v).map_err(|_| ModelError::CapacityExceeded {
+        what,
+        capacity: u16::MAX as usize,
+        requested: v,
+    })
+}
+
+impl ModelSpec {
+    /// Observation feature count implied by the feature spec.
+    pub fn y_dim(&self) -> usize {
+        self.feature_kind.len(self.tones_hz.len(), self.receivers)
+    }
+
+    /// All dense layers in file order: condition network, then subnets in flow order.
+    fn dense_in_order(&self) -> impl Iterator<Item = &DenseSpec> {
+        self.cond_net
+            .iter()
+            .chain(self.flow.iter().flat_map(|f| match f {
+                FlowSpec::Coupling { subnets, .. } => subnets.iter().flatten().collect::<Vec<_>>(),
+                _ => Vec::new(),
+            }))
+    }
+
+    /// Encode as a `.vina` file, checking the result by decoding it.
+    pub fn encode(&self, precision: Precision) -> Result<Vec<u8>, ModelError> {
+        for d in self.dense_in_order() {
+            if d.weights.len() != d.in_dim * d.out_dim || d.bias.len() != d.out_dim {
+                return Err(ModelError::DimensionMismatch {
+                    what: "dense spec weights/bias",
+                    expected: d.in_dim * d.out_dim,
+                    found: d.weights.len(),
+                });
+            }
+        }
+        let dense_bytes: Vec<DenseBytes> = self
+            .dense_in_order()
+            .map(|d| DenseBytes::new(d, precision))
+            .collect();
+        let dense: Vec<Dense<'_>> = self
+            .dense_in_order()
+            .zip(&dense_bytes)
+            .map(|(d, b)| b.record(d, precision))
+            .collect();
+
+        let flow_bytes: Vec<(Vec<u8>, Vec<u8>)> = self
+            .flow
+            .iter()
+            .map(|f| match f {
+                FlowSpec::ActNorm { log_scale, bias } => (f32_bytes(log_scale), f32_bytes(bias)),
+                FlowSpec::Permute(p) => {
+                    (p.iter().flat_map(|i| i.to_le_bytes()).collect(), Vec::new())
+                }
+                FlowSpec::Coupling { .. } => (Vec::new(), Vec::new()),
+            })
+            .collect();
+        let mut flow = Vec::with_capacity(self.flow.len());
+        for (f, (a, b)) in self.flow.iter().zip(&flow_bytes) {
+            flow.push(match f {
+                FlowSpec::ActNorm { .. } => FlowRecord::ActNorm(ActNorm {
+                    log_scale: F32s(a),
+                    bias: F32s(b),
+                }),
+                FlowSpec::Permute(_) => FlowRecord::Permute(Permutation { indices: a }),
+                FlowSpec::Coupling {
+                    style,
+                    clamp,
+                    subnets,
+                } => {
+                    let n = |i: usize| -> Result<u8, ModelError> {
+                        let len = subnets.get(i).map_or(0, Vec::len);
+                        u8::try_from(len).map_err(|_| ModelError::CapacityExceeded {
+                            what: "layers per subnet",
+                            capacity: u8::MAX as usize,
+                            requested: len,
+                        })
+                    };
+                    if subnets.len() != style.subnets() {
+                        return Err(ModelError::DimensionMismatch {
+                            what: "number of subnets for the coupling style",
+                            expected: style.subnets(),
+                            found: subnets.len(),
+                        });
+                    }
+                    FlowRecord::Coupling {
+                        style: *style,
+                        clamp: *clamp,
+                        subnet_layers: [n(0)?, n(1)?],
+                    }
+                }
+            });
+        }
+
+        let names = self.param_names.join(",");
+        let tones = f32_bytes(&self.tones_hz);
+        let norms = [&self.x_mean, &self.x_std, &self.y_mean, &self.y_std].map(|v| f32_bytes(v));
+        let header = Header {
+            kind: self.kind,
+            x_dim: dim_u16("x_dim", self.x_dim)?,
+            y_dim: dim_u16("y_dim", self.y_dim())?,
+            flow_dim: dim_u16("flow_dim", self.flow_dim)?,
+            cond_dim: dim_u16("cond_dim", self.cond_dim)?,
+            cond_layers: dim_u16("condition network layers", self.cond_net.len())?,
+            features: FeatureSpec {
+                kind: self.feature_kind,
+                receivers: dim_u16("receivers", self.receivers)?,
+                tones_hz: F32s(&tones),
+            },
+            param_names: &names,
+            x_norm: Normalization {
+                mean: F32s(&norms[0]),
+                std: F32s(&norms[1]),
+            },
+            y_norm: Normalization {
+                mean: F32s(&norms[2]),
+                std: F32s(&norms[3]),
+            },
+            scenario_hash: self.scenario_hash,
+        };
+        let file = model_file::encode_to_vec(&header, &dense, &flow)?;
+        Model::from_bytes(&file)?;
+        Ok(file)
+    }
+}
+
+/// Architecture of a randomly initialized model (tests, benchmarks, size reports).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RandomArch {
+    /// INN or cINN.
+    pub kind: ModelKind,
+    /// Physical parameters.
+    pub x_dim: usize,
+    /// Flow dimension (ignored for a cINN, which uses `x_dim`).
+    pub flow_dim: usize,
+    /// Feature kind.
+    pub feature_kind: FeatureKind,
+    /// Tones.
+    pub tones: usize,
+    /// Receivers.
+    pub receivers: usize,
+    /// Hidden widths of the condition network; its output width is `cond_dim`.
+    pub cond_hidden: Vec<usize>,
+    /// Condition width (cINN).
+    pub cond_dim: usize,
+    /// Coupling blocks (each followed by a permutation, preceded by an ActNorm if set).
+    pub blocks: usize,
+    /// Coupling style.
+    pub style: CouplingStyle,
+    /// Hidden widths of each subnet.
+    pub hidden: Vec<usize>,
+    /// Hidden activation.
+    pub activation: Activation,
+    /// Soft clamp.
+    pub clamp: f32,
+    /// Insert ActNorm layers.
+    pub actnorm: bool,
+    /// Weights are uniform in ±`weight_scale / √fan_in`.
+    pub weight_scale: f32,
+}
+
+impl RandomArch {
+    /// The default on-device cINN shape on `gi-pekeris` (2 parameters, 7 tones × 5
+    /// receivers, relative transfer function).
+    pub fn default_cinn() -> Self {
+        Self {
+            kind: ModelKind::Cinn,
+            x_dim: 2,
+            flow_dim: 2,
+            feature_kind: FeatureKind::RelativeTransferFunction,
+            tones: 7,
+            receivers: 5,
+            cond_hidden: alloc::vec![64],
+            cond_dim: 32,
+            blocks: 6,
+            style: CouplingStyle::Glow,
+            hidden: alloc::vec![64, 64],
+            activation: Activation::Relu,
+            clamp: 2.0,
+            actnorm: true,
+            weight_scale: 1.0,
+        }
+    }
+
+    /// The VINA paper's INN: raw pressure (70 features), 3 GLOW blocks, hidden 64, total
+    /// dimension 88 (18 latent).
+    pub fn paper_inn() -> Self {
+        Self {
+            kind: ModelKind::Inn,
+            x_dim: 2,
+            flow_dim: 88,
+            feature_kind: FeatureKind::RawPressure,
+            tones: 7,
+            receivers: 5,
+            cond_hidden: Vec::new(),
+            cond_dim: 0,
+            blocks: 3,
+            style: CouplingStyle::Glow,
+            hidden: alloc::vec![64, 64],
+            activation: Activation::Relu,
+            clamp: 2.0,
+            actnorm: false,
+            weight_scale: 1.0,
+        }
+    }
+
+    /// A model spec with weights drawn from `seed`.
+    pub fn build(&self, seed: u64) -> ModelSpec {
+        let mut rng = Rng::new(seed);
+        let y_dim = self.feature_kind.len(self.tones, self.receivers);
+        let flow_dim = if self.kind == ModelKind::Cinn {
+            self.x_dim
+        } else {
+            self.flow_dim
+        };
+        let cond_dim = if self.kind == ModelKind::Cinn {
+            self.cond_dim
+        } else {
+            0
+        };
+        let scale = self.weight_scale;
+        let mut uniform = move |n: usize, a: f32| -> Vec<f32> {
+            (0..n)
+                .map(|_| a * (2.0 * rng.uniform_f32() - 1.0))
+                .collect()
+        };
+        let mut mlp = |widths: &[usize], hidden_act: Activation| -> Vec<DenseSpec> {
+            widths
+                .windows(2)
+                .enumerate()
+                .map(|(i, w)| DenseSpec {
+                    in_dim: w[0],
+                    out_dim: w[1],
+                    activation: if i + 2 == widths.len() {
+                        Activation::Identity
+                    } else {
+                        hidden_act
+                    },
+                    weights: uniform(w[0] * w[1], scale / libm::sqrtf(w[0] as f32)),
+                    bias: uniform(w[1], 0.1),
+                })
+                .collect()
+        };
+        let cond_net = if self.kind == ModelKind::Cinn
+            && (cond_dim != y_dim || !self.cond_hidden.is_empty())
+        {
+            let mut widths = alloc::vec![y_dim];
+            widths.extend(&self.cond_hidden);
+            widths.push(cond_dim);
+            let mut net = mlp(&widths, self.activation);
+            if let Some(last) = net.last_mut() {
+                last.activation = self.activation;
+            }
+            net
+        } else {
+            Vec::new()
+        };
+        let (len1, len2) = (flow_dim / 2, flow_dim - flow_dim / 2);
+        let mut flow = Vec::new();
+        let mut perm_rng = Rng::new(seed ^ 0x5EED);
+        for _ in 0..self.blocks {
+            if self.actnorm {
+                let mut r = Rng::new(perm_rng.next_u64());
+                flow.push(FlowSpec::ActNorm {
+                    log_scale: (0..flow_dim).map(|_| 0.2 * r.normal_f32()).collect(),
+                    bias: (0..flow_dim).map(|_| 0.2 * r.normal_f32()).collect(),
+                });
+            }
+            let subnet =
+                |n_in: usize,
+                 n_out: usize,
+                 mlp: &mut dyn FnMut(&[usize], Activation) -> Vec<DenseSpec>| {
+                    let mut widths = alloc::vec![n_in + cond_dim];
+                    widths.extend(&self.hidden);
+                    widths.push(n_out);
+                    mlp(&widths, self.activation)
+                };
+            let subnets = match self.style {
+                CouplingStyle::Glow => alloc::vec![
+                    subnet(len1, 2 * len2, &mut mlp),
+                    subnet(len2, 2 * len1, &mut mlp)
+                ],
+                CouplingStyle::RealNvp => alloc::vec![subnet(len1, 2 * len2, &mut mlp)],
+            };
+            flow.push(FlowSpec::Coupling {
+                style: self.style,
+                clamp: self.clamp,
+                subnets,
+            });
+            let mut perm: Vec<u16> = (0..flow_dim as u16).collect();
+            for i in (1..perm.len()).rev() {
+                let j = (perm_rng.next_u32() as usize) % (i + 1);
+                perm.swap(i, j);
+            }
+            flow.push(FlowSpec::Permute(perm));
+        }
+        let names = (0..self.x_dim).map(|i| alloc::format!("p{i}")).collect();
+        ModelSpec {
+            kind: self.kind,
+            x_dim: self.x_dim,
+            flow_dim,
+            cond_dim,
+            feature_kind: self.feature_kind,
+            receivers: self.receivers,
+            tones_hz: (0..self.tones).map(|i| 49.0 + 15.0 * i as f32).collect(),
+            param_names: names,
+            x_mean: (0..self.x_dim).map(|i| 100.0 * (i + 1) as f32).collect(),
+            x_std: (0..self.x_dim).map(|i| 1.0 + i as f32).collect(),
+            y_mean: alloc::vec![0.0; y_dim],
+            y_std: alloc::vec![1.0; y_dim],
+            scenario_hash: seed,
+            cond_net,
+            flow,
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The `.vina` format: byte-identical round trips, typed errors for every corruption and
+//! truncation, and no panic on arbitrary bytes.
+
+use proptest::prelude::*;
+use vina_core::error::ModelError;
+use vina_core::features::FeatureKind;
+use vina_core::layers::{Activation, CouplingStyle, Scratch};
+use vina_core::model::Model;
+use vina_core::model_file::{self, ModelKind, PREAMBLE_LEN};
+use vina_core::spec::{Precision, RandomArch};
+
+/// A deliberately small cINN (a few hundred bytes) so that every byte can be corrupted
+/// to every other value.
+fn tiny() -> Vec<u8> {
+    RandomArch {
+        kind: ModelKind::Cinn,
+        x_dim: 3,
+        flow_dim: 3,
+        feature_kind: FeatureKind::RelativeTransferFunction,
+        tones: 1,
+        receivers: 2,
+        cond_hidden: vec![],
+        cond_dim: 2,
+        blocks: 1,
+        style: CouplingStyle::Glow,
+        hidden: vec![3],
+        activation: Activation::LeakyRelu(0.01),
+        clamp: 2.0,
+        actnorm: true,
+        weight_scale: 1.0,
+    }
+    .build(99)
+    .encode(Precision::Int8)
+    .unwrap()
+}
+
+/// The default cINN in f32 and int8, and the paper's INN in f32.
+fn default_files() -> &'static [Vec<u8>; 3] {
+    static FILES: std::sync::OnceLock<[Vec<u8>; 3]> = std::sync::OnceLock::new();
+    FILES.get_or_init(encode_defaults)
+}
+
+fn encode_defaults() -> [Vec<u8>; 3] {
+    let cinn = RandomArch::default_cinn().build(1);
+    [
+        cinn.encode(Precision::F32).unwrap(),
+        cinn.encode(Precision::Int8).unwrap(),
+        RandomArch::paper_inn()
+            .build(2)
+            .encode(Precision::F32)
+            .unwrap(),
+    ]
+}
+
+/// Decode, and if that succeeds, run the model once: neither may panic.
+fn decode_and_run(bytes: &[u8]) -> Result<(), ModelError> {
+    let model = Model::from_bytes(bytes)?;
+    let y = vec![0.5f32; model.y_dim()];
+    let mut ctx = vec![0.0f32; model.context_len()];
+    let mut scratch = Scratch::new();
+    model.prepare(&y, &mut ctx, &mut scratch)?;
+    let z = vec![0.1f32; model.latent_dim()];
+    let mut x = vec![0.0f32; model.x_dim()];
+    model.sample(&ctx, &z, &mut x, &mut scratch)?;
+    Ok(())
+}
+
+#[test]
+fn round_trip_is_byte_identical() {
+    let tiny = tiny();
+    for file in default_files().iter().chain([&tiny]) {
+        let model = Model::from_bytes(file).unwrap();
+        assert_eq!(&model.encode_to_vec().unwrap(), file);
+        let mut buf = vec![0u8; file.len()];
+        let n = model.encode_into(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &file[..]);
+        // one byte short of room: a typed error, not a panic
+        let mut short = vec![0u8; file.len() - 1];
+        assert!(matches!(
+            model.encode_into(&mut short),
+            Err(ModelError::CapacityExceeded { .. })
+        ));
+    }
+}
+
+#[test]
+fn every_single_byte_corruption_is_refused() {
+    let file = tiny();
+    assert!(file.len() < 1024, "tiny model is {} bytes", file.len());
+    for i in 0..file.len() {
+        for v in 0..=255u8 {
+            if v == file[i] {
+                continue;
+            }
+            let mut bad = file.clone();
+            bad[i] = v;
+            let err = Model::from_bytes(&bad).expect_err("a corrupted file was accepted");
+            let expected_kind = match i {
+                0..4 => matches!(err, ModelError::BadMagic),
+                4..6 => matches!(err, ModelError::UnsupportedVersion { .. }),
+                6..10 => matches!(
+                    err,
+                    ModelError::Truncated { .. } | ModelError::TrailingBytes { .. }
+                ),
+                _ => matches!(err, ModelError::CrcMismatch { .. }),
+            };
+            assert!(expected_kind, "byte {i} set to {v}: unexpected error {err}");
+        }
+    }
+}
+
+#[test]
+fn bit_flips_in_default_models_are_refused() {
+    // ~1,000 positions per file, one bit each, cycling through the bit positions (the
+    // tiny model above takes every value at every byte)
+    for file in &default_files()[..2] {
+        let mut bad = file.clone();
+        let step = (file.len() / 1000).max(1);
+        for i in (PREAMBLE_LEN..file.len()).step_by(step) {
+            bad[i] ^= 1 << (i % 8);
+            assert!(matches!(
+                Model::from_bytes(&bad),
+                Err(ModelError::CrcMismatch { .. })
+            ));
+            bad[i] = file[i];
+        }
+    }
+}
+
+#[test]
+fn every_truncation_is_refused() {
+    let tiny = tiny();
+    for file in default_files()[..2].iter().chain([&tiny]) {
+        for len in 0..file.len() {
+            let err = Model::from_bytes(&file[..len]).expect_err("a truncated file was accepted");
+            assert!(
+                matches!(err, ModelError::Truncated { .. }),
+                "truncated to {len}: {err}"
+            );
+        }
+        let mut longer = file.clone();
+        longer.push(0);
+        assert!(matches!(
+            Model::from_bytes(&longer),
+            Err(ModelError::TrailingBytes { count: 1 })
+        ));
+    }
+}
+
+#[test]
+fn wrong_buffers_are_typed_errors() {
+    let file = &default_files()[0];
+    let model = Model::from_bytes(file).unwrap();
+    let mut scratch = Scratch::new();
+    let y = vec![0.0f32; model.y_dim()];
+    let mut ctx = vec![0.0f32; model.context_len()];
+    assert!(matches!(
+        model.prepare(&y[1..], &mut ctx, &mut scratch),
+        Err(ModelError::DimensionMismatch { .. })
+    ));
+    let mut short = vec![0.0f32; model.context_len() - 1];
+    assert!(matches!(
+        model.prepare(&y, &mut short, &mut scratch),
+        Err(ModelError::CapacityExceeded { .. })
+    ));
+    let mut nan = y.clone();
+    nan[3] = f32::NAN;
+    assert!(matches!(
+        model.prepare(&nan, &mut ctx, &mut scratch),
+        Err(ModelError::NonFiniteInput { .. })
+    ));
+    model.prepare(&y, &mut ctx, &mut scratch).unwrap();
+    let mut x = [0.0f32; 2];
+    assert!(model.sample(&ctx, &[0.0; 3], &mut x, &mut scratch).is_err());
+    assert!(
+        model
+            .sample(&ctx, &[0.0; 2], &mut x[..1], &mut scratch)
+            .is_err()
+    );
+}
+
+#[test]
+fn invalid_specs_are_refused_at_encode() {
+    let mut spec = RandomArch::default_cinn().build(4);
+    spec.x_std[0] = 0.0;
+    assert!(matches!(
+        spec.encode(Precision::F32),
+        Err(ModelError::InvalidValue { .. })
+    ));
+    let mut spec = RandomArch::default_cinn().build(4);
+    spec.param_names.pop();
+    assert!(matches!(
+        spec.encode(Precision::F32),
+        Err(ModelError::DimensionMismatch { .. })
+    ));
+    let mut spec = RandomArch::default_cinn().build(4);
+    if let vina_core::spec::FlowSpec::Coupling { subnets, .. } = &mut spec.flow[1] {
+        subnets[0][0].weights[0] = f32::NAN;
+    }
+    assert!(matches!(
+        spec.encode(Precision::F32),
+        Err(ModelError::InvalidValue { .. })
+    ));
+    let mut spec = RandomArch::default_cinn().build(4);
+    spec.flow[2] = vina_core::spec::FlowSpec::Permute(vec![0, 0]);
+    assert!(matches!(
+        spec.encode(Precision::F32),
+        Err(ModelError::InvalidValue { .. })
+    ));
+}
+
+/// Re-seal a payload with a valid preamble, so mutations reach the record decoder
+/// instead of stopping at the CRC.
+fn reseal(payload: &[u8]) -> Vec<u8> {
+    let mut f = model_file::preamble(payload).to_vec();
+    f.extend_from_slice(payload);
+    f
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+
+    /// Arbitrary bytes, with or without a valid preamble: an error or a model, no panic.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600), seal in any::<bool>()) {
+        let file = if seal { reseal(&bytes) } else { bytes };
+        let _ = decode_and_run(&file);
+    }
+
+    /// Mutated payloads of a real model behind a valid CRC: the decoder's own checks must
+    /// hold on their own.
+    #[test]
+    fn mutated_payloads_never_panic(
+        which in 0usize..4,
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+        truncate in any::<bool>(),
+    ) {
+        let file = if which == 3 { tiny() } else { default_files()[which].clone() };
+        let mut payload = file[PREAMBLE_LEN..].to_vec();
+        for (i, v) in edits {
+            let i = i.index(payload.len());
+            payload[i] = v;
+        }
+        if truncate {
+            payload.truncate(cut.index(payload.len()));
+        }
+        let _ = decode_and_run(&reseal(&payload));
+    }
+}
