@@ -1,0 +1,93 @@
+//! Pressure from modes, in KRAKEN FIELD's convention, and transmission loss.
+
+use num_complex::Complex;
+
+use super::error::{AcousticsError, Param};
+use super::medium::{finite, positive};
+use super::modes::{Mode, ModeSet};
+use super::scalar::Real;
+
+impl<T: Real, const N: usize> ModeSet<T, N> {
+    /// Complex pressure at `range` (m) and `receiver_depth` (m) from a source at
+    /// `source_depth` (m), both in the water column:
+    ///
+    /// p(r, z) = i·√(2π)·e^{iπ/4}·Σ_m ψm(zs)·ψm(z)·e^{−i·km·r}/√(km·r)
+    ///
+    /// (KRAKEN FIELD's point-source sum, scaled so that free-field pressure at 1 m has
+    /// magnitude 1; see [`transmission_loss`]). An empty set gives 0.
+    pub fn pressure(
+        &self,
+        source_depth: T,
+        range: T,
+        receiver_depth: T,
+    ) -> Result<Complex<T>, AcousticsError> {
+        let mut out = [Complex::new(T::zero(), T::zero())];
+        self.pressure_at(source_depth, range, &[receiver_depth], &mut out)?;
+        Ok(out[0])
+    }
+
+    /// Pressure at several receiver depths at once: the source term and range factor of
+    /// each mode are computed once and reused for every receiver.
+    /// `out` must have one slot per receiver depth.
+    pub fn pressure_at(
+        &self,
+        source_depth: T,
+        range: T,
+        receiver_depths: &[T],
+        out: &mut [Complex<T>],
+    ) -> Result<(), AcousticsError> {
+        if receiver_depths.len() != out.len() {
+            return Err(AcousticsError::LengthMismatch {
+                receivers: receiver_depths.len(),
+                outputs: out.len(),
+            });
+        }
+        positive(range, Param::Range)?;
+        self.check_depth(source_depth, Param::SourceDepth)?;
+        for (i, &z) in receiver_depths.iter().enumerate() {
+            self.check_depth(z, Param::ReceiverDepth(i))?;
+        }
+        let zero = Complex::new(T::zero(), T::zero());
+        out.iter_mut().for_each(|p| *p = zero);
+        for mode in self.modes() {
+            let a = mode.shape_in_water(source_depth) * range_factor(mode, range);
+            for (p, &z) in out.iter_mut().zip(receiver_depths) {
+                *p = *p + a * mode.shape_in_water(z);
+            }
+        }
+        let scale = field_scale::<T>();
+        out.iter_mut().for_each(|p| *p = *p * scale);
+        Ok(())
+    }
+
+    /// `Ok` if 0 ≤ z ≤ D.
+    fn check_depth(&self, z: T, p: Param) -> Result<(), AcousticsError> {
+        finite(z, p)?;
+        if z < T::zero() || z > self.water_depth() {
+            return Err(AcousticsError::OutsideWater(p));
+        }
+        Ok(())
+    }
+}
+
+/// e^{−i·k·r}/√(k·r) for one mode.
+fn range_factor<T: Real>(mode: &Mode<T>, r: T) -> Complex<T> {
+    let kr = mode.k * r;
+    // e^{−i·k·r} = e^{Im(k)·r}·(cos(Re(k)·r) − i·sin(Re(k)·r))
+    let (s, c) = kr.re.sin_cos();
+    let decay = kr.im.exp();
+    Complex::new(decay * c, -decay * s) / kr.sqrt()
+}
+
+/// i·√(2π)·e^{iπ/4}.
+fn field_scale<T: Real>() -> Complex<T> {
+    let a = (T::lit(2.0) * T::PI()).sqrt() * T::FRAC_1_SQRT_2();
+    // i·(1 + i)/√2·√(2π) = (−1 + i)·√π
+    Complex::new(-a, a)
+}
+
+/// Transmission loss TL = −20·log10|p| (dB re 1 m) of a FIELD-convention pressure;
+/// +∞ for p = 0.
+pub fn transmission_loss<T: Real>(p: Complex<T>) -> T {
+    -T::lit(20.0) * p.norm().log10()
+}

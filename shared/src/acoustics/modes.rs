@@ -1,0 +1,142 @@
+//! Fixed-capacity storage of the normal modes of one environment at one frequency.
+
+use num_complex::Complex;
+
+use super::error::AcousticsError;
+use super::propagator::sin_over;
+use super::scalar::Real;
+
+/// One normal mode: its horizontal wavenumber and what is needed to evaluate its
+/// normalized shape ψ(z) in the water column.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Mode<T> {
+    /// Horizontal wavenumber k_m (rad/m); Im k_m ≤ 0 (decay with FIELD's e^{−ikr}).
+    pub k: Complex<T>,
+    /// Vertical decay rate in the bottom half-space, γ = √(k² − k_b²), Re γ > 0.
+    pub gamma: Complex<T>,
+    /// Vertical wavenumber in the water, kz = √(k_w² − k²) (either sign; ψ is even in it).
+    pub kz: Complex<T>,
+    /// Shape coefficient b: in the water ψ(z) = b·sin(kz·z)/kz, with ψ normalized as in
+    /// KRAKEN, ∫ψ²/ρ dz + ψ(H)²/(2·γ·ρ_b) = 1 (unconjugated squares for lossy modes).
+    pub coef: Complex<T>,
+}
+
+impl<T: Real> Mode<T> {
+    /// Normalized mode shape at depth z in the water column (0 ≤ z ≤ D; not checked).
+    pub fn shape_in_water(&self, z: T) -> Complex<T> {
+        self.coef * sin_over(self.kz, z)
+    }
+
+    /// Phase speed ω/Re k (m/s).
+    pub fn phase_speed(&self, omega: T) -> T {
+        omega / self.k.re
+    }
+}
+
+/// The modes of one environment at one frequency, in order of decreasing Re k
+/// (mode 1 first), stored inline: no heap, capacity `N` chosen by the caller.
+#[derive(Clone, Debug)]
+pub struct ModeSet<T, const N: usize> {
+    modes: [Mode<T>; N],
+    len: usize,
+    frequency: T,
+    water_depth: T,
+    lossless_count: usize,
+}
+
+impl<T: Real, const N: usize> Default for ModeSet<T, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Real, const N: usize> ModeSet<T, N> {
+    /// An empty set (fill it with a solver's `modes`).
+    pub fn new() -> Self {
+        ModeSet {
+            modes: [Mode::default(); N],
+            len: 0,
+            frequency: T::zero(),
+            water_depth: T::zero(),
+            lossless_count: 0,
+        }
+    }
+
+    /// The stored modes, mode 1 first.
+    pub fn modes(&self) -> &[Mode<T>] {
+        self.modes.get(..self.len).unwrap_or(&[])
+    }
+
+    /// Number of modes kept.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no mode is trapped (e.g. below the first mode's cut-off frequency).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The fixed capacity `N`.
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Frequency the modes were computed at (Hz).
+    pub fn frequency(&self) -> T {
+        self.frequency
+    }
+
+    /// Angular frequency ω = 2πf.
+    pub fn omega(&self) -> T {
+        T::lit(2.0) * T::PI() * self.frequency
+    }
+
+    /// Water depth of the environment (m): sources and receivers must lie in [0, D].
+    pub fn water_depth(&self) -> T {
+        self.water_depth
+    }
+
+    /// Number of trapped modes of the same environment without attenuation. The lossy
+    /// set can hold fewer (KRAKENC's rule drops a mode whose lossy phase speed reaches
+    /// the bottom speed: the last mode in ~5 % of `gi-pekeris` draws) or, rarely, one
+    /// more (a leaky mode just beyond cut-off that the attenuation makes proper).
+    pub fn lossless_count(&self) -> usize {
+        self.lossless_count
+    }
+
+    /// Empties the set and records the environment it will hold.
+    pub(crate) fn reset(&mut self, frequency: T, water_depth: T, lossless_count: usize) {
+        self.len = 0;
+        self.frequency = frequency;
+        self.water_depth = water_depth;
+        self.lossless_count = lossless_count;
+    }
+
+    /// Orders the modes by decreasing Re k (mode 1 first).
+    pub(crate) fn sort(&mut self) {
+        let len = self.len;
+        if let Some(modes) = self.modes.get_mut(..len) {
+            modes.sort_unstable_by(|a, b| {
+                b.k.re
+                    .partial_cmp(&a.k.re)
+                    .unwrap_or(core::cmp::Ordering::Equal)
+            });
+        }
+    }
+
+    /// Appends a mode, or reports the capacity as too small.
+    pub(crate) fn push(&mut self, mode: Mode<T>) -> Result<(), AcousticsError> {
+        match self.modes.get_mut(self.len) {
+            Some(slot) => {
+                *slot = mode;
+                self.len += 1;
+                Ok(())
+            }
+            None => Err(AcousticsError::TooManyModes {
+                needed: self.lossless_count.max(self.len + 1),
+                capacity: N,
+            }),
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Pekeris waveguide: isovelocity water over a fluid half-space, solved exactly.
+//!
+//! Method. With kz = √(k_w² − k²) and γ = √(k² − k_b²) the eigenvalue equation is
+//! ρ_b·kz·cos(kz·D) + ρ_w·γ·sin(kz·D) = 0.
+//! 1. Lossless roots (attenuation set to 0): with x = kz·D and X = D·√(k_w² − k_b²) it
+//!    reads g(x) = ρ_b·x·cos x + ρ_w·√(X² − x²)·sin x = 0; g changes sign on
+//!    ((m−½)π, min(mπ, X)), one root per mode m, so the M = ⌊X/π + ½⌋ trapped modes are
+//!    found by Brent's method to full precision.
+//! 2. Lossy roots: continuation in the attenuation ([`super::search`]) with Newton's
+//!    method in the complex plane on f(γ) = ρ_b·cos(kz·D) + ρ_w·γ·sin(kz·D)/kz, where
+//!    kz² = k_w² − k_b² − γ². f is entire in γ (no branch cut), so Newton can cross the
+//!    cut-off region freely.
+//! 3. KRAKENC's rule decides which modes are kept (see [`Waveguide::modes`]).
+//! 4. Normalization in closed form: ψ = b·sin(kz·z)/kz in the water and
+//!    b⁻² = J/ρ_w + S²/(2·γ·ρ_b), J = ∫₀ᴰ(sin(kz z)/kz)² dz, S = sin(kz·D)/kz.
+
+use num_complex::Complex;
+
+use super::error::{AcousticsError, Param};
+use super::medium::{Medium, Role, angular_frequency, finite, positive};
+use super::modes::{Mode, ModeSet};
+use super::propagator::{Prop, sin_over};
+use super::roots::brent;
+use super::scalar::Real;
+use super::search::{Characteristic, collect_modes, full_loss};
+use super::waveguide::Waveguide;
+
+/// Isovelocity water of depth `depth` over a fluid half-space.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pekeris<T> {
+    /// Water depth D (m).
+    pub depth: T,
+    /// The water.
+    pub water: Medium<T>,
+    /// The bottom half-space (must be faster than the water).
+    pub bottom: Medium<T>,
+}
+
+impl<T: Real> Pekeris<T> {
+    /// A Pekeris waveguide.
+    pub fn new(depth: T, water: Medium<T>, bottom: Medium<T>) -> Self {
+        Pekeris {
+            depth,
+            water,
+            bottom,
+        }
+    }
+
+    /// X = D·√(k_w² − k_b²) of the lossless problem.
+    fn x_max(&self, omega: T) -> T {
+        let (sw, sb) = (self.water.speed.recip(), self.bottom.speed.recip());
+        self.depth * omega * ((sw - sb) * (sw + sb)).sqrt()
+    }
+
+    /// Number of lossless trapped modes: count of m ≥ 1 with (m − ½)π < X.
+    fn count_from_x(x_max: T) -> usize {
+        let guess = (x_max / T::PI() + T::lit(0.5)).floor();
+        let mut m = guess.to_usize().unwrap_or(usize::MAX);
+        if m > 0 && T::lit(m as f64 - 0.5) * T::PI() >= x_max {
+            m -= 1;
+        }
+        m
+    }
+
+    /// Lossless root x = kz·D of mode m (1-based).
+    fn lossless_root(&self, m: usize, x_max: T) -> Option<T> {
+        let (rw, rb) = (self.water.density, self.bottom.density);
+        let g = |x: T| rb * x * x.cos() + rw * ((x_max - x) * (x_max + x)).sqrt() * x.sin();
+        let lo = T::lit(m as f64 - 0.5) * T::PI();
+        let hi = (T::lit(m as f64) * T::PI()).min(x_max);
+        brent(g, lo, hi, g(lo), g(hi), T::zero())
+    }
+
+    /// f(γ) and f'(γ) of the lossy characteristic function (see the module doc).
+    fn char_fn(&self, q2: Complex<T>, gamma: Complex<T>) -> (Complex<T>, Complex<T>) {
+        let (rw, rb) = (self.water.density, self.bottom.density);
+        let p = Prop::new(q2 - gamma * gamma, self.depth);
+        let f = p.c * rb + gamma * p.s * rw;
+        // d/dγ = −2γ·d/d(kz²)
+        let df =
+            (gamma * p.s * self.depth) * rb + (p.s - gamma * gamma * p.ds() * T::lit(2.0)) * rw;
+        (f, df)
+    }
+
+    /// Un-normalized ∫ψ²/ρ over the water and 2γ·∫ψ²/ρ over the half-space for
+    /// ψ = sin(kz z)/kz at root γ with the attenuation scaled by `loss` (the factor 2γ
+    /// keeps both finite at cut-off, γ = 0).
+    fn integrals(&self, omega: T, loss: Complex<T>, gamma: Complex<T>) -> (Complex<T>, Complex<T>) {
+        let kw = self.water.wavenumber_with_loss(omega, loss);
+        let kb = self.bottom.wavenumber_with_loss(omega, loss);
+        let p = Prop::new((kw - kb) * (kw + kb) - gamma * gamma, self.depth);
+        (
+            p.int_ss() / self.water.density,
+            p.s * p.s / self.bottom.density,
+        )
+    }
+
+    /// First-order estimate of γ at loss scale `to` from the root γ at loss scale `from`
+    /// (Jensen et al. §5.4: δ(k²) = Σ δ(k_medium²)·∫_medium ψ²/ρ / ∫ψ²/ρ), and δ(k²);
+    /// the old γ if the estimate is not finite.
+    fn first_order(
+        &self,
+        omega: T,
+        from: Complex<T>,
+        to: Complex<T>,
+        gamma: Complex<T>,
+    ) -> (Complex<T>, Complex<T>) {
+        let (iw, ib2) = self.integrals(omega, from, gamma);
+        let iw2 = iw * gamma * T::lit(2.0);
+        let k2 = |m: &Medium<T>, loss: Complex<T>| {
+            let k = m.wavenumber_with_loss(omega, loss);
+            k * k
+        };
+        let dw = k2(&self.water, to) - k2(&self.water, from);
+        let db = k2(&self.bottom, to) - k2(&self.bottom, from);
+        let dk2 = (dw * iw2 + db * ib2) / (iw2 + ib2);
+        // γ² = k² − k_b²: the old k² plus δ(k²), against the new k_b².
+        let next = (gamma * gamma + k2(&self.bottom, from) + dk2 - k2(&self.bottom, to)).sqrt();
+        if next.re.is_finite() && next.im.is_finite() {
+            (next, dk2)
+        } else {
+            (gamma, Complex::new(T::zero(), T::zero()))
+        }
+    }
+
+    /// Builds the normalized mode at root γ.
+    fn mode_at(&self, omega: T, gamma: Complex<T>) -> Mode<T> {
+        let kw = self.water.wavenumber(omega);
+        let kb = self.bottom.wavenumber(omega);
+        let (iw, ib2) = self.integrals(omega, full_loss(), gamma);
+        let ib = ib2 / (gamma * T::lit(2.0));
+        Mode {
+            k: (kb * kb + gamma * gamma).sqrt(),
+            gamma,
+            kz: ((kw - kb) * (kw + kb) - gamma * gamma).sqrt(),
+            coef: (iw + ib).sqrt().inv(),
+        }
+    }
+}
+
+impl<T: Real> Characteristic<T> for Pekeris<T> {
+    fn characteristic(
+        &self,
+        omega: T,
+        loss: Complex<T>,
+        gamma: Complex<T>,
+    ) -> (Complex<T>, Complex<T>) {
+        let kw = self.water.wavenumber_with_loss(omega, loss);
+        let kb = self.bottom.wavenumber_with_loss(omega, loss);
+        self.char_fn((kw - kb) * (kw + kb), gamma)
+    }
+
+    fn predict(
+        &self,
+        omega: T,
+        from: Complex<T>,
+        to: Complex<T>,
+        gamma: Complex<T>,
+    ) -> (Complex<T>, Complex<T>) {
+        self.first_order(omega, from, to, gamma)
+    }
+
+    fn mode_at(&self, omega: T, gamma: Complex<T>) -> Mode<T> {
+        Pekeris::mode_at(self, omega, gamma)
+    }
+
+    fn scale2(&self, omega: T) -> T {
+        let k = self.water.real_wavenumber(omega);
+        k * k
+    }
+
+    fn k_cut(&self, omega: T) -> T {
+        self.bottom.real_wavenumber(omega)
+    }
+
+    fn lossy(&self) -> bool {
+        self.water.is_lossy() || self.bottom.is_lossy()
+    }
+}
+
+impl<T: Real> Waveguide<T> for Pekeris<T> {
+    fn water_depth(&self) -> T {
+        self.depth
+    }
+
+    fn validate(&self) -> Result<(), AcousticsError> {
+        positive(self.depth, Param::WaterDepth)?;
+        self.water.validate(Role::Water)?;
+        self.bottom.validate(Role::Bottom)?;
+        if self.bottom.speed <= self.water.speed {
+            return Err(AcousticsError::NoTrappedModes);
+        }
+        Ok(())
+    }
+
+    fn lossless_mode_count(&self, freq: T) -> Result<usize, AcousticsError> {
+        self.validate()?;
+        let omega = angular_frequency(freq)?;
+        Ok(Self::count_from_x(self.x_max(omega)))
+    }
+
+    fn modes<const N: usize>(
+        &self,
+        freq: T,
+        out: &mut ModeSet<T, N>,
+    ) -> Result<(), AcousticsError> {
+        self.validate()?;
+        let omega = angular_frequency(freq)?;
+        let x_max = self.x_max(omega);
+        let count = Self::count_from_x(x_max);
+        out.reset(freq, self.depth, count);
+        let root = |m: usize| {
+            let x = self
+                .lossless_root(m, x_max)
+                .ok_or(AcousticsError::NoConvergence { mode: m })?;
+            Ok(((x_max - x) * (x_max + x)).sqrt() / self.depth)
+        };
+        collect_modes(self, omega, count, root, out)
+    }
+
+    fn mode_shape(&self, freq: T, mode: &Mode<T>, z: T) -> Result<Complex<T>, AcousticsError> {
+        self.validate()?;
+        angular_frequency(freq)?;
+        finite(z, Param::Depth)?;
+        if z < T::zero() {
+            return Err(AcousticsError::OutsideWater(Param::Depth));
+        }
+        if z <= self.depth {
+            return Ok(mode.shape_in_water(z));
+        }
+        let at_bottom = mode.coef * sin_over(mode.kz, self.depth);
+        Ok(at_bottom * (-mode.gamma * (z - self.depth)).exp())
+    }
+}

@@ -1,0 +1,249 @@
+//! From lossless roots to the kept lossy modes: continuation in the attenuation, shared
+//! by the Pekeris and layered solvers.
+//!
+//! Each lossless root γ₀ is followed as the attenuation is switched on (loss scale s from
+//! 0 to 1) by predictor–corrector continuation: first-order perturbation theory predicts
+//! the root at the next s, Newton's method in the complex γ plane corrects it. A step is
+//! accepted only if the correction is small against the predicted move (otherwise Newton
+//! may have jumped to a neighbouring mode) and is halved if not. Steps start at a size
+//! that moves k² by at most a tenth of the distance to the neighbouring lossless roots,
+//! which is one step for `gi-pekeris` and several for modes near a lossy sediment's
+//! speed, where Im k is comparable to the mode spacing. The path is followed on the
+//! continuous branch of γ (a root may pass through Re γ < 0 and even end there, as a
+//! leaky mode that KRAKENC's rule then drops). Where two roots meet near the real loss
+//! axis (a double root at some complex loss), the path through it is ill-defined and the
+//! steps stall, or two modes arrive at one root: then the loss scale, on which F depends
+//! analytically, is taken along a detour into the complex plane on one side or the other,
+//! and the first path that reaches a root no earlier mode took is used.
+
+use num_complex::Complex;
+
+use super::error::AcousticsError;
+use super::modes::{Mode, ModeSet};
+use super::roots::newton;
+use super::scalar::Real;
+
+/// What a solver provides to the continuation (γ is the unknown throughout).
+pub(crate) trait Characteristic<T: Real> {
+    /// Characteristic function F(γ) and dF/dγ with the attenuation scaled by `loss`.
+    fn characteristic(
+        &self,
+        omega: T,
+        loss: Complex<T>,
+        gamma: Complex<T>,
+    ) -> (Complex<T>, Complex<T>);
+    /// First-order prediction of the root at loss `to` from the root `gamma` at loss
+    /// `from`: (γ, δ(k²)).
+    fn predict(
+        &self,
+        omega: T,
+        from: Complex<T>,
+        to: Complex<T>,
+        gamma: Complex<T>,
+    ) -> (Complex<T>, Complex<T>);
+    /// The normalized mode at root γ (full attenuation).
+    fn mode_at(&self, omega: T, gamma: Complex<T>) -> Mode<T>;
+    /// Typical |k²| (Newton's convergence scale).
+    fn scale2(&self, omega: T) -> T;
+    /// Lossless wavenumber of the half-space, ω/c_b (KRAKENC's phase-speed limit).
+    fn k_cut(&self, omega: T) -> T;
+    /// Whether any medium has attenuation.
+    fn lossy(&self) -> bool;
+}
+
+/// The attenuation as given (loss scale 1).
+pub(crate) fn full_loss<T: Real>() -> Complex<T> {
+    Complex::new(T::one(), T::zero())
+}
+
+/// Loss-scale paths s(t) = t + i·b·t·(1 − t), t from 0 to 1, tried in this order: the
+/// real path, then detours on either side of a point where two roots meet near it.
+const BENDS: [f64; 3] = [0.0, 0.5, -0.5];
+
+/// Most steps a mode's continuation starts with, and the smallest step allowed.
+const MAX_STEPS: f64 = 64.0;
+const MIN_STEP: f64 = 1.0 / 4096.0;
+
+/// Solves `count` modes from their lossless roots (`lossless_root(m)`, called in order
+/// m = 1, 2, …) and keeps those KRAKENC keeps.
+pub(crate) fn collect_modes<T: Real, S: Characteristic<T>, const N: usize>(
+    solver: &S,
+    omega: T,
+    count: usize,
+    mut lossless_root: impl FnMut(usize) -> Result<T, AcousticsError>,
+    out: &mut ModeSet<T, N>,
+) -> Result<(), AcousticsError> {
+    let lossy = solver.lossy();
+    let k_cut = solver.k_cut(omega);
+    let same = T::lit(0.01) * T::epsilon().sqrt();
+    let mut prev: Option<T> = None;
+    let mut next = if count > 0 {
+        Some(lossless_root(1)?)
+    } else {
+        None
+    };
+    for m in 1..=count {
+        let gamma0 = next.ok_or(AcousticsError::NoConvergence { mode: m })?;
+        next = if m < count {
+            Some(lossless_root(m + 1)?)
+        } else {
+            None
+        };
+        let mut found = None;
+        if lossy {
+            // Distance in k² (= in γ²) to the neighbouring lossless roots.
+            let g2 = gamma0 * gamma0;
+            let spacing2 = [prev, next]
+                .into_iter()
+                .flatten()
+                .map(|g| (g * g - g2).abs())
+                .fold(T::infinity(), T::min);
+            // Take the first path that arrives at a root no earlier mode has taken.
+            for bend in BENDS {
+                let start = Complex::new(gamma0, T::zero());
+                let Some(gamma) = follow(solver, omega, start, spacing2, T::lit(bend)) else {
+                    continue;
+                };
+                let mode = solver.mode_at(omega, gamma);
+                let taken = out
+                    .modes()
+                    .iter()
+                    .any(|kept| (kept.k - mode.k).norm() <= same * mode.k.norm());
+                if !taken {
+                    found = Some((gamma, mode));
+                    break;
+                }
+            }
+        } else {
+            let gamma = Complex::new(gamma0, T::zero());
+            found = Some((gamma, solver.mode_at(omega, gamma)));
+        }
+        let (gamma, mode) = found.ok_or(AcousticsError::NoConvergence { mode: m })?;
+        if !(mode.k.re.is_finite() && mode.coef.re.is_finite() && mode.coef.im.is_finite()) {
+            return Err(AcousticsError::NoConvergence { mode: m });
+        }
+        // KRAKENC with c_high = c_b: keep proper modes with phase speed below c_b.
+        if gamma.re > T::zero() && mode.k.re > k_cut {
+            out.push(mode)?;
+        }
+        prev = Some(gamma0);
+    }
+    if lossy {
+        leaky_turned_proper(solver, omega, prev, out)?;
+        out.sort();
+    }
+    Ok(())
+}
+
+/// Adds lossy modes that do not come from a trapped lossless mode.
+///
+/// A lossless leaky mode just beyond cut-off (a complex root with Re γ < 0, near γ = 0)
+/// can become proper with phase speed just below c_b once the media are lossy; KRAKENC's
+/// rule then keeps it. Such roots are sought near γ = 0 of the lossless F (from its
+/// quadratic Taylor polynomial, polished by Newton) and followed like the others.
+fn leaky_turned_proper<T: Real, S: Characteristic<T>, const N: usize>(
+    solver: &S,
+    omega: T,
+    last_trapped: Option<T>,
+    out: &mut ModeSet<T, N>,
+) -> Result<(), AcousticsError> {
+    let zero = Complex::new(T::zero(), T::zero());
+    let scale2 = solver.scale2(omega);
+    let same = T::lit(0.01) * T::epsilon().sqrt();
+    // Taylor coefficients of the lossless F at γ = 0 (F'' by a difference of F').
+    let (f0, f1) = solver.characteristic(omega, zero, zero);
+    let h = scale2.sqrt() * T::lit(1e-4);
+    let (_, f1h) = solver.characteristic(omega, zero, Complex::new(h, T::zero()));
+    let f2 = (f1h - f1) / h;
+    let disc = (f1 * f1 - f0 * f2 * T::lit(2.0)).sqrt();
+    let spacing2 = last_trapped.map_or(T::infinity(), |g| g * g);
+    for seed in [(-f1 + disc) / f2, (-f1 - disc) / f2] {
+        if !(seed.re.is_finite() && seed.im.is_finite()) {
+            continue;
+        }
+        let Some(root) = newton(|x| solver.characteristic(omega, zero, x), seed, scale2, 30) else {
+            continue;
+        };
+        // Leaky roots only (trapped ones, real γ > 0, are already followed), and near
+        // cut-off: closer to γ = 0 than the last trapped mode. Both members of a
+        // conjugate pair are followed: either can end proper.
+        if root.re >= T::zero() || root.norm_sqr() >= spacing2 {
+            continue;
+        }
+        for bend in BENDS {
+            let Some(gamma) = follow(solver, omega, root, spacing2, T::lit(bend)) else {
+                continue;
+            };
+            let mode = solver.mode_at(omega, gamma);
+            let finite =
+                mode.k.re.is_finite() && mode.coef.re.is_finite() && mode.coef.im.is_finite();
+            let taken = out
+                .modes()
+                .iter()
+                .any(|kept| (kept.k - mode.k).norm() <= same * mode.k.norm());
+            if finite && !taken && gamma.re > T::zero() && mode.k.re > solver.k_cut(omega) {
+                out.push(mode)?;
+            }
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Follows the lossless root γ₀ to full attenuation along the loss path with the given
+/// bend (see the module doc and [`BENDS`]).
+fn follow<T: Real, S: Characteristic<T>>(
+    solver: &S,
+    omega: T,
+    gamma0: Complex<T>,
+    spacing2: T,
+    bend: T,
+) -> Option<Complex<T>> {
+    let path = |t: T| Complex::new(t, bend * t * (T::one() - t));
+    let scale2 = solver.scale2(omega);
+    // Corrections below this are rounding noise, not jumps (f32 needs the eps term).
+    let floor = T::lit(1e-7).max(T::lit(256.0) * T::epsilon()) * scale2;
+    let mut gamma = gamma0;
+    let (full, dk2) = solver.predict(omega, path(T::zero()), path(T::one()), gamma);
+    let steps = (dk2.norm() / (T::lit(0.1) * spacing2))
+        .ceil()
+        .max(T::one())
+        .min(T::lit(MAX_STEPS));
+    let h0 = steps.recip();
+    let mut h = h0;
+    let mut s = T::zero();
+    let mut first = (h0 >= T::one()).then_some((full, dk2));
+    loop {
+        let to = (s + h).min(T::one());
+        let (guess, moved) = match first.take() {
+            Some(p) => p,
+            None => solver.predict(omega, path(s), path(to), gamma),
+        };
+        // The predictor's square root is the principal one; keep the branch continuous
+        // (a near-cut-off root may cross Re γ = 0 on its way and become leaky).
+        let guess = if (guess - gamma).norm() > (guess + gamma).norm() {
+            -guess
+        } else {
+            guess
+        };
+        let loss = path(to);
+        let accepted = newton(|x| solver.characteristic(omega, loss, x), guess, scale2, 20)
+            .filter(|g| (g * g - guess * guess).norm() <= (T::lit(0.25) * moved.norm()).max(floor));
+        match accepted {
+            Some(g) => {
+                gamma = g;
+                s = to;
+                if s >= T::one() {
+                    return Some(gamma);
+                }
+                h = (h + h).min(h0);
+            }
+            None => {
+                h = h * T::lit(0.5);
+                if h < T::lit(MIN_STEP) {
+                    return None;
+                }
+            }
+        }
+    }
+}
