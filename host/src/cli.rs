@@ -16,6 +16,27 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Simulate a training set: draw parameters, solve, add noise, compute features.
+    Simulate {
+        /// Scenario TOML.
+        #[arg(long)]
+        scenario: PathBuf,
+        /// Samples in the whole set.
+        #[arg(long)]
+        samples: u64,
+        /// Output directory (one safetensors file per shard).
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the whole set.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Write only shard K of N (0 ≤ K < N), for batch-array jobs.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Signal-to-noise ratio in dB (default: the scenario's).
+        #[arg(long)]
+        snr: Option<f64>,
+    },
     /// Print a .vina model file's header and layer table.
     Inspect {
         /// Model file.
@@ -26,16 +47,21 @@ enum Command {
     },
 }
 
-/// An error that names what was refused; exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct InputError(pub String);
+use crate::error::InputError;
 
 /// Run the CLI; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect { file, json } => crate::inspect::run(&file, json),
+        Command::Simulate {
+            scenario,
+            samples,
+            out,
+            seed,
+            shard,
+            snr,
+        } => crate::simulate::run(&scenario, samples, &out, seed, shard.as_deref(), snr),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

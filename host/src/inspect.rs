@@ -8,7 +8,7 @@ use serde_json::json;
 use vina_core::layers::{Dense, Weights};
 use vina_core::model::{FlowLayer, Model};
 
-use crate::cli::InputError;
+use crate::error::InputError;
 
 /// Read and decode `path`, naming the file in any error.
 pub fn read_model_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {

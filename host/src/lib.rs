@@ -1,8 +1,14 @@
 //! `vina-host`: the workstation side of vina — forward model, simulator, trainer,
 //! evaluation, quantizer and exporters — behind the `vina` command-line tool.
 //!
-//! Everything the buoy also runs (layer math, model file, features, RNG, summaries) lives
-//! in `vina-core`; this crate only adds what needs `std`.
+//! Everything the buoy also runs (layer math, model file, features, RNG, summaries, the
+//! normal-mode solver) lives in `vina-core`; this crate only adds what needs `std`.
 
 pub mod cli;
+pub mod dataset;
+pub mod environment;
+pub mod error;
 pub mod inspect;
+pub mod observation;
+pub mod scenario;
+pub mod simulate;

@@ -3,6 +3,8 @@
 //! - `cargo xtask ci`: everything CI runs, in order, with the time of each step.
 //! - `cargo xtask selftest`: build the firmware self-test, run it under QEMU (Cortex-M4,
 //!   `mps2-an386`) and compare its output with the host's committed vectors.
+//! - `cargo xtask forward-cost`: instructions per gi-pekeris environment of the f32
+//!   forward model on the Cortex-M4, deterministic (`-icount shift=0`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -77,6 +79,42 @@ fn selftest() -> anyhow::Result<()> {
 
 /// A named CI step.
 type Step<'a> = (&'a str, Box<dyn Fn() -> anyhow::Result<()> + 'a>);
+
+/// Instructions per gi-pekeris environment of the f32 forward model on the Cortex-M4
+/// (QEMU `-icount shift=0`), written to `bench/forward_cortex_m4.txt`.
+fn forward_cost() -> anyhow::Result<()> {
+    let fw = root().join("firmware");
+    run(
+        &fw,
+        "cargo",
+        &["build", "--quiet", "--release", "--bin", "forward_cost"],
+    )?;
+    let elf = fw.join("target/thumbv7em-none-eabihf/release/forward_cost");
+    let elf = elf.to_str().context("non-UTF-8 path")?;
+    let out = output(
+        &fw,
+        "qemu-system-arm",
+        &[
+            "-cpu",
+            "cortex-m4",
+            "-machine",
+            "mps2-an386",
+            "-nographic",
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-icount",
+            "shift=0",
+            "-kernel",
+            elf,
+        ],
+    )?;
+    print!("{out}");
+    let report = format!(
+        "# cargo xtask forward-cost: QEMU 7.2 mps2-an386 (Cortex-M4), -icount shift=0, SysTick at the 25 MHz core clock\n{out}"
+    );
+    std::fs::write(root().join("bench/forward_cortex_m4.txt"), report)?;
+    Ok(())
+}
 
 fn ci() -> anyhow::Result<()> {
     let root = root();
@@ -158,8 +196,9 @@ fn main() -> anyhow::Result<()> {
     match task.as_deref() {
         Some("ci") => ci(),
         Some("selftest") => selftest(),
+        Some("forward-cost") => forward_cost(),
         _ => {
-            eprintln!("usage: cargo xtask <ci|selftest>");
+            eprintln!("usage: cargo xtask <ci|selftest|forward-cost>");
             std::process::exit(2)
         }
     }

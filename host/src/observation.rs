@@ -1,0 +1,38 @@
+//! From a clean pressure field to what the network sees: the design's complex Gaussian
+//! noise (design §4) and the features, computed by `vina-core`'s function (the same
+//! code the firmware runs).
+
+use num_complex::Complex64;
+use vina_core::features::FeatureKind;
+use vina_core::rng::Rng;
+
+use crate::error::refuse;
+
+/// Add complex Gaussian noise per tone: σ_f² = mean over receivers of |p_f,r|² / 10^(SNR/10),
+/// real and imaginary parts each N(0, σ_f²/2). `pressure` is tone-major.
+pub fn add_noise(pressure: &mut [Complex64], receivers: usize, snr_db: f64, rng: &mut Rng) {
+    for tone in pressure.chunks_mut(receivers.max(1)) {
+        let power = tone.iter().map(|p| p.norm_sqr()).sum::<f64>() / tone.len() as f64;
+        let sigma = (power / 10f64.powf(snr_db / 10.0) / 2.0).sqrt();
+        for p in tone {
+            *p += Complex64::new(sigma * rng.normal_f64(), sigma * rng.normal_f64());
+        }
+    }
+}
+
+/// Features of a tone-major pressure vector, through `vina-core`.
+pub fn features(
+    kind: FeatureKind,
+    pressure: &[Complex64],
+    tones: usize,
+    receivers: usize,
+) -> anyhow::Result<Vec<f32>> {
+    let p32: Vec<[f32; 2]> = pressure
+        .iter()
+        .map(|p| [p.re as f32, p.im as f32])
+        .collect();
+    let mut y = vec![0.0f32; kind.len(tones, receivers)];
+    kind.compute(&p32, tones, receivers, &mut y)
+        .map_err(|e| refuse(format!("features: {e}")))?;
+    Ok(y)
+}

@@ -1,0 +1,590 @@
+//! Scenario files (design §4): geometry, tones, noise, features and, for every physical
+//! parameter, a fixed value or a prior.
+//!
+//! ```toml
+//! name = "gi-pekeris"
+//! model = "pekeris"                      # or "layered" (one sediment layer)
+//! [observation]
+//! tones_hz = [49.0, 64.0]
+//! receiver_depths_m = [30.0, 70.0]
+//! snr_db = 20.0
+//! features = "relative_transfer_function"   # or "raw_pressure"
+//! [parameters]
+//! water_depth_m = { prior = "uniform", min = 200.5, max = 236.5 }
+//! water_sound_speed_mps = 1560.0
+//! ```
+//!
+//! Priors: `uniform` (min, max), `normal` (mean, std), `log_uniform` (min, max). Unknowns
+//! (parameters with a prior) appear in the posterior in the order of [`PARAMETERS`].
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Serialize;
+use vina_core::features::FeatureKind;
+use vina_core::rng::Rng;
+
+use crate::environment::Environment;
+use crate::error::refuse;
+
+/// Which waveguide a scenario describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaveguideModel {
+    /// Isovelocity water over a fluid half-space.
+    Pekeris,
+    /// Isovelocity water over one isovelocity sediment layer over a half-space.
+    Layered,
+}
+
+/// A physical parameter a scenario can fix or give a prior.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamInfo {
+    /// Name in the TOML file and in the posterior.
+    pub name: &'static str,
+    /// Smallest allowed value.
+    pub min: f64,
+    /// True when `min` itself is allowed.
+    pub min_inclusive: bool,
+    /// Value when the scenario does not mention it (`None`: required).
+    pub default: Option<f64>,
+    /// Used only by the layered model.
+    pub layered_only: bool,
+}
+
+const fn param(
+    name: &'static str,
+    min: f64,
+    min_inclusive: bool,
+    default: Option<f64>,
+    layered_only: bool,
+) -> ParamInfo {
+    ParamInfo {
+        name,
+        min,
+        min_inclusive,
+        default,
+        layered_only,
+    }
+}
+
+/// Every parameter, in posterior order. Units: m, m/s, g/cm³, dB/λ (KRAKEN's).
+pub const PARAMETERS: [ParamInfo; 13] = [
+    param("source_range_m", 0.0, false, None, false),
+    param("source_depth_m", 0.0, true, None, false),
+    param("water_depth_m", 0.0, false, None, false),
+    param("water_sound_speed_mps", 0.0, false, None, false),
+    param("water_density_gcc", 0.0, false, Some(1.0), false),
+    param(
+        "water_attenuation_db_per_wavelength",
+        0.0,
+        true,
+        Some(0.0),
+        false,
+    ),
+    param("sediment_thickness_m", 0.0, false, None, true),
+    param("sediment_sound_speed_mps", 0.0, false, None, true),
+    param("sediment_density_gcc", 0.0, false, None, true),
+    param(
+        "sediment_attenuation_db_per_wavelength",
+        0.0,
+        true,
+        Some(0.0),
+        true,
+    ),
+    param("bottom_sound_speed_mps", 0.0, false, None, false),
+    param("bottom_density_gcc", 0.0, false, None, false),
+    param(
+        "bottom_attenuation_db_per_wavelength",
+        0.0,
+        true,
+        Some(0.0),
+        false,
+    ),
+];
+
+/// A prior distribution.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(tag = "prior", rename_all = "snake_case")]
+pub enum Prior {
+    /// Uniform on [min, max].
+    Uniform {
+        /// Lower bound.
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+    /// Normal with mean and standard deviation.
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        std: f64,
+    },
+    /// log-uniform on [min, max], min > 0.
+    LogUniform {
+        /// Lower bound.
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+}
+
+impl Prior {
+    /// One draw.
+    pub fn sample(&self, rng: &mut Rng) -> f64 {
+        match *self {
+            Self::Uniform { min, max } => min + (max - min) * rng.uniform_f64(),
+            Self::Normal { mean, std } => mean + std * rng.normal_f64(),
+            Self::LogUniform { min, max } => {
+                (min.ln() + (max.ln() - min.ln()) * rng.uniform_f64()).exp()
+            }
+        }
+    }
+
+    /// log density (up to a constant for none: all are normalized).
+    pub fn log_density(&self, x: f64) -> f64 {
+        match *self {
+            Self::Uniform { min, max } if (min..=max).contains(&x) => -(max - min).ln(),
+            Self::LogUniform { min, max } if (min..=max).contains(&x) => {
+                -(x * (max.ln() - min.ln())).ln()
+            }
+            Self::Normal { mean, std } => {
+                -0.5 * ((x - mean) / std).powi(2) - (std * (2.0 * std::f64::consts::PI).sqrt()).ln()
+            }
+            _ => f64::NEG_INFINITY,
+        }
+    }
+
+    /// Smallest and largest value a draw can take (±∞ for a normal).
+    pub fn support(&self) -> (f64, f64) {
+        match *self {
+            Self::Uniform { min, max } | Self::LogUniform { min, max } => (min, max),
+            Self::Normal { .. } => (f64::NEG_INFINITY, f64::INFINITY),
+        }
+    }
+}
+
+/// A parameter's role in a scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ParamSpec {
+    /// Known value.
+    Fixed(f64),
+    /// Unknown, with a prior.
+    Prior(Prior),
+}
+
+impl ParamSpec {
+    /// Range of values it can take.
+    pub fn range(&self) -> (f64, f64) {
+        match self {
+            Self::Fixed(v) => (*v, *v),
+            Self::Prior(p) => p.support(),
+        }
+    }
+}
+
+/// A parsed, validated scenario.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Scenario {
+    /// Short name.
+    pub name: String,
+    /// One line of description.
+    pub description: String,
+    /// Waveguide model.
+    pub model: WaveguideModel,
+    /// Tone frequencies (Hz).
+    pub tones_hz: Vec<f64>,
+    /// Receiver depths (m), increasing.
+    pub receiver_depths_m: Vec<f64>,
+    /// Signal-to-noise ratio per tone (dB), design §4.
+    pub snr_db: f64,
+    /// Features the networks see.
+    #[serde(serialize_with = "feature_name")]
+    pub features: FeatureKind,
+    /// The model's parameters in [`PARAMETERS`] order.
+    pub parameters: Vec<(&'static str, ParamSpec)>,
+}
+
+fn feature_name<S: serde::Serializer>(k: &FeatureKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match k {
+        FeatureKind::RawPressure => "raw_pressure",
+        FeatureKind::RelativeTransferFunction => "relative_transfer_function",
+    })
+}
+
+/// FNV-1a, 64 bit: a stable hash with no dependency (not for security).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn number(v: &toml::Value, at: &str) -> anyhow::Result<f64> {
+    let x = match v {
+        toml::Value::Float(f) => *f,
+        toml::Value::Integer(i) => *i as f64,
+        other => {
+            return Err(refuse(format!(
+                "{at}: expected a number, found {}",
+                other.type_str()
+            )));
+        }
+    };
+    if !x.is_finite() {
+        return Err(refuse(format!("{at}: must be a finite number, found {x}")));
+    }
+    Ok(x)
+}
+
+fn numbers(v: Option<&toml::Value>, at: &str) -> anyhow::Result<Vec<f64>> {
+    let arr = v
+        .and_then(toml::Value::as_array)
+        .ok_or_else(|| refuse(format!("{at}: expected an array of numbers")))?;
+    if arr.is_empty() {
+        return Err(refuse(format!("{at}: must not be empty")));
+    }
+    arr.iter()
+        .enumerate()
+        .map(|(i, x)| number(x, &format!("{at}[{i}]")))
+        .collect()
+}
+
+fn prior(v: &toml::Value, at: &str) -> anyhow::Result<Prior> {
+    let t = v
+        .as_table()
+        .ok_or_else(|| refuse(format!("{at}: expected a number or a prior table")))?;
+    let kind = t
+        .get("prior")
+        .and_then(toml::Value::as_str)
+        .ok_or_else(|| {
+            refuse(format!(
+                "{at}: a prior table needs `prior = \"uniform\" | \"normal\" | \"log_uniform\"`"
+            ))
+        })?;
+    let field = |name: &str| -> anyhow::Result<f64> {
+        number(
+            t.get(name)
+                .ok_or_else(|| refuse(format!("{at}: {kind} prior needs `{name}`")))?,
+            &format!("{at}.{name}"),
+        )
+    };
+    let allowed: &[&str] = match kind {
+        "uniform" | "log_uniform" => &["prior", "min", "max"],
+        "normal" => &["prior", "mean", "std"],
+        other => {
+            return Err(refuse(format!(
+                "{at}: unknown prior kind '{other}' (expected uniform, normal or log_uniform)"
+            )));
+        }
+    };
+    if let Some(extra) = t.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(refuse(format!(
+            "{at}: unknown field `{extra}` in a {kind} prior"
+        )));
+    }
+    let p = match kind {
+        "normal" => Prior::Normal {
+            mean: field("mean")?,
+            std: field("std")?,
+        },
+        "uniform" => Prior::Uniform {
+            min: field("min")?,
+            max: field("max")?,
+        },
+        _ => Prior::LogUniform {
+            min: field("min")?,
+            max: field("max")?,
+        },
+    };
+    match p {
+        Prior::Uniform { min, max } | Prior::LogUniform { min, max } if min >= max => Err(refuse(
+            format!("{at}: needs min < max, found min {min}, max {max}"),
+        )),
+        Prior::LogUniform { min, .. } if min <= 0.0 => Err(refuse(format!(
+            "{at}: log_uniform needs min > 0, found {min}"
+        ))),
+        Prior::Normal { std, .. } if std <= 0.0 => {
+            Err(refuse(format!("{at}: needs std > 0, found {std}")))
+        }
+        p => Ok(p),
+    }
+}
+
+impl Scenario {
+    /// Read and validate a scenario file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read scenario {}", path.display()))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parse and validate scenario text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
+        let doc: toml::Table = text
+            .parse()
+            .map_err(|e| refuse(format!("{origin}: invalid TOML: {e}")))?;
+        let at = |field: &str| format!("{origin}: {field}");
+        for key in doc.keys() {
+            if !["name", "description", "model", "observation", "parameters"]
+                .contains(&key.as_str())
+            {
+                return Err(refuse(format!("{origin}: unknown top-level field `{key}`")));
+            }
+        }
+        let name = doc
+            .get("name")
+            .and_then(toml::Value::as_str)
+            .ok_or_else(|| refuse(at("name: required string")))?
+            .to_owned();
+        let description = doc
+            .get("description")
+            .and_then(toml::Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let model = match doc.get("model").and_then(toml::Value::as_str) {
+            Some("pekeris") => WaveguideModel::Pekeris,
+            Some("layered") => WaveguideModel::Layered,
+            other => {
+                return Err(refuse(at(&format!(
+                    "model: expected \"pekeris\" or \"layered\", found {other:?}"
+                ))));
+            }
+        };
+        let obs = doc
+            .get("observation")
+            .and_then(toml::Value::as_table)
+            .ok_or_else(|| refuse(at("[observation]: required table")))?;
+        for key in obs.keys() {
+            if !["tones_hz", "receiver_depths_m", "snr_db", "features"].contains(&key.as_str()) {
+                return Err(refuse(at(&format!("observation.{key}: unknown field"))));
+            }
+        }
+        let tones_hz = numbers(obs.get("tones_hz"), &at("observation.tones_hz"))?;
+        if let Some(f) = tones_hz.iter().find(|f| **f <= 0.0) {
+            return Err(refuse(at(&format!(
+                "observation.tones_hz: frequencies must be > 0 Hz, found {f}"
+            ))));
+        }
+        let receiver_depths_m = numbers(
+            obs.get("receiver_depths_m"),
+            &at("observation.receiver_depths_m"),
+        )?;
+        if let Some(z) = receiver_depths_m.iter().find(|z| **z < 0.0) {
+            return Err(refuse(at(&format!(
+                "observation.receiver_depths_m: depths must be ≥ 0 m, found {z}"
+            ))));
+        }
+        if receiver_depths_m.windows(2).any(|w| w[1] <= w[0]) {
+            return Err(refuse(at(
+                "observation.receiver_depths_m: receivers must be ordered by increasing depth",
+            )));
+        }
+        let snr_db = number(
+            obs.get("snr_db")
+                .ok_or_else(|| refuse(at("observation.snr_db: required")))?,
+            &at("observation.snr_db"),
+        )?;
+        let features = match obs.get("features").and_then(toml::Value::as_str) {
+            None | Some("relative_transfer_function") => FeatureKind::RelativeTransferFunction,
+            Some("raw_pressure") => FeatureKind::RawPressure,
+            Some(other) => {
+                return Err(refuse(at(&format!(
+                    "observation.features: expected \"relative_transfer_function\" or \"raw_pressure\", found \"{other}\""
+                ))));
+            }
+        };
+
+        let params = doc
+            .get("parameters")
+            .and_then(toml::Value::as_table)
+            .ok_or_else(|| refuse(at("[parameters]: required table")))?;
+        for key in params.keys() {
+            match PARAMETERS.iter().find(|p| p.name == key) {
+                None => return Err(refuse(at(&format!("parameters.{key}: unknown parameter")))),
+                Some(p) if p.layered_only && model == WaveguideModel::Pekeris => {
+                    return Err(refuse(at(&format!(
+                        "parameters.{key}: only the layered model has a sediment layer"
+                    ))));
+                }
+                _ => {}
+            }
+        }
+        let mut parameters = Vec::new();
+        for info in PARAMETERS
+            .iter()
+            .filter(|p| model == WaveguideModel::Layered || !p.layered_only)
+        {
+            let field = at(&format!("parameters.{}", info.name));
+            let spec =
+                match params.get(info.name) {
+                    None => ParamSpec::Fixed(info.default.ok_or_else(|| {
+                        refuse(format!("{field}: required (a number or a prior)"))
+                    })?),
+                    Some(v @ (toml::Value::Float(_) | toml::Value::Integer(_))) => {
+                        ParamSpec::Fixed(number(v, &field)?)
+                    }
+                    Some(v) => ParamSpec::Prior(prior(v, &field)?),
+                };
+            let (lo, _) = spec.range();
+            let ok = if info.min_inclusive {
+                lo >= info.min
+            } else {
+                lo > info.min
+            };
+            if !ok {
+                let rel = if info.min_inclusive { "≥" } else { ">" };
+                return Err(refuse(format!(
+                    "{field}: values must be {rel} {}, but the {} reaches {lo}",
+                    info.min,
+                    if matches!(spec, ParamSpec::Fixed(_)) {
+                        "value"
+                    } else {
+                        "prior"
+                    }
+                )));
+            }
+            parameters.push((info.name, spec));
+        }
+        let scenario = Self {
+            name,
+            description,
+            model,
+            tones_hz,
+            receiver_depths_m,
+            snr_db,
+            features,
+            parameters,
+        };
+        scenario.check_geometry(origin)?;
+        Ok(scenario)
+    }
+
+    fn range_of(&self, name: &str) -> (f64, f64) {
+        self.parameters
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or((f64::NAN, f64::NAN), |(_, s)| s.range())
+    }
+
+    /// Cross-parameter checks over the whole prior box: receivers and source inside the
+    /// water, half-space faster than the water (else no trapped modes).
+    fn check_geometry(&self, origin: &str) -> anyhow::Result<()> {
+        let (depth_min, _) = self.range_of("water_depth_m");
+        let deepest = self.receiver_depths_m.last().copied().unwrap_or(0.0);
+        if deepest > depth_min {
+            return Err(refuse(format!(
+                "{origin}: observation.receiver_depths_m: receiver at {deepest} m lies below the seabed (water_depth_m can be {depth_min} m)"
+            )));
+        }
+        let (_, source_max) = self.range_of("source_depth_m");
+        if source_max > depth_min {
+            return Err(refuse(format!(
+                "{origin}: parameters.source_depth_m: source can be at {source_max} m, below the seabed (water_depth_m can be {depth_min} m)"
+            )));
+        }
+        let (_, c1_max) = self.range_of("water_sound_speed_mps");
+        let (c2_min, _) = self.range_of("bottom_sound_speed_mps");
+        if c2_min <= c1_max {
+            return Err(refuse(format!(
+                "{origin}: parameters.bottom_sound_speed_mps: the half-space must be faster than the water for trapped modes, but it can be {c2_min} m/s against water up to {c1_max} m/s"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Names of the unknowns (parameters with a prior), in posterior order.
+    pub fn unknowns(&self) -> Vec<&'static str> {
+        self.parameters
+            .iter()
+            .filter(|(_, s)| matches!(s, ParamSpec::Prior(_)))
+            .map(|(n, _)| *n)
+            .collect()
+    }
+
+    /// The priors of the unknowns, in posterior order.
+    pub fn priors(&self) -> Vec<Prior> {
+        self.parameters
+            .iter()
+            .filter_map(|(_, s)| match s {
+                ParamSpec::Prior(p) => Some(*p),
+                ParamSpec::Fixed(_) => None,
+            })
+            .collect()
+    }
+
+    /// Draw the unknowns from their priors.
+    pub fn draw(&self, rng: &mut Rng) -> Vec<f64> {
+        self.priors().iter().map(|p| p.sample(rng)).collect()
+    }
+
+    /// The environment for given values of the unknowns (posterior order).
+    pub fn environment(&self, unknowns: &[f64]) -> anyhow::Result<Environment> {
+        let n = self.unknowns().len();
+        if unknowns.len() != n {
+            return Err(refuse(format!(
+                "scenario {}: expected {n} unknown values ({}), found {}",
+                self.name,
+                self.unknowns().join(", "),
+                unknowns.len()
+            )));
+        }
+        let mut values = unknowns.iter();
+        let mut get = std::collections::HashMap::new();
+        for (name, spec) in &self.parameters {
+            let v = match spec {
+                ParamSpec::Fixed(v) => *v,
+                ParamSpec::Prior(_) => *values.next().unwrap_or(&f64::NAN),
+            };
+            get.insert(*name, v);
+        }
+        Ok(Environment::from_parameters(self.model, &|name| {
+            get.get(name).copied().unwrap_or(f64::NAN)
+        }))
+    }
+
+    /// Values of the unknowns given as `name=value` pairs (all unknowns required).
+    pub fn parse_truth(&self, text: &str) -> anyhow::Result<Vec<f64>> {
+        let mut out = vec![f64::NAN; self.unknowns().len()];
+        for pair in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, value) = pair
+                .split_once('=')
+                .ok_or_else(|| refuse(format!("truth: expected name=value, found `{pair}`")))?;
+            let i = self
+                .unknowns()
+                .iter()
+                .position(|n| *n == name.trim())
+                .ok_or_else(|| {
+                    refuse(format!(
+                        "truth: `{name}` is not an unknown of {} ({})",
+                        self.name,
+                        self.unknowns().join(", ")
+                    ))
+                })?;
+            out[i] = value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    refuse(format!(
+                        "truth: {name}: expected a finite number, found `{value}`"
+                    ))
+                })?;
+        }
+        if let Some(i) = out.iter().position(|v| v.is_nan()) {
+            return Err(refuse(format!(
+                "truth: missing a value for `{}`",
+                self.unknowns()[i]
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Hash of the scenario's content (not its formatting or comments): a model trained
+    /// for one scenario refuses observations of another.
+    pub fn hash(&self) -> u64 {
+        fnv1a(serde_json::to_string(self).unwrap_or_default().as_bytes())
+    }
+}

@@ -1,0 +1,179 @@
+//! Scenario files: the committed scenarios load; every kind of bad input is refused with
+//! a message that names the field.
+
+use vina_host::scenario::{ParamSpec, Prior, Scenario};
+
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+#[test]
+fn committed_scenarios_load() {
+    let gi = Scenario::load(&root().join("scenarios/gi-pekeris.toml")).unwrap();
+    assert_eq!(gi.unknowns(), ["water_depth_m", "water_sound_speed_mps"]);
+    assert_eq!(gi.tones_hz, [49.0, 64.0, 79.0, 94.0, 112.0, 130.0, 148.0]);
+    assert_eq!(
+        gi.priors()[0],
+        Prior::Uniform {
+            min: 200.5,
+            max: 236.5
+        }
+    );
+    let sw = Scenario::load(&root().join("scenarios/swellex-layered.toml")).unwrap();
+    assert_eq!(sw.unknowns().len(), 8);
+    assert_eq!(sw.unknowns()[0], "source_range_m");
+    // the hash follows content, not formatting
+    let text = std::fs::read_to_string(root().join("scenarios/gi-pekeris.toml")).unwrap();
+    let reformatted = Scenario::parse(&text.replace(" = ", "=").replace("# ", "#  "), "x").unwrap();
+    assert_eq!(reformatted.hash(), gi.hash());
+    assert_ne!(sw.hash(), gi.hash());
+}
+
+const BASE: &str = r#"
+name = "t"
+model = "pekeris"
+[observation]
+tones_hz = [50.0, 100.0]
+receiver_depths_m = [10.0, 50.0]
+snr_db = 20.0
+[parameters]
+water_depth_m = { prior = "uniform", min = 100.0, max = 120.0 }
+water_sound_speed_mps = 1500.0
+bottom_sound_speed_mps = 1700.0
+bottom_density_gcc = 1.5
+source_depth_m = 30.0
+source_range_m = 2000.0
+"#;
+
+fn err(text: &str) -> String {
+    let e = Scenario::parse(text, "s.toml").expect_err("bad scenario accepted");
+    assert!(
+        e.downcast_ref::<vina_host::error::InputError>().is_some(),
+        "not an input error: {e}"
+    );
+    e.to_string()
+}
+
+#[test]
+fn base_scenario_is_valid_and_defaults_apply() {
+    let s = Scenario::parse(BASE, "s.toml").unwrap();
+    let att = s
+        .parameters
+        .iter()
+        .find(|(n, _)| *n == "bottom_attenuation_db_per_wavelength")
+        .unwrap()
+        .1;
+    assert_eq!(att, ParamSpec::Fixed(0.0));
+}
+
+#[test]
+fn bad_inputs_name_the_field() {
+    let cases = [
+        (
+            BASE.replace(
+                "bottom_sound_speed_mps = 1700.0",
+                "bottom_sound_speed_mps = 1400.0",
+            ),
+            "bottom_sound_speed_mps",
+        ),
+        (
+            BASE.replace(
+                "water_sound_speed_mps = 1500.0",
+                "water_sound_speed_mps = 1700.0",
+            ),
+            "faster than the water",
+        ),
+        (
+            BASE.replace("min = 100.0, max = 120.0", "min = -5.0, max = 120.0"),
+            "water_depth_m",
+        ),
+        (
+            BASE.replace("min = 100.0, max = 120.0", "min = 130.0, max = 120.0"),
+            "min < max",
+        ),
+        (
+            BASE.replace("tones_hz = [50.0, 100.0]", "tones_hz = [50.0, -100.0]"),
+            "tones_hz",
+        ),
+        (
+            BASE.replace("tones_hz = [50.0, 100.0]", "tones_hz = [0.0]"),
+            "tones_hz",
+        ),
+        (
+            BASE.replace("[10.0, 50.0]", "[10.0, 150.0]"),
+            "below the seabed",
+        ),
+        (
+            BASE.replace("source_depth_m = 30.0", "source_depth_m = 110.0"),
+            "source_depth_m",
+        ),
+        (
+            BASE.replace("source_range_m = 2000.0", "source_range_m = nan"),
+            "source_range_m",
+        ),
+        (
+            BASE.replace("bottom_density_gcc = 1.5", "bottom_density_gcc = inf"),
+            "bottom_density_gcc",
+        ),
+        (
+            BASE.replace("prior = \"uniform\"", "prior = \"gamma\""),
+            "unknown prior kind 'gamma'",
+        ),
+        (
+            BASE.replace("source_range_m = 2000.0", "source_rnage_m = 2000.0"),
+            "source_rnage_m",
+        ),
+        (
+            BASE.replace("source_range_m = 2000.0", ""),
+            "source_range_m: required",
+        ),
+        (
+            BASE.replace("model = \"pekeris\"", "model = \"pe\""),
+            "model",
+        ),
+        (BASE.replace("snr_db = 20.0", "snr_db = \"loud\""), "snr_db"),
+        (
+            BASE.replace("[10.0, 50.0]", "[50.0, 10.0]"),
+            "increasing depth",
+        ),
+        (
+            format!("{BASE}sediment_thickness_m = 10.0\n"),
+            "sediment_thickness_m",
+        ),
+        ("name = ".to_owned(), "invalid TOML"),
+    ];
+    for (text, needle) in cases {
+        let msg = err(&text);
+        assert!(
+            msg.contains("s.toml") && msg.contains(needle),
+            "expected `{needle}` in: {msg}"
+        );
+    }
+}
+
+#[test]
+fn truth_strings_are_checked() {
+    let s = Scenario::parse(BASE, "s.toml").unwrap();
+    assert_eq!(s.parse_truth("water_depth_m=110.5").unwrap(), [110.5]);
+    assert!(
+        s.parse_truth("depth=110")
+            .unwrap_err()
+            .to_string()
+            .contains("not an unknown")
+    );
+    assert!(
+        s.parse_truth("")
+            .unwrap_err()
+            .to_string()
+            .contains("missing")
+    );
+    assert!(
+        s.parse_truth("water_depth_m=nan")
+            .unwrap_err()
+            .to_string()
+            .contains("finite")
+    );
+}
