@@ -26,13 +26,13 @@ fn prints_header_and_layers() {
         "{text}"
     );
     assert!(text.contains("Coupling Glow, clamp 2"), "{text}");
-    assert!(text.contains("subnet 2 dense 33→64 Relu int8"), "{text}");
+    assert!(text.contains("subnet 2 dense 33→48 Relu int8"), "{text}");
 
     let out = vina(&["inspect", "--json", path.to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["latent_dim"], 2);
-    assert_eq!(v["macs_per_sample"], 6 * 2 * (64 + 64 * 64 + 64 * 2));
-    assert_eq!(v["flow"].as_array().unwrap().len(), 18);
+    assert_eq!(v["macs_per_sample"], 4 * 2 * (48 + 48 * 48 + 48 * 2));
+    assert_eq!(v["flow"].as_array().unwrap().len(), 12);
 }
 
 #[test]

@@ -279,6 +279,6 @@ fn macs_per_sample_of_default_cinn() {
     let spec = RandomArch::default_cinn().build(1);
     let bytes = spec.encode(Precision::F32).unwrap();
     let model = Model::from_bytes(&bytes).unwrap();
-    // 6 GLOW blocks × 2 subnets × (1·64 + 64·64 + 64·2), condition share cached
-    assert_eq!(model.macs_per_sample(), 6 * 2 * (64 + 64 * 64 + 64 * 2));
+    // 4 GLOW blocks × 2 subnets × (1·48 + 48·48 + 48·2), condition share cached
+    assert_eq!(model.macs_per_sample(), 4 * 2 * (48 + 48 * 48 + 48 * 2));
 }

@@ -248,3 +248,22 @@ proptest! {
         let _ = decode_and_run(&reseal(&payload));
     }
 }
+
+/// Sizes quoted in the docs and the closing note (printed with --nocapture).
+#[test]
+fn typical_model_file_sizes() {
+    let [cinn_f32, cinn_i8, inn_f32] = default_files();
+    let inn_i8 = RandomArch::paper_inn()
+        .build(2)
+        .encode(Precision::Int8)
+        .unwrap();
+    eprintln!(
+        "default cINN: {} B f32, {} B int8; paper INN: {} B f32, {} B int8",
+        cinn_f32.len(),
+        cinn_i8.len(),
+        inn_f32.len(),
+        inn_i8.len()
+    );
+    // int8 weights take a quarter of the f32 bytes, plus one f32 scale per output row
+    assert!(cinn_i8.len() * 3 < cinn_f32.len());
+}

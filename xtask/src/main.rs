@@ -5,6 +5,8 @@
 //!   `mps2-an386`) and compare its output with the host's committed vectors.
 //! - `cargo xtask forward-cost`: instructions per gi-pekeris environment of the f32
 //!   forward model on the Cortex-M4, deterministic (`-icount shift=0`).
+//! - `cargo xtask sample-cost`: instructions per posterior sample of the default cINN
+//!   architecture on the Cortex-M4, f32 and int8.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -77,44 +79,50 @@ fn selftest() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A named CI step.
-type Step<'a> = (&'a str, Box<dyn Fn() -> anyhow::Result<()> + 'a>);
-
-/// Instructions per gi-pekeris environment of the f32 forward model on the Cortex-M4
-/// (QEMU `-icount shift=0`), written to `bench/forward_cortex_m4.txt`.
-fn forward_cost() -> anyhow::Result<()> {
+/// Build a firmware binary and run it under QEMU with `-icount shift=0` (deterministic
+/// instruction counts); returns what it printed.
+fn qemu_measure(bin: &str, features: &[&str]) -> anyhow::Result<String> {
     let fw = root().join("firmware");
-    run(
-        &fw,
-        "cargo",
-        &["build", "--quiet", "--release", "--bin", "forward_cost"],
-    )?;
-    let elf = fw.join("target/thumbv7em-none-eabihf/release/forward_cost");
+    let mut args = vec!["build", "--quiet", "--release", "--bin", bin];
+    args.extend_from_slice(features);
+    run(&fw, "cargo", &args)?;
+    let elf = fw.join("target/thumbv7em-none-eabihf/release").join(bin);
     let elf = elf.to_str().context("non-UTF-8 path")?;
-    let out = output(
-        &fw,
-        "qemu-system-arm",
-        &[
-            "-cpu",
-            "cortex-m4",
-            "-machine",
-            "mps2-an386",
-            "-nographic",
-            "-semihosting-config",
-            "enable=on,target=native",
-            "-icount",
-            "shift=0",
-            "-kernel",
-            elf,
-        ],
-    )?;
+    #[rustfmt::skip]
+    let qemu = [
+        "-cpu", "cortex-m4", "-machine", "mps2-an386", "-nographic",
+        "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", elf,
+    ];
+    output(&fw, "qemu-system-arm", &qemu)
+}
+
+const QEMU_HEADER: &str = "QEMU mps2-an386 (Cortex-M4), -icount shift=0, SysTick at the 25 MHz core clock (40 instructions per tick)";
+
+/// Instructions per gi-pekeris environment of the f32 forward model on the Cortex-M4,
+/// written to `bench/forward_cortex_m4.txt`.
+fn forward_cost() -> anyhow::Result<()> {
+    let out = qemu_measure("forward_cost", &[])?;
     print!("{out}");
-    let report = format!(
-        "# cargo xtask forward-cost: QEMU 7.2 mps2-an386 (Cortex-M4), -icount shift=0, SysTick at the 25 MHz core clock\n{out}"
-    );
+    let report = format!("# cargo xtask forward-cost: {QEMU_HEADER}\n{out}");
     std::fs::write(root().join("bench/forward_cortex_m4.txt"), report)?;
     Ok(())
 }
+
+/// Instructions per posterior sample of the default cINN architecture (random weights
+/// unless VINA_MODEL names a trained model), f32 and int8, written to
+/// `bench/sample_cortex_m4.txt`.
+fn sample_cost() -> anyhow::Result<()> {
+    let f32_run = qemu_measure("sample_cost", &[])?;
+    let int8_run = qemu_measure("sample_cost", &["--features", "int8-model"])?;
+    let out = format!("{f32_run}{int8_run}");
+    print!("{out}");
+    let report = format!("# cargo xtask sample-cost: {QEMU_HEADER}\n{out}");
+    std::fs::write(root().join("bench/sample_cortex_m4.txt"), report)?;
+    Ok(())
+}
+
+/// A named CI step.
+type Step<'a> = (&'a str, Box<dyn Fn() -> anyhow::Result<()> + 'a>);
 
 fn ci() -> anyhow::Result<()> {
     let root = root();
@@ -197,8 +205,9 @@ fn main() -> anyhow::Result<()> {
         Some("ci") => ci(),
         Some("selftest") => selftest(),
         Some("forward-cost") => forward_cost(),
+        Some("sample-cost") => sample_cost(),
         _ => {
-            eprintln!("usage: cargo xtask <ci|selftest|forward-cost>");
+            eprintln!("usage: cargo xtask <ci|selftest|forward-cost|sample-cost>");
             std::process::exit(2)
         }
     }
