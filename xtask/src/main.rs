@@ -5,6 +5,8 @@
 //!   `mps2-an386`) and compare its output with the host's committed vectors.
 //! - `cargo xtask forward-cost`: instructions per gi-pekeris environment of the f32
 //!   forward model on the Cortex-M4, deterministic (`-icount shift=0`).
+//! - `cargo xtask size [--write]`: firmware flash/RAM against the budgets, compared with
+//!   the committed `firmware/size-report.txt`.
 //! - `cargo xtask sample-cost`: instructions per posterior sample of the default cINN
 //!   architecture on the Cortex-M4, f32 and int8.
 
@@ -121,6 +123,87 @@ fn sample_cost() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Flash and RAM of one firmware ELF, from its allocated sections (cortex-m-rt layout:
+/// `.vector_table .text .rodata .data` in flash, `.data .bss .uninit` in RAM; the stack
+/// takes the rest of RAM).
+fn elf_size(path: &Path) -> anyhow::Result<(u64, u64)> {
+    use object::{Object, ObjectSection};
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let elf = object::File::parse(&*bytes).context("not an ELF file")?;
+    let (mut flash, mut ram) = (0, 0);
+    for s in elf.sections() {
+        match s.name().unwrap_or("") {
+            ".vector_table" | ".text" | ".rodata" | ".gnu.sgstubs" => flash += s.size(),
+            ".data" => {
+                flash += s.size();
+                ram += s.size();
+            }
+            ".bss" | ".uninit" => ram += s.size(),
+            _ => {}
+        }
+    }
+    Ok((flash, ram))
+}
+
+const FLASH_BUDGET: u64 = 256 * 1024;
+const RAM_BUDGET: u64 = 64 * 1024;
+
+/// The firmware size report: every binary's flash and RAM against the design's budgets.
+fn size_report() -> anyhow::Result<String> {
+    let fw = root().join("firmware");
+    let mut report = String::from(
+        "# cargo xtask size: firmware flash and RAM (static; the stack takes the rest of RAM)\n# budgets (design §9): flash 262144 B, RAM 65536 B\n",
+    );
+    for (bin, features, label) in [
+        ("selftest", &[][..], "selftest"),
+        ("forward_cost", &[][..], "forward_cost"),
+        (
+            "sample_cost",
+            &[][..],
+            "sample_cost (default cINN, f32 weights)",
+        ),
+        (
+            "sample_cost",
+            &["--features", "int8-model"][..],
+            "sample_cost (default cINN, int8 weights)",
+        ),
+    ] {
+        let mut args = vec!["build", "--quiet", "--release", "--bin", bin];
+        args.extend_from_slice(features);
+        run(&fw, "cargo", &args)?;
+        let (flash, ram) = elf_size(&fw.join("target/thumbv7em-none-eabihf/release").join(bin))?;
+        report.push_str(&format!(
+            "{label}: flash {flash} B ({:.1} %), RAM {ram} B ({:.1} %)\n",
+            100.0 * flash as f64 / FLASH_BUDGET as f64,
+            100.0 * ram as f64 / RAM_BUDGET as f64
+        ));
+        if flash > FLASH_BUDGET || ram > RAM_BUDGET {
+            bail!("{label} exceeds the firmware budget: flash {flash} B, RAM {ram} B");
+        }
+    }
+    Ok(report)
+}
+
+/// Compare the size report with the committed one (`--write` updates it), so flash and
+/// RAM growth shows in review.
+fn size(write: bool) -> anyhow::Result<()> {
+    let path = root().join("firmware/size-report.txt");
+    let fresh = size_report()?;
+    print!("{fresh}");
+    if write {
+        std::fs::write(&path, &fresh)?;
+        return Ok(());
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed != fresh {
+        bail!(
+            "firmware sizes differ from the committed {}:\n--- committed\n{committed}--- now\n{fresh}run `cargo xtask size --write` and commit the report",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// A named CI step.
 type Step<'a> = (&'a str, Box<dyn Fn() -> anyhow::Result<()> + 'a>);
 
@@ -184,6 +267,7 @@ fn ci() -> anyhow::Result<()> {
             }),
         ),
         ("firmware self-test under QEMU", Box::new(selftest)),
+        ("firmware size report", Box::new(|| size(false))),
     ];
     let mut timings = Vec::new();
     for (name, step) in &steps {
@@ -206,8 +290,9 @@ fn main() -> anyhow::Result<()> {
         Some("selftest") => selftest(),
         Some("forward-cost") => forward_cost(),
         Some("sample-cost") => sample_cost(),
+        Some("size") => size(std::env::args().any(|a| a == "--write")),
         _ => {
-            eprintln!("usage: cargo xtask <ci|selftest|forward-cost|sample-cost>");
+            eprintln!("usage: cargo xtask <ci|selftest|forward-cost|sample-cost|size [--write]>");
             std::process::exit(2)
         }
     }
