@@ -1,4 +1,12 @@
-//! `vina-firmware`: the buoy side of vina (design §8). This first piece checks on the
-//! device what the host tests pin down: the PRNG stream and the model-file decoder.
+//! `vina-firmware`: the buoy side of vina (design §8): hydrophone frames in, posterior
+//! summaries out, with no heap and no panic on data.
+//!
+//! The logic lives in this library so it runs — and is unit-tested — on the host too;
+//! the binaries in `src/bin/` wire it to a board (QEMU `mps2-an386` by default).
 #![no_std]
 #![forbid(unsafe_code)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod acquisition;

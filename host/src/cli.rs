@@ -16,6 +16,30 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Solve the forward model for one environment: a scenario with every parameter fixed,
+    /// or an Acoustics Toolbox .env file with its .flp.
+    Forward {
+        /// Scenario TOML or .env file.
+        env: PathBuf,
+        /// FIELD .flp file (ranges in km, receiver depths) for a .env file.
+        #[arg(long)]
+        flp: Option<PathBuf>,
+        /// Print JSON (wavenumbers, pressure and TL at the first range).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decode the buoy's report frames (a capture file or a serial device set up with stty).
+    Listen {
+        /// Capture file.
+        #[arg(long, conflicts_with = "serial", required_unless_present = "serial")]
+        file: Option<PathBuf>,
+        /// Serial device, e.g. /dev/ttyUSB0 (configure speed and raw mode with stty first).
+        #[arg(long)]
+        serial: Option<PathBuf>,
+        /// Parameter names, comma-separated, in model order (default p0, p1, …).
+        #[arg(long, value_delimiter = ',')]
+        names: Option<Vec<String>>,
+    },
     /// Simulate a training set: draw parameters, solve, add noise, compute features.
     Simulate {
         /// Scenario TOML.
@@ -54,6 +78,15 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect { file, json } => crate::inspect::run(&file, json),
+        Command::Forward { env, flp, json } => crate::forward::run(&env, flp.as_deref(), json),
+        Command::Listen {
+            file,
+            serial,
+            names,
+        } => match file.or(serial) {
+            Some(path) => crate::listen::run(&path, names.as_deref()),
+            None => Err(crate::error::refuse("listen: give --file or --serial")),
+        },
         Command::Simulate {
             scenario,
             samples,

@@ -1,0 +1,90 @@
+//! `vina listen --file F | --serial DEV`: decode the buoy's report frames from a byte
+//! stream (a capture file, QEMU's semihosting output, or a serial device configured with
+//! `stty`), one JSON line per report. Corrupted frames are counted and skipped: the zero
+//! delimiter resynchronizes the stream.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::json;
+use vina_core::report::{Report, Status};
+
+/// Decode every frame in `stream`; calls `on_report` for each good one and returns the
+/// number of frames refused.
+pub fn decode_stream(
+    stream: impl Read,
+    mut on_report: impl FnMut(Report),
+) -> anyhow::Result<usize> {
+    let mut reader = BufReader::new(stream);
+    let mut frame = Vec::new();
+    let mut refused = 0;
+    loop {
+        frame.clear();
+        let n = reader
+            .read_until(0, &mut frame)
+            .context("reading the report stream")?;
+        if n == 0 {
+            break;
+        }
+        if frame.last() != Some(&0) || frame.len() == 1 {
+            // trailing partial frame at the end of the stream, or an empty frame
+            refused += usize::from(frame.len() > 1);
+            continue;
+        }
+        match Report::decode(&mut frame) {
+            Ok(r) => on_report(r),
+            Err(e) => {
+                eprintln!("warning: skipped a frame: {e}");
+                refused += 1;
+            }
+        }
+    }
+    Ok(refused)
+}
+
+/// One report as JSON.
+pub fn to_json(r: &Report, names: Option<&[String]>) -> serde_json::Value {
+    let params: Vec<_> = r
+        .parameters
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let name = names.and_then(|n| n.get(i)).cloned().unwrap_or_else(|| format!("p{i}"));
+            json!({"name": name, "mean": s.mean, "std": s.std, "q05": s.q05, "q50": s.q50, "q95": s.q95,
+                   "count": s.count, "non_finite": s.non_finite})
+        })
+        .collect();
+    json!({
+        "sequence": r.sequence,
+        "scenario_hash": format!("{:016x}", r.scenario_hash),
+        "samples": r.samples,
+        "seed": r.seed,
+        "status": match r.status { Status::Posterior => "posterior".to_owned(), Status::Rejected(why) => format!("rejected: {why:?}") },
+        "clipped_samples": r.clipped_samples,
+        "non_finite_values": r.non_finite_values,
+        "dropped_frames": r.dropped_frames,
+        "parameters": params,
+    })
+}
+
+/// `vina listen`.
+pub fn run(path: &Path, names: Option<&[String]>) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut write_error = None;
+    let refused = decode_stream(file, |r| {
+        if let Err(e) = writeln!(out, "{}", to_json(&r, names)) {
+            write_error.get_or_insert(e);
+        }
+    })?;
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    if refused > 0 {
+        eprintln!("{refused} corrupted or partial frame(s) skipped");
+    }
+    Ok(())
+}

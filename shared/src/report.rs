@@ -1,0 +1,192 @@
+//! The buoy's report frame (design §8): what one observation window concluded, small
+//! enough for a thin link.
+//!
+//! Frame: COBS( postcard(Report) ‖ CRC-32(postcard bytes), little-endian ) ‖ 0x00. The zero
+//! byte ends each frame, so a listener resynchronizes after any loss; the CRC refuses a
+//! corrupted frame instead of decoding it into different numbers.
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model_file::crc32;
+use crate::summary::SummaryValues;
+
+/// Most parameters a report carries.
+pub const MAX_PARAMS: usize = 8;
+/// Largest postcard encoding of a report plus its CRC.
+const MAX_RAW: usize = 400;
+/// Largest encoded frame, delimiter included (bounds the firmware's UART buffer).
+pub const MAX_FRAME: usize = cobs::max_encoding_length(MAX_RAW) + 1;
+
+/// Why a frame could not be encoded or decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameError {
+    /// The output buffer is too small.
+    BufferTooSmall,
+    /// Not valid COBS.
+    Cobs,
+    /// The CRC does not match: the frame was corrupted on the way.
+    Crc,
+    /// The CRC matches but the content is not a report (another format version?).
+    Decode,
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::BufferTooSmall => "report frame buffer too small",
+            Self::Cobs => "report frame is not valid COBS",
+            Self::Crc => "report frame CRC mismatch (corrupted)",
+            Self::Decode => "report frame content does not decode",
+        })
+    }
+}
+
+impl core::error::Error for FrameError {}
+
+/// Why a window produced no posterior.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rejection {
+    /// Samples were NaN or infinite.
+    NonFiniteInput,
+    /// More ADC samples than allowed were at full scale.
+    Clipped,
+    /// Features undefined (e.g. a silent reference hydrophone).
+    Features,
+    /// The model refused the input (dimension or capacity).
+    Model,
+    /// Too many frames were dropped to form the snapshots.
+    DroppedFrames,
+}
+
+/// Outcome of one window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    /// A posterior was computed.
+    Posterior,
+    /// No posterior, and why: never a silent posterior from garbage.
+    Rejected(Rejection),
+}
+
+/// One report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Report counter since boot.
+    pub sequence: u32,
+    /// Scenario hash of the model that produced it.
+    pub scenario_hash: u64,
+    /// Posterior samples drawn.
+    pub samples: u32,
+    /// Seed of this report's latent draws.
+    pub seed: u64,
+    /// ADC samples at full scale in the window.
+    pub clipped_samples: u32,
+    /// Non-finite values met in the window.
+    pub non_finite_values: u32,
+    /// Frames lost by the acquisition in the window.
+    pub dropped_frames: u32,
+    /// Outcome.
+    pub status: Status,
+    /// Posterior summary per parameter, model order (empty when rejected).
+    pub parameters: heapless::Vec<SummaryValues, MAX_PARAMS>,
+}
+
+impl Report {
+    /// Encode as one frame (ending in the 0x00 delimiter) into `buf`; returns its length.
+    pub fn encode(&self, buf: &mut [u8]) -> Result<usize, FrameError> {
+        let mut raw = [0u8; MAX_RAW];
+        let n = postcard::to_slice(self, &mut raw[..MAX_RAW - 4])
+            .map_err(|_| FrameError::BufferTooSmall)?
+            .len();
+        let crc = crc32(&raw[..n]).to_le_bytes();
+        raw[n..n + 4].copy_from_slice(&crc);
+        let k = cobs::try_encode(&raw[..n + 4], buf).map_err(|_| FrameError::BufferTooSmall)?;
+        *buf.get_mut(k).ok_or(FrameError::BufferTooSmall)? = 0;
+        Ok(k + 1)
+    }
+
+    /// Decode one frame (with or without its delimiter); `frame` is decoded in place.
+    pub fn decode(frame: &mut [u8]) -> Result<Self, FrameError> {
+        let body = match frame.split_last_mut() {
+            Some((0, body)) => body,
+            _ => frame,
+        };
+        let n = cobs::decode_in_place(body).map_err(|_| FrameError::Cobs)?;
+        let payload_len = n.checked_sub(4).ok_or(FrameError::Crc)?;
+        let (payload, crc) = body[..n].split_at(payload_len);
+        if crc32(payload).to_le_bytes() != crc {
+            return Err(FrameError::Crc);
+        }
+        postcard::from_bytes(payload).map_err(|_| FrameError::Decode)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Report {
+        let mut parameters = heapless::Vec::new();
+        for i in 0..MAX_PARAMS {
+            let v = 1000.0 + i as f32;
+            let s = SummaryValues {
+                count: 1000,
+                non_finite: 0,
+                mean: v,
+                std: 0.5,
+                q05: v - 1.0,
+                q50: v,
+                q95: v + 1.0,
+            };
+            assert!(parameters.push(s).is_ok());
+        }
+        Report {
+            sequence: u32::MAX,
+            scenario_hash: u64::MAX,
+            samples: 1000,
+            seed: u64::MAX,
+            clipped_samples: u32::MAX,
+            non_finite_values: u32::MAX,
+            dropped_frames: u32::MAX,
+            status: Status::Rejected(Rejection::DroppedFrames),
+            parameters,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_largest_frame_fits() {
+        let r = sample();
+        let mut buf = [0u8; MAX_FRAME];
+        let n = r.encode(&mut buf).unwrap();
+        let frame = &mut buf[..n];
+        assert_eq!(frame.last(), Some(&0));
+        assert_eq!(
+            frame.iter().filter(|&&b| b == 0).count(),
+            1,
+            "COBS: the only zero is the delimiter"
+        );
+        assert!(frame.len() <= MAX_FRAME);
+        assert_eq!(Report::decode(frame).unwrap(), r);
+    }
+
+    #[test]
+    fn every_single_byte_corruption_is_refused() {
+        let r = sample();
+        let mut buf = [0u8; MAX_FRAME];
+        let n = r.encode(&mut buf).unwrap();
+        for i in 0..n - 1 {
+            for v in 1..=255u8 {
+                let mut bad = buf;
+                bad[i] = bad[i].wrapping_add(v);
+                assert!(
+                    Report::decode(&mut bad[..n]).is_err(),
+                    "byte {i} + {v} accepted"
+                );
+            }
+        }
+        let mut small = [0u8; 16];
+        assert_eq!(r.encode(&mut small), Err(FrameError::BufferTooSmall));
+        assert!(Report::decode(&mut []).is_err());
+    }
+}
