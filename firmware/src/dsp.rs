@@ -184,7 +184,12 @@ mod tests {
         for k in 0..16 {
             let phases: std::vec::Vec<(f32, f32)> = tones
                 .iter()
-                .map(|_| (6.283 * rng.uniform_f32(), 0.5 + rng.uniform_f32()))
+                .map(|_| {
+                    (
+                        core::f32::consts::TAU * rng.uniform_f32(),
+                        0.5 + rng.uniform_f32(),
+                    )
+                })
                 .collect();
             for n in 0..frame {
                 let t = (k * frame + n) as f32 / fs;
