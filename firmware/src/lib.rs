@@ -11,3 +11,4 @@ extern crate std;
 
 pub mod acquisition;
 pub mod dsp;
+pub mod pipeline;

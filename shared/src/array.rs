@@ -42,7 +42,7 @@ impl<'a> F32s<'a> {
     }
 
     /// All values in order.
-    pub fn iter(&self) -> impl Iterator<Item = f32> + 'a {
+    pub fn iter(&self) -> impl Iterator<Item = f32> + Clone + 'a {
         self.0
             .as_chunks::<4>()
             .0

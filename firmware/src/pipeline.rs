@@ -1,0 +1,389 @@
+//! One report from one observation window (design §2, §8): frames → tone bank →
+//! snapshot-averaged receiver vectors → features (`vina-core`, the simulator's code) →
+//! the condition network once → N posterior samples → streaming summary → [`Report`].
+//!
+//! Bad data never becomes a silent posterior: clipping beyond a set fraction, too many
+//! dropped frames, undefined features or a refused model input each produce a report
+//! with [`Status::Rejected`] and no parameters.
+
+use num_complex::Complex32;
+use vina_core::features::FeatureKind;
+use vina_core::layers::Scratch;
+use vina_core::model::Model;
+use vina_core::report::{MAX_PARAMS, Rejection, Report, Status};
+use vina_core::rng::Rng;
+use vina_core::summary::Summary;
+
+use crate::acquisition::SampleSource;
+use crate::dsp::{MAX_CHANNELS, MAX_TONES, ToneBank};
+
+/// Largest per-observation context (condition and cached first-layer products).
+pub const MAX_CONTEXT: usize = 1024;
+/// Largest feature vector.
+const MAX_FEATURES: usize = 256;
+
+/// Window and sampling settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Config {
+    /// Samples per frame (one DFT snapshot).
+    pub frame_len: u32,
+    /// Snapshots per report.
+    pub snapshots: u32,
+    /// Posterior samples per report.
+    pub samples: u32,
+    /// Largest fraction of clipped multi-channel samples tolerated in a window.
+    pub max_clipped_fraction: f32,
+    /// Largest number of dropped samples tolerated in a window.
+    pub max_dropped: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            frame_len: 4096,
+            snapshots: 8,
+            samples: 1000,
+            max_clipped_fraction: 0.001,
+            max_dropped: 0,
+        }
+    }
+}
+
+/// Why a pipeline cannot be built for a model and a source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetupError {
+    /// The source has a different number of channels than the model has receivers.
+    Channels {
+        /// Receivers the model expects.
+        model: usize,
+        /// Channels the source delivers.
+        source: usize,
+    },
+    /// More tones, channels, parameters or context than this build reserves.
+    Capacity,
+    /// Raw-pressure models need the source's level and phase, which a buoy does not know.
+    RawPressureNeedsKnownSource,
+}
+
+/// The per-report processing chain for one model.
+pub struct Pipeline<'m> {
+    model: &'m Model<'m>,
+    bank: ToneBank,
+    config: Config,
+    sequence: u32,
+    scratch: Scratch,
+    context: [f32; MAX_CONTEXT],
+    features: [f32; MAX_FEATURES],
+}
+
+impl<'m> Pipeline<'m> {
+    /// A pipeline for `model` on a source with `channels` channels at `sample_rate_hz`.
+    pub fn new(
+        model: &'m Model<'m>,
+        channels: usize,
+        sample_rate_hz: f32,
+        config: Config,
+    ) -> Result<Self, SetupError> {
+        let h = model.header();
+        let receivers = usize::from(h.features.receivers);
+        if receivers != channels {
+            return Err(SetupError::Channels {
+                model: receivers,
+                source: channels,
+            });
+        }
+        if h.features.kind == FeatureKind::RawPressure {
+            return Err(SetupError::RawPressureNeedsKnownSource);
+        }
+        if model.x_dim() > MAX_PARAMS
+            || model.context_len() > MAX_CONTEXT
+            || model.y_dim() > MAX_FEATURES
+        {
+            return Err(SetupError::Capacity);
+        }
+        let bank = ToneBank::new(h.features.tones_hz.iter(), channels, sample_rate_hz)
+            .map_err(|_| SetupError::Capacity)?;
+        Ok(Self {
+            model,
+            bank,
+            config,
+            sequence: 0,
+            scratch: Scratch::new(),
+            context: [0.0; MAX_CONTEXT],
+            features: [0.0; MAX_FEATURES],
+        })
+    }
+
+    /// The features of the last window that reached the network.
+    pub fn last_features(&self) -> &[f32] {
+        &self.features[..self.model.y_dim()]
+    }
+
+    /// Acquire one window from `source` and infer; latent draws are seeded with `seed`.
+    /// Acquisition errors are returned as such (the caller decides to retry or reset).
+    pub fn run<S: SampleSource>(&mut self, source: &mut S, seed: u64) -> Result<Report, S::Error> {
+        let channels = source.channels();
+        let full_scale = source.full_scale().max(1) as f32;
+        let mut codes = [0i32; MAX_CHANNELS];
+        let mut x = [0.0f32; MAX_CHANNELS];
+        let (mut clipped, mut dropped) = (0u32, 0u32);
+        self.bank.reset();
+        for _ in 0..self.config.snapshots {
+            for _ in 0..self.config.frame_len {
+                let status = source.read(&mut codes[..channels])?;
+                clipped += u32::from(status.clipped);
+                dropped = dropped.saturating_add(status.dropped);
+                for (v, c) in x.iter_mut().zip(&codes[..channels]) {
+                    *v = *c as f32 / full_scale;
+                }
+                self.bank.push(&x[..channels]);
+            }
+            self.bank.end_snapshot();
+        }
+        self.sequence = self.sequence.wrapping_add(1);
+        let total = (self.config.frame_len as f32) * (self.config.snapshots as f32);
+        let mut report = Report {
+            sequence: self.sequence,
+            scenario_hash: self.model.header().scenario_hash,
+            samples: 0,
+            seed,
+            clipped_samples: clipped,
+            non_finite_values: 0,
+            dropped_frames: dropped,
+            status: Status::Posterior,
+            parameters: heapless::Vec::new(),
+        };
+        let outcome = if clipped as f32 > self.config.max_clipped_fraction * total {
+            Err(Rejection::Clipped)
+        } else if dropped > self.config.max_dropped {
+            Err(Rejection::DroppedFrames)
+        } else {
+            self.infer(seed)
+        };
+        match outcome {
+            Ok(summaries) => {
+                report.samples = self.config.samples;
+                for s in summaries.iter().take(self.model.x_dim()) {
+                    let _ = report.parameters.push(s.values());
+                }
+            }
+            Err(why) => report.status = Status::Rejected(why),
+        }
+        Ok(report)
+    }
+
+    /// Features from the accumulated snapshots, then the posterior summaries.
+    fn infer(&mut self, seed: u64) -> Result<[Summary; MAX_PARAMS], Rejection> {
+        let h = self.model.header();
+        let (tones, receivers) = (h.features.tones(), usize::from(h.features.receivers));
+        let mut vectors = [[0.0f32; 2]; MAX_TONES * MAX_CHANNELS];
+        let vectors = &mut vectors[..tones * receivers];
+        self.bank
+            .principal_vectors(vectors)
+            .ok_or(Rejection::Features)?;
+        // KRAKEN's e^{−iωt} convention: the DFT measured conj(P) (see `dsp`).
+        for v in vectors.iter_mut() {
+            let c = Complex32::new(v[0], v[1]).conj();
+            *v = [c.re, c.im];
+        }
+        let y = &mut self.features[..self.model.y_dim()];
+        h.features
+            .kind
+            .compute(vectors, tones, receivers, y)
+            .map_err(|_| Rejection::Features)?;
+        let model = self.model;
+        sample_summaries(
+            model,
+            y,
+            &mut self.context,
+            &mut self.scratch,
+            seed,
+            self.config.samples,
+        )
+    }
+}
+
+/// The condition network once, then `samples` posterior draws summarized per parameter —
+/// the same loop `vina invert --engine core` runs on the host.
+pub fn sample_summaries(
+    model: &Model<'_>,
+    y: &[f32],
+    context: &mut [f32],
+    scratch: &mut Scratch,
+    seed: u64,
+    samples: u32,
+) -> Result<[Summary; MAX_PARAMS], Rejection> {
+    model
+        .prepare(y, context, scratch)
+        .map_err(|_| Rejection::Model)?;
+    let mut rng = Rng::new(seed);
+    let mut z = [0.0f32; vina_core::layers::MAX_DIM];
+    let z = &mut z[..model.latent_dim()];
+    let mut x = [0.0f32; MAX_PARAMS];
+    let x = x.get_mut(..model.x_dim()).ok_or(Rejection::Model)?;
+    let mut summaries = [Summary::new(); MAX_PARAMS];
+    for _ in 0..samples {
+        rng.fill_normal(z);
+        model
+            .sample(context, z, x, scratch)
+            .map_err(|_| Rejection::Model)?;
+        for (s, v) in summaries.iter_mut().zip(x.iter()) {
+            s.push(*v);
+        }
+    }
+    Ok(summaries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acquisition::SampleStatus;
+    use std::vec::Vec;
+    use vina_core::spec::{Precision, RandomArch};
+
+    /// A 5-channel source playing the model's tones with receiver vectors `p` (KRAKEN's
+    /// e^{−iωt} convention), a source phase that changes every frame, noise, and 24-bit
+    /// quantization with clipping.
+    struct Tones {
+        p: Vec<[f32; 2]>,
+        tones: Vec<f32>,
+        gain: f32,
+        n: u64,
+        rng: Rng,
+        phase: Vec<f32>,
+    }
+
+    impl SampleSource for Tones {
+        type Error = ();
+        fn channels(&self) -> usize {
+            5
+        }
+        fn sample_rate_hz(&self) -> f32 {
+            1000.0
+        }
+        fn full_scale(&self) -> i32 {
+            1 << 23
+        }
+        fn read(&mut self, out: &mut [i32]) -> Result<SampleStatus, ()> {
+            if self.n.is_multiple_of(1000) {
+                self.phase = self
+                    .tones
+                    .iter()
+                    .map(|_| core::f32::consts::TAU * self.rng.uniform_f32())
+                    .collect();
+            }
+            let t = self.n as f32 / 1000.0;
+            self.n += 1;
+            let mut clipped = false;
+            for (ch, o) in out.iter_mut().enumerate() {
+                let mut v = 0.0;
+                for (k, f) in self.tones.iter().enumerate() {
+                    let [re, im] = self.p[k * 5 + ch];
+                    let arg = -core::f32::consts::TAU * f * t + self.phase[k];
+                    v += re * libm::cosf(arg) - im * libm::sinf(arg);
+                }
+                v = self.gain * (v + 0.01 * self.rng.normal_f32());
+                let code = libm::roundf(v * 8_388_608.0).clamp(-8_388_608.0, 8_388_607.0) as i32;
+                clipped |= code == 8_388_607 || code == -8_388_608;
+                *o = code;
+            }
+            Ok(SampleStatus {
+                clipped,
+                dropped: 0,
+            })
+        }
+    }
+
+    fn setup(gain: f32) -> (Vec<u8>, Tones) {
+        let bytes = RandomArch::default_cinn()
+            .build(5)
+            .encode(Precision::F32)
+            .unwrap();
+        let tones: Vec<f32> = Model::from_bytes(&bytes)
+            .unwrap()
+            .header()
+            .features
+            .tones_hz
+            .iter()
+            .collect();
+        let mut rng = Rng::new(11);
+        let p = (0..tones.len() * 5)
+            .map(|_| [0.05 * rng.normal_f32(), 0.05 * rng.normal_f32()])
+            .collect();
+        let source = Tones {
+            p,
+            tones,
+            gain,
+            n: 0,
+            rng,
+            phase: Vec::new(),
+        };
+        (bytes, source)
+    }
+
+    fn config() -> Config {
+        Config {
+            frame_len: 1000,
+            snapshots: 6,
+            samples: 300,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn window_to_report_matches_direct_inference_on_its_features() {
+        let (bytes, mut source) = setup(1.0);
+        let model = Model::from_bytes(&bytes).unwrap();
+        let mut pipe = Pipeline::new(&model, 5, 1000.0, config()).unwrap();
+        let report = pipe.run(&mut source, 77).unwrap();
+        assert_eq!(report.status, Status::Posterior);
+        assert_eq!(
+            (report.sequence, report.samples, report.parameters.len()),
+            (1, 300, 2)
+        );
+        // features: the relative transfer function of the played receiver vectors
+        let kind = FeatureKind::RelativeTransferFunction;
+        let mut expected = [0.0f32; 63];
+        kind.compute(&source.p, 7, 5, &mut expected).unwrap();
+        for (a, b) in pipe.last_features().iter().zip(&expected) {
+            assert!((a - b).abs() < 0.01, "pipeline feature {a} vs true {b}");
+        }
+        // the summary is exactly the host engine's loop on the same features and seed
+        let mut ctx = [0.0f32; MAX_CONTEXT];
+        let direct = sample_summaries(
+            &model,
+            pipe.last_features(),
+            &mut ctx,
+            &mut Scratch::new(),
+            77,
+            300,
+        )
+        .unwrap();
+        for (r, d) in report.parameters.iter().zip(&direct) {
+            assert_eq!(*r, d.values());
+        }
+    }
+
+    #[test]
+    fn bad_windows_are_rejected_not_inferred() {
+        let (bytes, mut loud) = setup(200.0);
+        let model = Model::from_bytes(&bytes).unwrap();
+        let mut pipe = Pipeline::new(&model, 5, 1000.0, config()).unwrap();
+        let r = pipe.run(&mut loud, 1).unwrap();
+        assert_eq!(r.status, Status::Rejected(Rejection::Clipped));
+        assert!(r.parameters.is_empty() && r.clipped_samples > 0);
+
+        let (_, mut silent) = setup(0.0);
+        let r = pipe.run(&mut silent, 1).unwrap();
+        assert_eq!(r.status, Status::Rejected(Rejection::Features));
+        assert_eq!(r.sequence, 2);
+
+        assert_eq!(
+            Pipeline::new(&model, 4, 1000.0, config()).err(),
+            Some(SetupError::Channels {
+                model: 5,
+                source: 4
+            })
+        );
+    }
+}
