@@ -40,6 +40,36 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         names: Option<Vec<String>>,
     },
+    /// Synthesize a hydrophone recording (the firmware's replay format) for a truth.
+    Synth {
+        /// Scenario TOML.
+        #[arg(long)]
+        scenario: PathBuf,
+        /// Values of every unknown, e.g. "water_depth_m=218.2,water_sound_speed_mps=1561.3".
+        #[arg(long)]
+        truth: String,
+        /// Duration in seconds.
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+        /// Output recording.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the source phases and noise.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Sample rate in Hz.
+        #[arg(long, default_value_t = 1000.0)]
+        sample_rate: f64,
+        /// SNR per tone in a DFT frame, dB (default: the scenario's).
+        #[arg(long)]
+        snr: Option<f64>,
+        /// DFT frame length the SNR refers to.
+        #[arg(long, default_value_t = 4096)]
+        frame_len: usize,
+        /// Noiseless peak as a fraction of the ADC's full scale (above 1 clips).
+        #[arg(long, default_value_t = 0.25)]
+        level: f64,
+    },
     /// Simulate a training set: draw parameters, solve, add noise, compute features.
     Simulate {
         /// Scenario TOML.
@@ -78,6 +108,27 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect { file, json } => crate::inspect::run(&file, json),
+        Command::Synth {
+            scenario,
+            truth,
+            seconds,
+            out,
+            seed,
+            sample_rate,
+            snr,
+            frame_len,
+            level,
+        } => {
+            let opt = crate::synth::SynthOptions {
+                seconds,
+                sample_rate_hz: sample_rate,
+                snr_db: snr.unwrap_or(f64::NAN),
+                frame_len,
+                level,
+                seed,
+            };
+            crate::synth::run(&scenario, &truth, &out, opt)
+        }
         Command::Forward { env, flp, json } => crate::forward::run(&env, flp.as_deref(), json),
         Command::Listen {
             file,

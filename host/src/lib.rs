@@ -15,3 +15,4 @@ pub mod listen;
 pub mod observation;
 pub mod scenario;
 pub mod simulate;
+pub mod synth;

@@ -24,6 +24,7 @@ pub mod layers;
 pub mod model;
 pub mod model_file;
 pub mod quant;
+pub mod recording;
 pub mod report;
 pub mod rng;
 #[cfg(feature = "alloc")]

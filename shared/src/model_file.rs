@@ -35,6 +35,13 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     CRC.checksum(bytes)
 }
 
+/// CRC-32 of several byte strings, as if concatenated.
+pub fn crc32_parts(parts: &[&[u8]]) -> u32 {
+    let mut d = CRC.digest();
+    parts.iter().for_each(|p| d.update(p));
+    d.finalize()
+}
+
 /// INN or conditional INN (design §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ModelKind {

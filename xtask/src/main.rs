@@ -5,6 +5,8 @@
 //!   `mps2-an386`) and compare its output with the host's committed vectors.
 //! - `cargo xtask forward-cost`: instructions per gi-pekeris environment of the f32
 //!   forward model on the Cortex-M4, deterministic (`-icount shift=0`).
+//! - `cargo xtask qemu [--model FILE] [--recording FILE]`: the buoy firmware on QEMU,
+//!   report frames decoded.
 //! - `cargo xtask size [--write]`: firmware flash/RAM against the budgets, compared with
 //!   the committed `firmware/size-report.txt`.
 //! - `cargo xtask sample-cost`: instructions per posterior sample of the default cINN
@@ -155,6 +157,11 @@ fn size_report() -> anyhow::Result<String> {
         "# cargo xtask size: firmware flash and RAM (static; the stack takes the rest of RAM)\n# budgets (design §9): flash 262144 B, RAM 65536 B\n",
     );
     for (bin, features, label) in [
+        (
+            "buoy",
+            &[][..],
+            "buoy (full pipeline, default cINN f32, no recording)",
+        ),
         ("selftest", &[][..], "selftest"),
         ("forward_cost", &[][..], "forward_cost"),
         (
@@ -200,6 +207,97 @@ fn size(write: bool) -> anyhow::Result<()> {
             "firmware sizes differ from the committed {}:\n--- committed\n{committed}--- now\n{fresh}run `cargo xtask size --write` and commit the report",
             path.display()
         );
+    }
+    Ok(())
+}
+
+/// Value of `--flag VALUE` on the command line.
+fn flag(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+/// Run the buoy firmware under QEMU on a recording (default: a fresh `vina synth` of
+/// gi-pekeris) with a model (default: the random-weight default cINN), decode its report
+/// frames and return them.
+fn qemu(
+    model: Option<String>,
+    recording: Option<String>,
+) -> anyhow::Result<Vec<vina_core::report::Report>> {
+    let root = root();
+    let recording = match recording {
+        Some(r) => PathBuf::from(r),
+        None => {
+            let path = root.join("target/xtask-gi-pekeris.vrec");
+            #[rustfmt::skip]
+            run(&root, "cargo", &[
+                "run", "--quiet", "-p", "vina-host", "--", "synth",
+                "--scenario", "scenarios/gi-pekeris.toml",
+                "--truth", "water_depth_m=218.2,water_sound_speed_mps=1561.3",
+                "--seconds", "70", "--seed", "3", "--out", path.to_str().context("non-UTF-8 path")?,
+            ])?;
+            path
+        }
+    };
+    let fw = root.join("firmware");
+    let mut build = Command::new("cargo");
+    build
+        .args(["build", "--quiet", "--release", "--bin", "buoy"])
+        .current_dir(&fw);
+    build.env("VINA_RECORDING", std::path::absolute(&recording)?);
+    if let Some(m) = &model {
+        build.env("VINA_MODEL", std::path::absolute(m)?);
+    }
+    eprintln!(
+        "$ VINA_RECORDING={} cargo build --release --bin buoy",
+        recording.display()
+    );
+    if !build.status()?.success() {
+        bail!("firmware build failed");
+    }
+    let elf = fw.join("target/thumbv7em-none-eabihf/release/buoy");
+    #[rustfmt::skip]
+    let out = output(&fw, "qemu-system-arm", &[
+        "-cpu", "cortex-m4", "-machine", "mps2-an386", "-nographic",
+        "-semihosting-config", "enable=on,target=native", "-kernel", elf.to_str().context("non-UTF-8 path")?,
+    ])?;
+    let mut reports = Vec::new();
+    for line in out.lines() {
+        if let Some(hex) = line.strip_prefix("frame ") {
+            let mut bytes = (0..hex.len() / 2)
+                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+                .collect::<Result<Vec<u8>, _>>()
+                .context("frame is not hex")?;
+            let report = vina_core::report::Report::decode(&mut bytes)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{report:?}");
+            reports.push(report);
+        } else {
+            println!("{line}");
+        }
+    }
+    Ok(reports)
+}
+
+/// CI: the pipeline runs end to end on QEMU and its frames decode to posterior reports.
+fn qemu_check() -> anyhow::Result<()> {
+    let reports = qemu(None, None)?;
+    if reports.len() != 2 {
+        bail!(
+            "expected 2 reports from 70 s of recording, got {}",
+            reports.len()
+        );
+    }
+    for r in &reports {
+        if r.status != vina_core::report::Status::Posterior
+            || r.parameters.len() != 2
+            || r.samples != 1000
+        {
+            bail!("unexpected report {r:?}");
+        }
     }
     Ok(())
 }
@@ -268,6 +366,10 @@ fn ci() -> anyhow::Result<()> {
         ),
         ("firmware self-test under QEMU", Box::new(selftest)),
         ("firmware size report", Box::new(|| size(false))),
+        (
+            "firmware pipeline under QEMU on a synthesized recording",
+            Box::new(qemu_check),
+        ),
     ];
     let mut timings = Vec::new();
     for (name, step) in &steps {
@@ -291,8 +393,11 @@ fn main() -> anyhow::Result<()> {
         Some("forward-cost") => forward_cost(),
         Some("sample-cost") => sample_cost(),
         Some("size") => size(std::env::args().any(|a| a == "--write")),
+        Some("qemu") => qemu(flag("--model"), flag("--recording")).map(|_| ()),
         _ => {
-            eprintln!("usage: cargo xtask <ci|selftest|forward-cost|sample-cost|size [--write]>");
+            eprintln!(
+                "usage: cargo xtask <ci|selftest|qemu [--model F] [--recording F]|forward-cost|sample-cost|size [--write]>"
+            );
             std::process::exit(2)
         }
     }

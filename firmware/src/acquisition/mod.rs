@@ -10,6 +10,7 @@
 //! flagged, never silently averaged in.
 
 pub mod ads131;
+pub mod replay;
 
 /// What a source knows about the frame it has just delivered.
 ///
