@@ -349,6 +349,18 @@ fn ci() -> anyhow::Result<()> {
             Box::new(|| run(&root, "cargo", &["test", "--workspace"])),
         ),
         (
+            "firmware library tests on the host (drivers with embedded-hal-mock, DSP, pipeline)",
+            Box::new(|| {
+                let host = ["--target", "x86_64-unknown-linux-gnu", "--lib"];
+                run(
+                    &fw,
+                    "cargo",
+                    &[&["clippy"][..], &host, &["--tests", "--", "-D", "warnings"]].concat(),
+                )?;
+                run(&fw, "cargo", &[&["test"][..], &host].concat())
+            }),
+        ),
+        (
             "vina-core for thumbv7em (no_std, no alloc)",
             Box::new(|| {
                 run(
