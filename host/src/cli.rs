@@ -70,6 +70,21 @@ enum Command {
         #[arg(long, default_value_t = 0.25)]
         level: f64,
     },
+    /// Train a cINN or INN on a simulated data set.
+    Train {
+        /// Data set directory (safetensors shards) or one shard.
+        #[arg(long)]
+        data: PathBuf,
+        /// Training config TOML (see configs/).
+        #[arg(long)]
+        config: PathBuf,
+        /// Output directory: metrics.csv, checkpoint/, best.bpk, model.vina.
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue from out/checkpoint.
+        #[arg(long)]
+        resume: bool,
+    },
     /// Simulate a training set: draw parameters, solve, add noise, compute features.
     Simulate {
         /// Scenario TOML.
@@ -108,6 +123,12 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect { file, json } => crate::inspect::run(&file, json),
+        Command::Train {
+            data,
+            config,
+            out,
+            resume,
+        } => crate::train::run(&data, &config, &out, resume),
         Command::Synth {
             scenario,
             truth,

@@ -16,3 +16,4 @@ pub mod observation;
 pub mod scenario;
 pub mod simulate;
 pub mod synth;
+pub mod train;

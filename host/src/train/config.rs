@@ -1,0 +1,320 @@
+//! The training configuration (TOML). Defaults are the VINA reference code's
+//! hyper-parameters (design §5); every field may be left out.
+//!
+//! ```toml
+//! seed = 0
+//! epochs = 40
+//! [model]
+//! kind = "cinn"          # or "inn"
+//! blocks = 4
+//! hidden = [48, 48]
+//! [loss]
+//! ml = 1.0               # weights of the terms; several may be non-zero
+//! fgan = 0.0
+//! divergence = "kl"
+//! [optim]
+//! lr = 3e-4
+//! ```
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use vina_core::layers::{Activation, CouplingStyle};
+use vina_core::model_file::ModelKind;
+
+use super::flow::FlowArch;
+use super::losses::fgan::Divergence;
+use crate::error::refuse;
+
+/// Everything a training run depends on besides the data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Seed of the split, the initialization, the shuffling and the noise.
+    pub seed: u64,
+    /// Epochs in the whole run (a resumed run continues up to this).
+    pub epochs: usize,
+    /// Samples per optimizer step.
+    pub batch_size: usize,
+    /// Share of the samples held out for validation.
+    pub val_fraction: f64,
+    /// Use at most this many samples of the data set (0: all).
+    pub max_samples: usize,
+    /// Print a progress bar and one line per epoch on stderr.
+    pub progress: bool,
+    /// Network architecture.
+    pub model: ModelConfig,
+    /// Loss terms and their weights.
+    pub loss: LossConfig,
+    /// Optimizer of the network.
+    pub optim: OptimConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            epochs: 40,
+            batch_size: 512,
+            val_fraction: 0.1,
+            max_samples: 0,
+            progress: true,
+            model: ModelConfig::default(),
+            loss: LossConfig::default(),
+            optim: OptimConfig::default(),
+        }
+    }
+}
+
+/// Model kind, in the config file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KindName {
+    /// Conditional INN.
+    Cinn,
+    /// INN.
+    Inn,
+}
+
+/// Coupling style, in the config file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StyleName {
+    /// GLOW (two-sided).
+    Glow,
+    /// RealNVP (one-sided).
+    RealNvp,
+}
+
+/// Activation, in the config file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivationName {
+    /// max(0, x).
+    Relu,
+    /// LeakyReLU with `leaky_slope`.
+    LeakyRelu,
+    /// Exact GELU.
+    Gelu,
+    /// tanh.
+    Tanh,
+}
+
+/// Architecture (the shape of `vina_core::spec::RandomArch`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// cINN or INN.
+    pub kind: KindName,
+    /// Coupling blocks.
+    pub blocks: usize,
+    /// GLOW or RealNVP.
+    pub style: StyleName,
+    /// Hidden widths of each subnet.
+    pub hidden: Vec<usize>,
+    /// Hidden activation.
+    pub activation: ActivationName,
+    /// Slope of LeakyReLU.
+    pub leaky_slope: f32,
+    /// Soft clamp of the log-scales.
+    pub clamp: f32,
+    /// ActNorm before each coupling.
+    pub actnorm: bool,
+    /// cINN: hidden widths of the condition network.
+    pub cond_hidden: Vec<usize>,
+    /// cINN: condition width.
+    pub cond_dim: usize,
+    /// INN: total dimension (≥ y_dim + 1 and ≥ x_dim); 0 means `y_dim + x_dim`.
+    pub flow_dim: usize,
+    /// INN: standard deviation of the noise padding x to the total dimension.
+    pub pad_noise: f32,
+    /// Scale of each subnet's last-layer initial weights (0: identity blocks at start).
+    pub last_layer_scale: f32,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            kind: KindName::Cinn,
+            blocks: 4,
+            style: StyleName::Glow,
+            hidden: vec![48, 48],
+            activation: ActivationName::Relu,
+            leaky_slope: 0.01,
+            clamp: 2.0,
+            actnorm: true,
+            cond_hidden: vec![64],
+            cond_dim: 32,
+            flow_dim: 0,
+            pad_noise: 0.01,
+            last_layer_scale: 0.0,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// The model kind.
+    pub fn kind(&self) -> ModelKind {
+        match self.kind {
+            KindName::Cinn => ModelKind::Cinn,
+            KindName::Inn => ModelKind::Inn,
+        }
+    }
+
+    /// The hidden activation.
+    pub fn activation(&self) -> Activation {
+        match self.activation {
+            ActivationName::Relu => Activation::Relu,
+            ActivationName::LeakyRelu => Activation::LeakyRelu(self.leaky_slope),
+            ActivationName::Gelu => Activation::Gelu,
+            ActivationName::Tanh => Activation::Tanh,
+        }
+    }
+
+    /// The flow architecture.
+    pub fn arch(&self) -> FlowArch {
+        FlowArch {
+            blocks: self.blocks,
+            style: match self.style {
+                StyleName::Glow => CouplingStyle::Glow,
+                StyleName::RealNvp => CouplingStyle::RealNvp,
+            },
+            hidden: self.hidden.clone(),
+            activation: self.activation(),
+            clamp: self.clamp,
+            actnorm: self.actnorm,
+            last_layer_scale: self.last_layer_scale,
+        }
+    }
+}
+
+/// Loss terms; the training loss is their weighted sum (design §5).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LossConfig {
+    /// Maximum likelihood ½‖z‖² − log|det J| (forward KL).
+    pub ml: f32,
+    /// INN: weight of the supervised y term ½‖ŷ − y‖² (with `ml`).
+    pub y_weight: f32,
+    /// Variational f-divergence with a critic V(x, y).
+    pub fgan: f32,
+    /// Which f-divergence.
+    pub divergence: Divergence,
+    /// Critic hidden widths.
+    pub critic_hidden: Vec<usize>,
+    /// Critic Adam learning rate.
+    pub critic_lr: f64,
+    /// Critic Adam betas.
+    pub critic_betas: [f32; 2],
+    /// Critic output on real samples is clamped to ±this.
+    pub critic_clamp: f32,
+    /// Critic steps per network step.
+    pub critic_steps: usize,
+    /// MMD between the forward output ([y, z] or (z, y)) and the prior (Ardizzone).
+    pub mmd_forward: f32,
+    /// MMD between inverse samples (x̃, y) and the data (x, y).
+    pub mmd_backward: f32,
+    /// Inverse-multiquadric kernel widths a: k = Σ a²/(a² + ‖·‖²).
+    pub mmd_widths: Vec<f32>,
+    /// Entropic Sinkhorn (W2) between inverse samples (x̃, y) and the data (x, y).
+    pub sinkhorn: f32,
+    /// Sinkhorn entropic regularization ε (normalized units, squared distances).
+    pub sinkhorn_eps: f32,
+    /// Sinkhorn iterations.
+    pub sinkhorn_iters: usize,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        Self {
+            ml: 1.0,
+            y_weight: 1.0,
+            fgan: 0.0,
+            divergence: Divergence::Kl,
+            critic_hidden: vec![64, 64],
+            critic_lr: 2e-4,
+            critic_betas: [0.5, 0.9],
+            critic_clamp: 4.0,
+            critic_steps: 1,
+            mmd_forward: 0.0,
+            mmd_backward: 0.0,
+            mmd_widths: vec![0.05, 0.2, 0.9],
+            sinkhorn: 0.0,
+            sinkhorn_eps: 0.05,
+            sinkhorn_iters: 50,
+        }
+    }
+}
+
+/// Adam with L2 weight decay, exponential decay per epoch and global grad-norm clipping.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimConfig {
+    /// Initial learning rate.
+    pub lr: f64,
+    /// Adam betas.
+    pub betas: [f32; 2],
+    /// Adam epsilon.
+    pub eps: f32,
+    /// L2 penalty added to the gradient (PyTorch `Adam(weight_decay=…)`).
+    pub weight_decay: f32,
+    /// Learning-rate factor per epoch.
+    pub lr_decay: f64,
+    /// Largest global gradient norm (0: no clipping).
+    pub grad_clip: f32,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self {
+            lr: 3e-4,
+            betas: [0.8, 0.9],
+            eps: 1e-6,
+            weight_decay: 2e-5,
+            lr_decay: 0.95,
+            grad_clip: 1.0,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Read a TOML config file.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read training config {}", path.display()))?;
+        let config: Self =
+            toml::from_str(&text).map_err(|e| refuse(format!("{}: {e}", path.display())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Refuse settings that cannot train.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let bad = |what: &str| Err(refuse(format!("training config: {what}")));
+        if self.batch_size < 2 {
+            return bad("batch_size must be at least 2");
+        }
+        if !(0.0..1.0).contains(&self.val_fraction) {
+            return bad("val_fraction must be in [0, 1)");
+        }
+        if self.model.blocks == 0 || self.model.hidden.is_empty() {
+            return bad("model needs at least one block and one hidden layer");
+        }
+        if !(self.model.clamp.is_finite() && self.model.clamp > 0.0) {
+            return bad("model.clamp must be positive");
+        }
+        if self.model.kind == KindName::Cinn && self.model.cond_dim == 0 {
+            return bad("model.cond_dim must be at least 1 for a cINN");
+        }
+        let l = &self.loss;
+        let weights = [l.ml, l.fgan, l.mmd_forward, l.mmd_backward, l.sinkhorn];
+        if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || weights.iter().all(|w| *w == 0.0) {
+            return bad("loss weights must be non-negative and at least one positive");
+        }
+        if !(self.optim.lr > 0.0 && self.optim.lr_decay > 0.0 && self.optim.lr_decay <= 1.0) {
+            return bad("optim.lr must be positive and optim.lr_decay in (0, 1]");
+        }
+        Ok(())
+    }
+}

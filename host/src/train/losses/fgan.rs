@@ -1,0 +1,139 @@
+//! The variational f-divergence (f-GAN, Nowozin et al. 2016) between the data's joint
+//! p(x, y) and the model's q(x | y)·p(y), with a critic V(x, y) trained adversarially:
+//!
+//! `F = E_p[g(V(x, y))] − E_q[f*(g(V(x̃, y)))]`, a lower bound of D_f(p‖q).
+//!
+//! The critic maximizes F; the network minimizes it (only the second term depends on it).
+//! `g` is the output activation that keeps V in the domain of the convex conjugate f*;
+//! `f*(g(v))` is written in closed form so that nothing overflows.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, activation::softplus};
+use serde::{Deserialize, Serialize};
+use vina_core::layers::Activation;
+use vina_core::rng::Rng;
+
+use crate::train::modules::Mlp;
+
+/// Which f-divergence D_f(p‖q).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Divergence {
+    /// KL(p‖q): the same target as maximum likelihood.
+    Kl,
+    /// KL(q‖p): mode seeking.
+    ReverseKl,
+    /// Jensen–Shannon.
+    JensenShannon,
+    /// Pearson χ².
+    ChiSquared,
+    /// Squared Hellinger.
+    SquaredHellinger,
+    /// The original GAN objective (2·JS − log 4).
+    Gan,
+}
+
+impl Divergence {
+    /// All divergences, for tests and documentation.
+    pub const ALL: [Self; 6] = [
+        Self::Kl,
+        Self::ReverseKl,
+        Self::JensenShannon,
+        Self::ChiSquared,
+        Self::SquaredHellinger,
+        Self::Gan,
+    ];
+
+    /// Output activation g(v) (Nowozin et al., table 2).
+    pub fn activation<const D: usize>(self, v: Tensor<D>) -> Tensor<D> {
+        match self {
+            Self::Kl | Self::ChiSquared => v,
+            Self::ReverseKl => v.neg().exp().neg(),
+            Self::SquaredHellinger => v.neg().exp().neg().add_scalar(1.0),
+            Self::JensenShannon => softplus(v.neg(), 1.0)
+                .neg()
+                .add_scalar(std::f32::consts::LN_2),
+            Self::Gan => softplus(v.neg(), 1.0).neg(),
+        }
+    }
+
+    /// f*(g(v)), in closed form.
+    pub fn conjugate_of_activation<const D: usize>(self, v: Tensor<D>) -> Tensor<D> {
+        match self {
+            // exp(t − 1)
+            Self::Kl => v.sub_scalar(1.0).exp(),
+            // −1 − log(−t) with t = −exp(−v)
+            Self::ReverseKl => v.sub_scalar(1.0),
+            // t²/4 + t
+            Self::ChiSquared => v.clone().square().mul_scalar(0.25) + v,
+            // t/(1 − t) with t = 1 − exp(−v)
+            Self::SquaredHellinger => v.exp().sub_scalar(1.0),
+            // −log(2 − exp(t)) with t = log 2 − softplus(−v)
+            Self::JensenShannon => softplus(v, 1.0).sub_scalar(std::f32::consts::LN_2),
+            // −log(1 − exp(t)) with t = −softplus(−v)
+            Self::Gan => softplus(v, 1.0),
+        }
+    }
+}
+
+/// The critic V(x, y): an MLP on the concatenated normalized x and y, one output.
+#[derive(Module, Debug)]
+pub struct Critic {
+    /// Layers.
+    pub net: Mlp,
+}
+
+impl Critic {
+    /// A fresh critic with the given hidden widths (ReLU), deterministic for `seed`.
+    pub fn init(x_dim: usize, y_dim: usize, hidden: &[usize], seed: u64, device: &Device) -> Self {
+        let mut widths = vec![x_dim + y_dim];
+        widths.extend(hidden);
+        widths.push(1);
+        let mut rng = Rng::new(seed);
+        Self {
+            net: Mlp::init(
+                &widths,
+                Activation::Relu,
+                Activation::Identity,
+                1.0,
+                &mut rng,
+                device,
+            ),
+        }
+    }
+
+    /// Raw critic output per sample, `[n]`.
+    pub fn value(&self, x: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
+        self.net
+            .forward(Tensor::cat(vec![x, y], 1))
+            .squeeze_dim::<1>(1)
+    }
+}
+
+/// The variational bound F on a batch: real samples (x, y), model samples (x̃, y). The
+/// critic's output on real samples is clamped to ±`clamp` (VINA's reference code), so
+/// exp-type activations cannot blow up.
+pub fn bound(
+    div: Divergence,
+    critic: &Critic,
+    x_real: Tensor<2>,
+    x_fake: Tensor<2>,
+    y: Tensor<2>,
+    clamp: f32,
+) -> Tensor<1> {
+    let real = critic.value(x_real, y.clone()).clamp(-clamp, clamp);
+    let fake = critic.value(x_fake, y);
+    div.activation(real).mean() - div.conjugate_of_activation(fake).mean()
+}
+
+/// The network's loss: `−E_q[f*(g(V(x̃, y)))]` (F up to the term without x̃).
+pub fn generator_loss(
+    div: Divergence,
+    critic: &Critic,
+    x_fake: Tensor<2>,
+    y: Tensor<2>,
+) -> Tensor<1> {
+    div.conjugate_of_activation(critic.value(x_fake, y))
+        .mean()
+        .neg()
+}

@@ -1,0 +1,23 @@
+//! The trainer (design §5, issue 4): Burn modules that mirror `vina-core`'s layers
+//! parameter for parameter, the VINA losses, and a deterministic, resumable training loop.
+//!
+//! - [`modules`]: dense layers and MLPs; [`flow`]: ActNorm, permutations, coupling blocks,
+//!   the cINN and the INN; [`export`]: weight copy to a `vina_core::spec::ModelSpec`.
+//! - [`losses`]: maximum likelihood, f-GAN, MMD, Sinkhorn.
+//! - [`config`]: the TOML training configuration; [`trainer`]: the loop and its files.
+//!
+//! Training runs on Burn's pure-Rust CPU backend (`Device::flex()` with autodiff).
+
+pub mod config;
+pub mod data;
+pub mod export;
+pub mod flow;
+pub mod losses;
+pub mod modules;
+pub mod trainer;
+
+pub use config::TrainConfig;
+pub use data::TrainData;
+pub use export::SpecHeader;
+pub use flow::{Cinn, Flow, FlowArch, Inn, NetShape, Network};
+pub use trainer::{TrainSummary, run, train, train_data};
