@@ -1,5 +1,7 @@
 //! `cargo xtask …`: the project's checks as a short list of one-liners (defmt's pattern).
 //!
+//! - `cargo xtask demo [--seed S] [--samples N]`: the main job (simulate → train → export →
+//!   synthesize → firmware on QEMU → truth against posterior).
 //! - `cargo xtask ci`: everything CI runs, in order, with the time of each step.
 //! - `cargo xtask selftest`: build the firmware self-test, run it under QEMU (Cortex-M4,
 //!   `mps2-an386`) and compare its output with the host's committed vectors.
@@ -282,6 +284,97 @@ fn qemu(
     Ok(reports)
 }
 
+/// The main job on embedded defaults: simulate → train → export → synthesize a recording
+/// for a random truth → the firmware on QEMU → truth against the posterior.
+fn demo() -> anyhow::Result<()> {
+    let root = root();
+    let dir = root.join("target/demo");
+    std::fs::create_dir_all(&dir)?;
+    let p = |name: &str| {
+        dir.join(name)
+            .to_str()
+            .map(str::to_owned)
+            .context("non-UTF-8 path")
+    };
+    let seed = flag("--seed").unwrap_or_else(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        (t % 100_000).to_string()
+    });
+    let samples = flag("--samples").unwrap_or_else(|| "60000".to_owned());
+    let vina = |args: &[&str]| -> anyhow::Result<()> {
+        run(
+            &root,
+            "cargo",
+            &[&["run", "--quiet", "-p", "vina-host", "--"][..], args].concat(),
+        )
+    };
+    eprintln!("\n== 1/4 simulate {samples} gi-pekeris samples");
+    #[rustfmt::skip]
+    vina(&["simulate", "--scenario", "scenarios/gi-pekeris.toml", "--samples", &samples, "--seed", &seed, "--out", &p("data")?])?;
+    eprintln!(
+        "\n== 2/4 train the default cINN (configs/gi-pekeris-cinn.toml) and export models/…-style .vina"
+    );
+    let run_dir = dir.join("run");
+    if run_dir.exists() {
+        std::fs::remove_dir_all(&run_dir)?;
+    }
+    #[rustfmt::skip]
+    vina(&["train", "--data", &p("data")?, "--config", "configs/gi-pekeris-cinn.toml", "--out", &p("run")?])?;
+    vina(&["inspect", &p("run/model.vina")?])?;
+    // a truth from the prior, seeded
+    let mut rng = vina_core::rng::Rng::new(seed.parse::<u64>().unwrap_or(0) ^ 0xDE30);
+    let depth = 200.5 + 36.0 * rng.uniform_f64();
+    let speed = 1532.0 + 60.0 * rng.uniform_f64();
+    let truth = format!("water_depth_m={depth:.3},water_sound_speed_mps={speed:.3}");
+    eprintln!("\n== 3/4 synthesize 70 s of hydrophone data at the truth {truth}");
+    #[rustfmt::skip]
+    vina(&["synth", "--scenario", "scenarios/gi-pekeris.toml", "--truth", &truth, "--seconds", "70", "--seed", &seed, "--out", &p("recording.vrec")?])?;
+    eprintln!("\n== 4/4 the buoy firmware on QEMU (Cortex-M4, mps2-an386)");
+    if Command::new("qemu-system-arm")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        bail!(
+            "qemu-system-arm is missing: install it (apt-get install qemu-system-arm) to run the firmware"
+        );
+    }
+    let reports = qemu(Some(p("run/model.vina")?), Some(p("recording.vrec")?))?;
+    println!(
+        "\n{:<24} {:>10} {:>22} {:>10} {:>24}",
+        "parameter", "truth", "posterior mean ± std", "", "90 % interval"
+    );
+    for r in &reports {
+        println!(
+            "report {} ({:?}, {} samples)",
+            r.sequence, r.status, r.samples
+        );
+        for ((name, truth), s) in ["water_depth_m", "water_sound_speed_mps"]
+            .iter()
+            .zip([depth, speed])
+            .zip(&r.parameters)
+        {
+            let inside = (f64::from(s.q05)..=f64::from(s.q95)).contains(&truth);
+            println!(
+                "  {name:<22} {truth:>10.3} {:>12.3} ± {:<8.3} [{:.3}, {:.3}] {}",
+                s.mean,
+                s.std,
+                s.q05,
+                s.q95,
+                if inside {
+                    "contains the truth"
+                } else {
+                    "MISSES the truth"
+                }
+            );
+        }
+    }
+    println!("\nartifacts: {}", dir.display());
+    Ok(())
+}
+
 /// CI: the pipeline runs end to end on QEMU and its frames decode to posterior reports.
 fn qemu_check() -> anyhow::Result<()> {
     let reports = qemu(None, None)?;
@@ -406,9 +499,10 @@ fn main() -> anyhow::Result<()> {
         Some("sample-cost") => sample_cost(),
         Some("size") => size(std::env::args().any(|a| a == "--write")),
         Some("qemu") => qemu(flag("--model"), flag("--recording")).map(|_| ()),
+        Some("demo") => demo(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|selftest|qemu [--model F] [--recording F]|forward-cost|sample-cost|size [--write]>"
+                "usage: cargo xtask <ci|demo [--seed S] [--samples N]|selftest|qemu [--model F] [--recording F]|forward-cost|sample-cost|size [--write]>"
             );
             std::process::exit(2)
         }
