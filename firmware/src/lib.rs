@@ -12,3 +12,5 @@ extern crate std;
 pub mod acquisition;
 pub mod dsp;
 pub mod pipeline;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+pub mod target;

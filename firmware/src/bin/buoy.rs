@@ -11,6 +11,7 @@ use vina_core::recording::Recording;
 use vina_core::report::MAX_FRAME;
 use vina_firmware::acquisition::replay::Replay;
 use vina_firmware::pipeline::{Config, Pipeline};
+use vina_firmware::target::halt;
 
 static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model_f32.vina"));
 static RECORDING: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/recording.vrec"));
@@ -76,17 +77,5 @@ fn main() -> ! {
         seed += 1;
     }
     debug::exit(debug::EXIT_SUCCESS);
-    halt()
-}
-
-fn halt() -> ! {
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    debug::exit(debug::EXIT_FAILURE);
     halt()
 }

@@ -4,21 +4,15 @@
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{AtomicU32, Ordering};
-
-use cortex_m::peripheral::syst::SystClkSource;
-use cortex_m_rt::{entry, exception};
+use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
 use vina_core::layers::Scratch;
 use vina_core::model::Model;
 use vina_core::rng::Rng;
+use vina_firmware::target::{InstructionCounter, halt};
 
-const RELOAD: u32 = 0x00FF_FFFF;
-/// Instructions per SysTick tick under `-icount shift=0` at the AN386's 25 MHz core clock.
-const INSTRUCTIONS_PER_TICK: u64 = 40;
 const SAMPLES: u32 = 200;
 
-static WRAPS: AtomicU32 = AtomicU32::new(0);
 /// One model per build (both together exceed the 256 KiB flash budget): f32 by default,
 /// int8 with `--features int8-model`.
 #[cfg(not(feature = "int8-model"))]
@@ -32,22 +26,7 @@ static MODEL: (&str, &[u8]) = (
     include_bytes!(concat!(env!("OUT_DIR"), "/model_int8.vina")),
 );
 
-#[exception]
-fn SysTick() {
-    WRAPS.fetch_add(1, Ordering::Relaxed);
-}
-
-fn ticks() -> u64 {
-    loop {
-        let w = WRAPS.load(Ordering::Relaxed);
-        let cvr = cortex_m::peripheral::SYST::get_current();
-        if WRAPS.load(Ordering::Relaxed) == w {
-            return u64::from(w) * u64::from(RELOAD + 1) + u64::from(RELOAD - cvr);
-        }
-    }
-}
-
-fn measure(name: &str, bytes: &'static [u8]) -> Option<()> {
+fn measure(counter: &InstructionCounter, name: &str, bytes: &'static [u8]) -> Option<()> {
     let model = match Model::from_bytes(bytes) {
         Ok(m) => m,
         Err(e) => {
@@ -61,9 +40,9 @@ fn measure(name: &str, bytes: &'static [u8]) -> Option<()> {
     let y = y.get_mut(..model.y_dim())?;
     let mut rng = Rng::new(7);
     rng.fill_normal(y);
-    let t0 = ticks();
+    let t0 = counter.now();
     model.prepare(y, &mut context, &mut scratch).ok()?;
-    let t1 = ticks();
+    let t1 = counter.now();
     let mut z = [0.0f32; 128];
     let z = z.get_mut(..model.latent_dim())?;
     let mut x = [0.0f32; 16];
@@ -74,14 +53,14 @@ fn measure(name: &str, bytes: &'static [u8]) -> Option<()> {
         model.sample(&context, z, x, &mut scratch).ok()?;
         checksum += x[0];
     }
-    let t2 = ticks();
-    let per_sample = (t2 - t1) * INSTRUCTIONS_PER_TICK / u64::from(SAMPLES);
+    let t2 = counter.now();
+    let per_sample = (t2 - t1) / u64::from(SAMPLES);
     hprintln!(
         "{}: {} B file, {} MACs/sample; prepare {} instructions; {} instructions per posterior sample (incl. latent draw); checksum {}",
         name,
         bytes.len(),
         model.macs_per_sample(),
-        (t1 - t0) * INSTRUCTIONS_PER_TICK,
+        t1 - t0,
         per_sample,
         checksum
     );
@@ -90,32 +69,16 @@ fn measure(name: &str, bytes: &'static [u8]) -> Option<()> {
 
 #[entry]
 fn main() -> ! {
-    let Some(mut cp) = cortex_m::Peripherals::take() else {
+    let Some(cp) = cortex_m::Peripherals::take() else {
         debug::exit(debug::EXIT_FAILURE);
         halt()
     };
-    cp.SYST.set_clock_source(SystClkSource::Core);
-    cp.SYST.set_reload(RELOAD);
-    cp.SYST.clear_current();
-    cp.SYST.enable_interrupt();
-    cp.SYST.enable_counter();
-    let ok = measure(MODEL.0, MODEL.1);
+    let counter = InstructionCounter::start(cp.SYST);
+    let ok = measure(&counter, MODEL.0, MODEL.1);
     debug::exit(if ok.is_some() {
         debug::EXIT_SUCCESS
     } else {
         debug::EXIT_FAILURE
     });
-    halt()
-}
-
-fn halt() -> ! {
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    debug::exit(debug::EXIT_FAILURE);
     halt()
 }

@@ -6,6 +6,7 @@
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
 use vina_core::rng::Rng;
+use vina_firmware::target::halt;
 
 #[entry]
 fn main() -> ! {
@@ -18,18 +19,5 @@ fn main() -> ! {
     n.iter_mut().for_each(|v| *v = r.normal_f32().to_bits());
     hprintln!("rng normal bits {:08x?}", n);
     debug::exit(debug::EXIT_SUCCESS);
-    halt()
-}
-
-/// Park the core if semihosting is absent (on a board without a debugger attached).
-fn halt() -> ! {
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    debug::exit(debug::EXIT_FAILURE);
     halt()
 }

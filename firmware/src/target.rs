@@ -1,0 +1,64 @@
+//! What every Cortex-M binary of this crate shares: the panic handler, parking the core,
+//! and a deterministic instruction counter for benchmarks under QEMU.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m_rt::exception;
+use cortex_m_semihosting::debug;
+
+/// Park the core (on a board without a debugger, semihosting exit does nothing).
+pub fn halt() -> ! {
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+/// Report failure to QEMU (exit code 1) and park. The firmware never panics on data; a
+/// panic here is a bug, so the test run must fail loudly.
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    debug::exit(debug::EXIT_FAILURE);
+    halt()
+}
+
+/// SysTick reload: the full 24-bit range.
+const RELOAD: u32 = 0x00FF_FFFF;
+/// Instructions per SysTick tick under `-icount shift=0` (1 ns per instruction) at the MPS2
+/// AN386's 25 MHz core clock.
+pub const INSTRUCTIONS_PER_TICK: u64 = 40;
+
+static WRAPS: AtomicU32 = AtomicU32::new(0);
+
+#[exception]
+fn SysTick() {
+    WRAPS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Instruction counter from SysTick: exact and repeatable under QEMU `-icount shift=0`
+/// (the DWT cycle counter reads 0 there).
+pub struct InstructionCounter(());
+
+impl InstructionCounter {
+    /// Start SysTick counting core clock ticks, with wrap-around counted in an interrupt.
+    pub fn start(mut syst: cortex_m::peripheral::SYST) -> Self {
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(RELOAD);
+        syst.clear_current();
+        syst.enable_interrupt();
+        syst.enable_counter();
+        Self(())
+    }
+
+    /// Instructions executed since [`InstructionCounter::start`] (40-instruction resolution).
+    pub fn now(&self) -> u64 {
+        loop {
+            let w = WRAPS.load(Ordering::Relaxed);
+            let cvr = cortex_m::peripheral::SYST::get_current();
+            if WRAPS.load(Ordering::Relaxed) == w {
+                let ticks = u64::from(w) * u64::from(RELOAD + 1) + u64::from(RELOAD - cvr);
+                return ticks * INSTRUCTIONS_PER_TICK;
+            }
+        }
+    }
+}
