@@ -8,7 +8,7 @@ use vina_core::model_file::ModelKind;
 use vina_core::rng::Rng;
 use vina_core::spec::{ModelSpec, Precision, RandomArch};
 use vina_host::train::modules::{tensor2, to_vec};
-use vina_host::train::{FlowArch, NetShape, Network, SpecHeader};
+use vina_host::train::{FlowArch, NetShape, Network};
 
 const TOL: f32 = 1e-5;
 
@@ -22,20 +22,6 @@ fn assert_close(what: &str, a: &[f32], b: &[f32], tol: f32) -> f32 {
         worst = worst.max(err);
     }
     worst
-}
-
-fn header_of(spec: &ModelSpec) -> SpecHeader {
-    SpecHeader {
-        feature_kind: spec.feature_kind,
-        receivers: spec.receivers,
-        tones_hz: spec.tones_hz.clone(),
-        param_names: spec.param_names.clone(),
-        x_mean: spec.x_mean.clone(),
-        x_std: spec.x_std.clone(),
-        y_mean: spec.y_mean.clone(),
-        y_std: spec.y_std.clone(),
-        scenario_hash: spec.scenario_hash,
-    }
 }
 
 /// Compare Burn and vina-core on `n` random inputs, both directions, and the firmware's
@@ -88,7 +74,7 @@ fn compare(net: &Network, spec: &ModelSpec, n: usize, seed: u64) -> f32 {
     let mut ctx = vec![0f32; model.context_len()];
     for i in 0..n.min(8) {
         let y_phys: Vec<f32> = (0..y_dim)
-            .map(|j| spec.y_mean[j] + spec.y_std[j] * y[i * y_dim + j])
+            .map(|j| spec.header.y_mean[j] + spec.header.y_std[j] * y[i * y_dim + j])
             .collect();
         model
             .prepare(&y_phys, &mut ctx, &mut scratch)
@@ -102,7 +88,7 @@ fn compare(net: &Network, spec: &ModelSpec, n: usize, seed: u64) -> f32 {
         let xb: Vec<f32> = xb
             .iter()
             .enumerate()
-            .map(|(j, v)| spec.x_mean[j] + spec.x_std[j] * v)
+            .map(|(j, v)| spec.header.x_mean[j] + spec.header.x_std[j] * v)
             .collect();
         worst = worst.max(assert_close("prepare + sample", &xb, &x, TOL));
     }
@@ -143,11 +129,7 @@ fn spec_to_burn_matches_vina_core() {
         let spec = arch.build(11 + k as u64);
         let net = Network::from_spec(&spec, &Device::flex());
         // The weight copy is exact both ways.
-        assert_eq!(
-            net.to_spec(&header_of(&spec)),
-            spec,
-            "round trip of arch {k}"
-        );
+        assert_eq!(net.to_spec(&spec.header), spec, "round trip of arch {k}");
         let worst = compare(&net, &spec, 64, 100 + k as u64);
         println!("arch {k}: largest relative difference {worst:.2e}");
     }
@@ -179,7 +161,7 @@ fn burn_init_exports_to_a_file_vina_core_runs() {
             cond_dim: 16,
         };
         let net = Network::init(&shape, &arch, 7, &Device::flex());
-        let spec = net.to_spec(&header_of(&template));
+        let spec = net.to_spec(&template.header);
         let worst = compare(&net, &spec, 32, 5);
         println!("{kind:?} from Burn init: largest relative difference {worst:.2e}");
     }

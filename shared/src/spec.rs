@@ -63,7 +63,38 @@ pub enum FlowSpec {
     },
 }
 
-/// An owned model: header fields, condition network and flow.
+/// Everything in a `.vina` header that is not a weight or a dimension: feature spec,
+/// parameter names, normalization statistics and the scenario hash.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeaderSpec {
+    /// Feature kind.
+    pub feature_kind: FeatureKind,
+    /// Receivers.
+    pub receivers: usize,
+    /// Tone frequencies, Hz.
+    pub tones_hz: Vec<f32>,
+    /// Parameter names, x order.
+    pub param_names: Vec<String>,
+    /// x normalization means: the network sees `(x − mean)/std`.
+    pub x_mean: Vec<f32>,
+    /// x normalization standard deviations.
+    pub x_std: Vec<f32>,
+    /// y normalization means.
+    pub y_mean: Vec<f32>,
+    /// y normalization standard deviations.
+    pub y_std: Vec<f32>,
+    /// Scenario hash.
+    pub scenario_hash: u64,
+}
+
+impl HeaderSpec {
+    /// Observation feature count implied by the feature spec.
+    pub fn y_dim(&self) -> usize {
+        self.feature_kind.len(self.tones_hz.len(), self.receivers)
+    }
+}
+
+/// An owned model: dimensions, header fields, condition network and flow.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelSpec {
     /// INN or cINN.
@@ -74,24 +105,8 @@ pub struct ModelSpec {
     pub flow_dim: usize,
     /// Condition width (cINN), 0 for an INN.
     pub cond_dim: usize,
-    /// Feature kind.
-    pub feature_kind: FeatureKind,
-    /// Receivers.
-    pub receivers: usize,
-    /// Tone frequencies, Hz.
-    pub tones_hz: Vec<f32>,
-    /// Parameter names, x order.
-    pub param_names: Vec<String>,
-    /// x normalization means and standard deviations.
-    pub x_mean: Vec<f32>,
-    /// See `x_mean`.
-    pub x_std: Vec<f32>,
-    /// y normalization means and standard deviations.
-    pub y_mean: Vec<f32>,
-    /// See `y_mean`.
-    pub y_std: Vec<f32>,
-    /// Scenario hash.
-    pub scenario_hash: u64,
+    /// Features, names, normalization, scenario hash.
+    pub header: HeaderSpec,
     /// Condition network h (cINN; may be empty: c = normalized y).
     pub cond_net: Vec<DenseSpec>,
     /// Flow layers, forward order.
@@ -161,7 +176,7 @@ fn dim_u16(what: &'static str, v: usize) -> Result<u16, ModelError> {
 impl ModelSpec {
     /// Observation feature count implied by the feature spec.
     pub fn y_dim(&self) -> usize {
-        self.feature_kind.len(self.tones_hz.len(), self.receivers)
+        self.header.y_dim()
     }
 
     /// All dense layers in file order: condition network, then subnets in flow order.
@@ -243,9 +258,10 @@ impl ModelSpec {
             });
         }
 
-        let names = self.param_names.join(",");
-        let tones = f32_bytes(&self.tones_hz);
-        let norms = [&self.x_mean, &self.x_std, &self.y_mean, &self.y_std].map(|v| f32_bytes(v));
+        let h = &self.header;
+        let names = h.param_names.join(",");
+        let tones = f32_bytes(&h.tones_hz);
+        let norms = [&h.x_mean, &h.x_std, &h.y_mean, &h.y_std].map(|v| f32_bytes(v));
         let header = Header {
             kind: self.kind,
             x_dim: dim_u16("x_dim", self.x_dim)?,
@@ -254,8 +270,8 @@ impl ModelSpec {
             cond_dim: dim_u16("cond_dim", self.cond_dim)?,
             cond_layers: dim_u16("condition network layers", self.cond_net.len())?,
             features: FeatureSpec {
-                kind: self.feature_kind,
-                receivers: dim_u16("receivers", self.receivers)?,
+                kind: h.feature_kind,
+                receivers: dim_u16("receivers", h.receivers)?,
                 tones_hz: F32s(&tones),
             },
             param_names: &names,
@@ -267,7 +283,7 @@ impl ModelSpec {
                 mean: F32s(&norms[2]),
                 std: F32s(&norms[3]),
             },
-            scenario_hash: self.scenario_hash,
+            scenario_hash: h.scenario_hash,
         };
         let file = model_file::encode_to_vec(&header, &dense, &flow)?;
         Model::from_bytes(&file)?;
@@ -452,15 +468,17 @@ impl RandomArch {
             x_dim: self.x_dim,
             flow_dim,
             cond_dim,
-            feature_kind: self.feature_kind,
-            receivers: self.receivers,
-            tones_hz: (0..self.tones).map(|i| 49.0 + 15.0 * i as f32).collect(),
-            param_names: names,
-            x_mean: (0..self.x_dim).map(|i| 100.0 * (i + 1) as f32).collect(),
-            x_std: (0..self.x_dim).map(|i| 1.0 + i as f32).collect(),
-            y_mean: alloc::vec![0.0; y_dim],
-            y_std: alloc::vec![1.0; y_dim],
-            scenario_hash: seed,
+            header: HeaderSpec {
+                feature_kind: self.feature_kind,
+                receivers: self.receivers,
+                tones_hz: (0..self.tones).map(|i| 49.0 + 15.0 * i as f32).collect(),
+                param_names: names,
+                x_mean: (0..self.x_dim).map(|i| 100.0 * (i + 1) as f32).collect(),
+                x_std: (0..self.x_dim).map(|i| 1.0 + i as f32).collect(),
+                y_mean: alloc::vec![0.0; y_dim],
+                y_std: alloc::vec![1.0; y_dim],
+                scenario_hash: seed,
+            },
             cond_net,
             flow,
         }

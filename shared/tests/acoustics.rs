@@ -509,7 +509,7 @@ fn zeros_in(f: impl Fn(C64) -> C64, re: (f64, f64), im: (f64, f64)) -> i64 {
 /// (24 modes from 23 lossless ones). The argument principle on an independent F counts
 /// the proper roots with Re k > ω/c_b (the modes KRAKENC's rule keeps): the solver must
 /// find exactly those, each once. (pelagic's KRAKENC misses one or two of them in the
-/// first three; see bench/pelagic_probe.py.)
+/// first three; see bench/forward_crosscheck.py and its output.)
 #[test]
 fn lossy_layered_root_count_matches_argument_principle() {
     // (D, h, c_s, ρ_s, a_s, c_b, f)

@@ -251,7 +251,7 @@ fn sample_is_inverse_pass_in_physical_units() {
         model.sample(&ctx, &z, &mut x, &mut scratch).unwrap();
         let mut v: Vec<f32> = x
             .iter()
-            .zip(spec.x_mean.iter().zip(&spec.x_std))
+            .zip(spec.header.x_mean.iter().zip(&spec.header.x_std))
             .map(|(x, (m, s))| (x - m) / s)
             .collect();
         match spec.kind {

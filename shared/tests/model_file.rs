@@ -182,13 +182,13 @@ fn wrong_buffers_are_typed_errors() {
 #[test]
 fn invalid_specs_are_refused_at_encode() {
     let mut spec = RandomArch::default_cinn().build(4);
-    spec.x_std[0] = 0.0;
+    spec.header.x_std[0] = 0.0;
     assert!(matches!(
         spec.encode(Precision::F32),
         Err(ModelError::InvalidValue { .. })
     ));
     let mut spec = RandomArch::default_cinn().build(4);
-    spec.param_names.pop();
+    spec.header.param_names.pop();
     assert!(matches!(
         spec.encode(Precision::F32),
         Err(ModelError::DimensionMismatch { .. })

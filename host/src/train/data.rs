@@ -4,9 +4,9 @@
 use vina_core::features::FeatureKind;
 use vina_core::rng::Rng;
 
-use super::export::SpecHeader;
 use crate::dataset::Dataset;
 use crate::error::refuse;
+use vina_core::spec::HeaderSpec;
 
 /// Samples in memory, f32, row-major.
 #[derive(Clone, Debug, PartialEq)]
@@ -148,7 +148,7 @@ pub struct Prepared {
     /// Normalized validation y.
     pub y_val: Vec<f32>,
     /// Header of the exported model (normalization from the training split).
-    pub header: SpecHeader,
+    pub header: HeaderSpec,
 }
 
 impl Prepared {
@@ -183,7 +183,7 @@ impl Prepared {
             y_train: norm(&data.y, data.y_dim, train, &y_mean, &y_std),
             x_val: norm(&data.x, data.x_dim, val, &x_mean, &x_std),
             y_val: norm(&data.y, data.y_dim, val, &y_mean, &y_std),
-            header: SpecHeader {
+            header: HeaderSpec {
                 feature_kind: data.feature_kind,
                 receivers: data.receivers,
                 tones_hz: data.tones_hz.clone(),

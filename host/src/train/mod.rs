@@ -18,6 +18,5 @@ pub mod trainer;
 
 pub use config::TrainConfig;
 pub use data::TrainData;
-pub use export::SpecHeader;
 pub use flow::{Cinn, Flow, FlowArch, Inn, NetShape, Network};
 pub use trainer::{TrainSummary, run, train, train_data};
