@@ -222,6 +222,17 @@ fn flag(name: &str) -> Option<String> {
         .cloned()
 }
 
+/// `vina synth` arguments of the standard test recording: 70 s of gi-pekeris at a fixed truth.
+fn synth_args(out: &Path) -> anyhow::Result<Vec<String>> {
+    #[rustfmt::skip]
+    let args = [
+        "synth", "--scenario", "scenarios/gi-pekeris.toml",
+        "--truth", "water_depth_m=218.2,water_sound_speed_mps=1561.3",
+        "--seconds", "70", "--seed", "3", "--out", out.to_str().context("non-UTF-8 path")?,
+    ];
+    Ok(args.map(str::to_owned).to_vec())
+}
+
 /// Run the buoy firmware under QEMU on a recording (default: a fresh `vina synth` of
 /// gi-pekeris) with a model (default: the random-weight default cINN), decode its report
 /// frames and return them.
@@ -234,13 +245,13 @@ fn qemu(
         Some(r) => PathBuf::from(r),
         None => {
             let path = root.join("target/xtask-gi-pekeris.vrec");
-            #[rustfmt::skip]
-            run(&root, "cargo", &[
-                "run", "--quiet", "-p", "vina-host", "--", "synth",
-                "--scenario", "scenarios/gi-pekeris.toml",
-                "--truth", "water_depth_m=218.2,water_sound_speed_mps=1561.3",
-                "--seconds", "70", "--seed", "3", "--out", path.to_str().context("non-UTF-8 path")?,
-            ])?;
+            let args = synth_args(&path)?;
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run(
+                &root,
+                "cargo",
+                &[&["run", "--quiet", "-p", "vina-host", "--"][..], &args].concat(),
+            )?;
             path
         }
     };
@@ -377,7 +388,18 @@ fn demo() -> anyhow::Result<()> {
 
 /// CI: the pipeline runs end to end on QEMU and its frames decode to posterior reports.
 fn qemu_check() -> anyhow::Result<()> {
-    let reports = qemu(None, None)?;
+    // the `vina` binary the test step just built (a `cargo run` here would resolve other
+    // features and rebuild Burn)
+    let root = root();
+    let path = root.join("target/xtask-gi-pekeris.vrec");
+    let args = synth_args(&path)?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let vina = root.join("target/debug/vina");
+    run(&root, vina.to_str().context("non-UTF-8 path")?, &args)?;
+    let reports = qemu(
+        None,
+        Some(path.to_str().context("non-UTF-8 path")?.to_owned()),
+    )?;
     if reports.len() != 2 {
         bail!(
             "expected 2 reports from 70 s of recording, got {}",
