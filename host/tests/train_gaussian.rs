@@ -7,9 +7,10 @@
 //! `vina-core` (the firmware's prepare/sample path) and the sample mean and covariance
 //! are compared with the analytic ones for fixed observations.
 
+mod common;
+
 use std::time::Instant;
 
-use vina_core::features::FeatureKind;
 use vina_core::layers::Scratch;
 use vina_core::model::Model;
 use vina_core::rng::Rng;
@@ -32,18 +33,7 @@ fn simulate(n: usize, seed: u64) -> TrainData {
         }
         x.extend(xi.map(|v| v as f32));
     }
-    TrainData {
-        x,
-        y,
-        x_dim: 2,
-        y_dim: 3,
-        param_names: vec!["a".into(), "b".into()],
-        // Any feature spec of length 3 will do: one tone, two receivers.
-        feature_kind: FeatureKind::RelativeTransferFunction,
-        receivers: 2,
-        tones_hz: vec![100.0],
-        scenario_hash: 0x1234,
-    }
+    common::toy_data(x, y, 0x1234)
 }
 
 /// Analytic posterior mean and covariance for the observation `y`.

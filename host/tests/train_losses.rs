@@ -1,6 +1,8 @@
 //! Loss building blocks: the f-GAN closed forms against Nowozin et al.'s table, MMD and
 //! Sinkhorn sanity, and the committed training configs parse.
 
+mod common;
+
 use burn::tensor::Device;
 use vina_host::train::TrainConfig;
 use vina_host::train::losses::fgan::Divergence;
@@ -82,11 +84,10 @@ fn committed_configs_parse() {
 /// exports a file `vina-core` decodes.
 #[test]
 fn every_loss_term_trains_both_kinds() {
-    use vina_core::features::FeatureKind;
     use vina_core::model::Model;
     use vina_core::rng::Rng;
     use vina_host::train::config::{KindName, LossConfig, ModelConfig};
-    use vina_host::train::{TrainData, train};
+    use vina_host::train::train;
 
     let mut rng = Rng::new(1);
     let n = 600;
@@ -97,17 +98,7 @@ fn every_loss_term_trains_both_kinds() {
         x.extend([a, b]);
         y.extend([a + b, a - b, 0.5 * a].map(|v| v + 0.1 * rng.normal_f32()));
     }
-    let data = TrainData {
-        x,
-        y,
-        x_dim: 2,
-        y_dim: 3,
-        param_names: vec!["a".into(), "b".into()],
-        feature_kind: FeatureKind::RelativeTransferFunction,
-        receivers: 2,
-        tones_hz: vec![100.0],
-        scenario_hash: 1,
-    };
+    let data = common::toy_data(x, y, 1);
     for kind in [KindName::Cinn, KindName::Inn] {
         for div in Divergence::ALL {
             let config = TrainConfig {

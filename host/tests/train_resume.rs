@@ -2,7 +2,8 @@
 //! after two epochs and resumed to four matches an uninterrupted four-epoch run, including
 //! the optimizer's and the f-GAN critic's state.
 
-use vina_core::features::FeatureKind;
+mod common;
+
 use vina_core::rng::Rng;
 use vina_host::train::config::{LossConfig, ModelConfig};
 use vina_host::train::{TrainConfig, TrainData, train};
@@ -16,17 +17,7 @@ fn data(n: usize) -> TrainData {
         x.extend([a, b]);
         y.extend([a + b, a - 0.5 * b, a * b].map(|v| v + 0.2 * rng.normal_f32()));
     }
-    TrainData {
-        x,
-        y,
-        x_dim: 2,
-        y_dim: 3,
-        param_names: vec!["a".into(), "b".into()],
-        feature_kind: FeatureKind::RelativeTransferFunction,
-        receivers: 2,
-        tones_hz: vec![100.0],
-        scenario_hash: 7,
-    }
+    common::toy_data(x, y, 7)
 }
 
 fn config(epochs: usize) -> TrainConfig {
