@@ -16,6 +16,70 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Export a trained model: the firmware's .vina file (f32 or int8) and an ONNX graph
+    /// of the sampling pass.
+    Export {
+        /// Trainer output directory (its model.vina) or an f32 .vina file.
+        #[arg(long)]
+        model: PathBuf,
+        /// Output .vina file, e.g. models/gi-pekeris-cinn.vina.
+        #[arg(long)]
+        out: PathBuf,
+        /// Weight precision.
+        #[arg(long, value_enum, default_value = "f32")]
+        quantize: Quantize,
+        /// Also write the ONNX sampling graph (inputs y, z; output x).
+        #[arg(long)]
+        onnx: Option<PathBuf>,
+        /// Data set whose observations measure the posterior-mean shift of the export.
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+    },
+    /// Posterior samples for one observation on the host.
+    Invert {
+        /// .vina model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// Observation JSON: {"pressure": [[[re, im] per receiver] per tone]} or {"y": [..]}.
+        #[arg(long)]
+        observation: PathBuf,
+        /// Posterior samples.
+        #[arg(long, default_value_t = 1000)]
+        samples: u32,
+        /// Seed of the latent stream (the buoy's report seed gives the buoy's samples).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Explicit latents: a JSON array of arrays (overrides --samples and --seed).
+        #[arg(long)]
+        latent: Option<PathBuf>,
+        /// vina-core (the firmware's code) or the ONNX graph through tract.
+        #[arg(long, value_enum, default_value = "core")]
+        engine: crate::invert::Engine,
+        /// ONNX file for --engine tract (default: the model path with .onnx).
+        #[arg(long)]
+        onnx: Option<PathBuf>,
+        /// Print JSON: parameters, summary, samples.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a synthetic observation (forward model + noise) for a truth, as JSON.
+    Observe {
+        /// Scenario TOML.
+        #[arg(long)]
+        scenario: PathBuf,
+        /// Values of every unknown, e.g. "water_depth_m=218.2,water_sound_speed_mps=1561.3".
+        #[arg(long)]
+        truth: String,
+        /// Output JSON.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the noise.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// SNR in dB (default: the scenario's).
+        #[arg(long)]
+        snr: Option<f64>,
+    },
     /// Solve the forward model for one environment: a scenario with every parameter fixed,
     /// or an Acoustics Toolbox .env file with its .flp.
     Forward {
@@ -118,10 +182,63 @@ enum Command {
 
 use crate::error::InputError;
 
+/// Weight precision of an exported model.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Quantize {
+    /// f32 weights.
+    F32,
+    /// int8 weights, one f32 scale per output row.
+    Int8,
+}
+
 /// Run the CLI; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Export {
+            model,
+            out,
+            quantize,
+            onnx,
+            calibration,
+        } => crate::export::run(&crate::export::ExportOptions {
+            model,
+            out,
+            precision: match quantize {
+                Quantize::F32 => vina_core::spec::Precision::F32,
+                Quantize::Int8 => vina_core::spec::Precision::Int8,
+            },
+            onnx,
+            calibration,
+        }),
+        Command::Invert {
+            model,
+            observation,
+            samples,
+            seed,
+            latent,
+            engine,
+            onnx,
+            json,
+        } => crate::invert::run(
+            &crate::invert::InvertOptions {
+                model,
+                observation,
+                samples,
+                seed,
+                latent,
+                engine,
+                onnx,
+            },
+            json,
+        ),
+        Command::Observe {
+            scenario,
+            truth,
+            out,
+            seed,
+            snr,
+        } => crate::observation_file::run_observe(&scenario, &truth, &out, seed, snr),
         Command::Inspect { file, json } => crate::inspect::run(&file, json),
         Command::Train {
             data,

@@ -95,37 +95,9 @@ fn compare(net: &Network, spec: &ModelSpec, n: usize, seed: u64) -> f32 {
     worst
 }
 
-fn archs() -> Vec<RandomArch> {
-    let realnvp = RandomArch {
-        style: CouplingStyle::RealNvp,
-        x_dim: 3,
-        activation: Activation::Gelu,
-        ..RandomArch::default_cinn()
-    };
-    let odd_inn = RandomArch {
-        flow_dim: 75,
-        activation: Activation::LeakyRelu(0.1),
-        actnorm: true,
-        ..RandomArch::paper_inn()
-    };
-    let tanh_plain_cond = RandomArch {
-        cond_hidden: Vec::new(),
-        cond_dim: 35,
-        activation: Activation::Tanh,
-        ..RandomArch::default_cinn()
-    };
-    vec![
-        RandomArch::default_cinn(),
-        RandomArch::paper_inn(),
-        realnvp,
-        odd_inn,
-        tanh_plain_cond,
-    ]
-}
-
 #[test]
 fn spec_to_burn_matches_vina_core() {
-    for (k, arch) in archs().into_iter().enumerate() {
+    for (k, arch) in RandomArch::coverage_set().into_iter().enumerate() {
         let spec = arch.build(11 + k as u64);
         let net = Network::from_spec(&spec, &Device::flex());
         // The weight copy is exact both ways.

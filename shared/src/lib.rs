@@ -27,6 +27,7 @@ pub mod quant;
 pub mod recording;
 pub mod report;
 pub mod rng;
+pub mod sampling;
 #[cfg(feature = "alloc")]
 pub mod spec;
 pub mod summary;

@@ -291,6 +291,86 @@ impl ModelSpec {
     }
 }
 
+impl DenseSpec {
+    /// Owned copy of a decoded layer (int8 weights are dequantized: code × row scale).
+    pub fn from_dense(d: &Dense<'_>) -> Self {
+        let (rows, cols) = (d.outputs(), d.inputs());
+        let weights = (0..rows)
+            .flat_map(|r| (0..cols).map(move |c| (r, c)))
+            .map(|(r, c)| d.weight(r, c).unwrap_or(0.0))
+            .collect();
+        Self {
+            in_dim: cols,
+            out_dim: rows,
+            activation: d.activation,
+            weights,
+            bias: d.bias.iter().collect(),
+        }
+    }
+}
+
+impl ModelSpec {
+    /// Owned copy of a decoded model, so a `.vina` file can be transformed (folded,
+    /// re-quantized, exported to ONNX) without the trainer. int8 weights come back
+    /// dequantized.
+    pub fn from_model(model: &Model<'_>) -> Self {
+        use crate::model::FlowLayer;
+        let h = model.header();
+        let header = HeaderSpec {
+            feature_kind: h.features.kind,
+            receivers: usize::from(h.features.receivers),
+            tones_hz: h.features.tones_hz.iter().collect(),
+            param_names: h.param_names.split(',').map(String::from).collect(),
+            x_mean: h.x_norm.mean.iter().collect(),
+            x_std: h.x_norm.std.iter().collect(),
+            y_mean: h.y_norm.mean.iter().collect(),
+            y_std: h.y_norm.std.iter().collect(),
+            scenario_hash: h.scenario_hash,
+        };
+        let flow = model
+            .flow_layers()
+            .iter()
+            .map(|layer| match layer {
+                FlowLayer::ActNorm(a) => FlowSpec::ActNorm {
+                    log_scale: a.log_scale.iter().collect(),
+                    bias: a.bias.iter().collect(),
+                },
+                FlowLayer::Permute(p) => FlowSpec::Permute(
+                    p.indices
+                        .as_chunks::<2>()
+                        .0
+                        .iter()
+                        .map(|b| u16::from_le_bytes(*b))
+                        .collect(),
+                ),
+                FlowLayer::Coupling { block, .. } => FlowSpec::Coupling {
+                    style: block.style,
+                    clamp: block.clamp,
+                    subnets: model
+                        .subnets(layer)
+                        .iter()
+                        .take(block.style.subnets())
+                        .map(|s| s.iter().map(DenseSpec::from_dense).collect())
+                        .collect(),
+                },
+            })
+            .collect();
+        Self {
+            kind: h.kind,
+            x_dim: usize::from(h.x_dim),
+            flow_dim: usize::from(h.flow_dim),
+            cond_dim: usize::from(h.cond_dim),
+            header,
+            cond_net: model
+                .condition_net()
+                .iter()
+                .map(DenseSpec::from_dense)
+                .collect(),
+            flow,
+        }
+    }
+}
+
 /// Architecture of a randomly initialized model (tests, benchmarks, size reports).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RandomArch {
@@ -370,6 +450,38 @@ impl RandomArch {
             actnorm: false,
             weight_scale: 1.0,
         }
+    }
+
+    /// Architectures that together use every layer kind, coupling style, activation and
+    /// condition path (tests run each implementation against all of them): the two
+    /// defaults, RealNVP with GELU, an odd-width INN with LeakyReLU and ActNorm, and a
+    /// cINN conditioned on the normalized features directly (tanh).
+    pub fn coverage_set() -> Vec<Self> {
+        let realnvp = Self {
+            style: CouplingStyle::RealNvp,
+            x_dim: 3,
+            activation: Activation::Gelu,
+            ..Self::default_cinn()
+        };
+        let odd_inn = Self {
+            flow_dim: 75,
+            activation: Activation::LeakyRelu(0.1),
+            actnorm: true,
+            ..Self::paper_inn()
+        };
+        let tanh_plain_cond = Self {
+            cond_hidden: Vec::new(),
+            cond_dim: 35,
+            activation: Activation::Tanh,
+            ..Self::default_cinn()
+        };
+        alloc::vec![
+            Self::default_cinn(),
+            Self::paper_inn(),
+            realnvp,
+            odd_inn,
+            tanh_plain_cond,
+        ]
     }
 
     /// A model spec with weights drawn from `seed`.

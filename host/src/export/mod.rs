@@ -1,0 +1,182 @@
+//! `vina export`: a trained model → the firmware's `.vina` file (f32 or int8) and an ONNX
+//! graph of the sampling pass for ARM Linux boards and other runtimes (design §7).
+//!
+//! The source is the trainer's f32 `model.vina` (a weight copy of the best checkpoint).
+//! Export folds normalization into the weights ([`fold`]), quantizes dense weights to int8
+//! per output row when asked (`vina-core`'s `ModelSpec::encode`; activations stay f32 and
+//! are quantized per layer input on the fly, see docs/model-format.md), and writes the
+//! ONNX graph from the same folded f32 weights ([`onnx`]).
+
+pub mod fold;
+pub mod onnx;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use vina_core::layers::Scratch;
+use vina_core::model::Model;
+use vina_core::spec::{ModelSpec, Precision};
+
+use crate::dataset::Dataset;
+use crate::error::refuse;
+
+/// Read a `.vina` file (or `DIR/model.vina`), refusing corrupt files with the file name.
+pub fn read_model_file(path: &Path) -> anyhow::Result<(PathBuf, Vec<u8>)> {
+    let file = if path.is_dir() {
+        path.join("model.vina")
+    } else {
+        path.to_owned()
+    };
+    let bytes = fs::read(&file).with_context(|| format!("cannot read model {}", file.display()))?;
+    Model::from_bytes(&bytes).map_err(|e| refuse(format!("model {}: {e}", file.display())))?;
+    Ok((file, bytes))
+}
+
+/// The decoded f32 spec of an export source; int8 sources are refused (re-quantizing
+/// dequantized weights would compound the error).
+pub fn source_spec(path: &Path) -> anyhow::Result<(PathBuf, ModelSpec)> {
+    let (file, bytes) = read_model_file(path)?;
+    let model =
+        Model::from_bytes(&bytes).map_err(|e| refuse(format!("model {}: {e}", file.display())))?;
+    if model.dense_layers().iter().any(|d| d.is_int8()) {
+        return Err(refuse(format!(
+            "model {}: has int8 weights; export from the trainer's f32 model.vina",
+            file.display()
+        )));
+    }
+    Ok((file, ModelSpec::from_model(&model)))
+}
+
+/// Options of `vina export`.
+#[derive(Clone, Debug)]
+pub struct ExportOptions {
+    /// Trainer output directory or f32 `.vina` file.
+    pub model: PathBuf,
+    /// Output `.vina` file.
+    pub out: PathBuf,
+    /// Weight precision.
+    pub precision: Precision,
+    /// Also write the ONNX sampling graph here.
+    pub onnx: Option<PathBuf>,
+    /// Data set whose observations measure the quantization error.
+    pub calibration: Option<PathBuf>,
+}
+
+/// Run `vina export`.
+pub fn run(o: &ExportOptions) -> anyhow::Result<()> {
+    let (src, mut spec) = source_spec(&o.model)?;
+    let reference = spec.clone();
+    let folded = fold::fold(&mut spec);
+    let bytes = spec
+        .encode(o.precision)
+        .map_err(|e| refuse(format!("cannot encode {}: {e}", o.out.display())))?;
+    write(&o.out, &bytes)?;
+    let model = Model::from_bytes(&bytes)?;
+    eprintln!(
+        "{} → {}: {:?}, {} bytes, {} MACs per posterior sample; folded: y normalization {}, x normalization {}",
+        src.display(),
+        o.out.display(),
+        o.precision,
+        bytes.len(),
+        model.macs_per_sample(),
+        folded.y_normalization,
+        folded.x_normalization
+    );
+    if let Some(path) = &o.onnx {
+        let onnx = onnx::encode(&spec);
+        write(path, &onnx)?;
+        eprintln!(
+            "{}: ONNX opset {}, {} bytes",
+            path.display(),
+            onnx::OPSET,
+            onnx.len()
+        );
+    }
+    if let Some(data) = &o.calibration {
+        let reference = reference.encode(Precision::F32)?;
+        let d = quantization_error(&Model::from_bytes(&reference)?, &model, data)?;
+        eprintln!(
+            "posterior means against the unfolded f32 model on {} observations of {}: \
+             median |Δmean|/sd {:.4}, max {:.4}",
+            d.observations,
+            data.display(),
+            d.median,
+            d.max
+        );
+    }
+    Ok(())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Shift of posterior means between two models in units of the reference posterior sd.
+#[derive(Clone, Copy, Debug)]
+pub struct MeanShift {
+    /// Observations compared.
+    pub observations: usize,
+    /// Median over observations and parameters.
+    pub median: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// Posterior means (500 draws, same seeds) of `a` and `b` on up to 100 observations of
+/// `data`.
+pub fn quantization_error(a: &Model<'_>, b: &Model<'_>, data: &Path) -> anyhow::Result<MeanShift> {
+    let d = Dataset::read_dir(data)?;
+    let y_dim = d.y_dim();
+    if y_dim != a.y_dim() {
+        return Err(refuse(format!(
+            "calibration data {}: {y_dim} features per observation; the model expects {}",
+            data.display(),
+            a.y_dim()
+        )));
+    }
+    let n = (d.y.len() / y_dim).min(100);
+    let mut shifts = Vec::new();
+    for (i, y) in d.y.chunks(y_dim).take(n).enumerate() {
+        let (ma, sa) = moments(a, y, i as u64)?;
+        let (mb, _) = moments(b, y, i as u64)?;
+        shifts.extend(
+            ma.iter()
+                .zip(&mb)
+                .zip(&sa)
+                .map(|((x, y), s)| (x - y).abs() / s.max(f64::MIN_POSITIVE)),
+        );
+    }
+    shifts.sort_by(f64::total_cmp);
+    Ok(MeanShift {
+        observations: n,
+        median: shifts.get(shifts.len() / 2).copied().unwrap_or(0.0),
+        max: shifts.last().copied().unwrap_or(0.0),
+    })
+}
+
+/// Posterior mean and sd of every parameter from 500 draws.
+fn moments(model: &Model<'_>, y: &[f32], seed: u64) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    let mut scratch = Scratch::new();
+    let mut ctx = vec![0.0; model.context_len()];
+    model.prepare(y, &mut ctx, &mut scratch)?;
+    let k = model.x_dim();
+    let (mut s1, mut s2, mut n) = (vec![0.0; k], vec![0.0; k], 0.0);
+    vina_core::sampling::draw(model, &ctx, &mut scratch, seed, 500, |x| {
+        for ((a, b), v) in s1.iter_mut().zip(s2.iter_mut()).zip(x) {
+            *a += f64::from(*v);
+            *b += f64::from(*v) * f64::from(*v);
+        }
+        n += 1.0;
+    })?;
+    let mean: Vec<f64> = s1.iter().map(|a| a / n).collect();
+    let sd = s2
+        .iter()
+        .zip(&mean)
+        .map(|(b, m)| (b / n - m * m).max(0.0).sqrt())
+        .collect();
+    Ok((mean, sd))
+}

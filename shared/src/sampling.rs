@@ -1,0 +1,73 @@
+//! Posterior draws for one observation: the loop the buoy runs and `vina invert --engine
+//! core` reruns on the host, so both give the same samples for the same seed.
+//!
+//! Latent `i` is the `i`-th block of [`Model::latent_dim`] normals from
+//! `Rng::new(seed)`, filled in order by [`Rng::fill_normal`].
+
+use crate::error::ModelError;
+use crate::layers::{MAX_DIM, Scratch};
+use crate::model::Model;
+use crate::rng::Rng;
+use crate::summary::Summary;
+
+/// Largest parameter count a draw can hold on the stack.
+pub const MAX_X: usize = MAX_DIM;
+
+/// Draw `samples` posterior samples from a context filled by [`Model::prepare`], calling
+/// `each(x)` with every sample in physical units.
+pub fn draw(
+    model: &Model<'_>,
+    context: &[f32],
+    scratch: &mut Scratch,
+    seed: u64,
+    samples: u32,
+    mut each: impl FnMut(&[f32]),
+) -> Result<(), ModelError> {
+    let mut rng = Rng::new(seed);
+    let mut z = [0.0f32; MAX_DIM];
+    let z = z
+        .get_mut(..model.latent_dim())
+        .ok_or(ModelError::CapacityExceeded {
+            what: "latent",
+            capacity: MAX_DIM,
+            requested: model.latent_dim(),
+        })?;
+    let mut x = [0.0f32; MAX_X];
+    let x = x
+        .get_mut(..model.x_dim())
+        .ok_or(ModelError::CapacityExceeded {
+            what: "parameters",
+            capacity: MAX_X,
+            requested: model.x_dim(),
+        })?;
+    for _ in 0..samples {
+        rng.fill_normal(z);
+        model.sample(context, z, x, scratch)?;
+        each(x);
+    }
+    Ok(())
+}
+
+/// [`draw`] into one streaming [`Summary`] per parameter (the first `x_dim` entries of
+/// `out` are used).
+pub fn summarize(
+    model: &Model<'_>,
+    context: &[f32],
+    scratch: &mut Scratch,
+    seed: u64,
+    samples: u32,
+    out: &mut [Summary],
+) -> Result<(), ModelError> {
+    if out.len() < model.x_dim() {
+        return Err(ModelError::CapacityExceeded {
+            what: "summaries",
+            capacity: out.len(),
+            requested: model.x_dim(),
+        });
+    }
+    draw(model, context, scratch, seed, samples, |x| {
+        for (s, v) in out.iter_mut().zip(x) {
+            s.push(*v);
+        }
+    })
+}
