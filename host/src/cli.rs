@@ -16,6 +16,58 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Calibration and accuracy on a held-out data set (metrics.json, report.md, plots),
+    /// and the distance to exact reference posteriors.
+    Eval {
+        /// .vina file or trainer output directory (model.vina; metrics.csv for the
+        /// training curves).
+        #[arg(long)]
+        model: PathBuf,
+        /// Held-out data set (vina simulate with another seed).
+        #[arg(long)]
+        data: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Posterior draws per observation.
+        #[arg(long, default_value_t = 1000)]
+        samples: usize,
+        /// Observations evaluated (the first of the set).
+        #[arg(long, default_value_t = 1000)]
+        observations: usize,
+        /// Directory of reference posteriors (vina reference) to compare with.
+        #[arg(long)]
+        reference: Option<PathBuf>,
+    },
+    /// Exact reference posterior of one observation: grid and ensemble MCMC on the
+    /// scenario's exact likelihood.
+    Reference {
+        /// Scenario TOML.
+        #[arg(long)]
+        scenario: PathBuf,
+        /// Observation JSON (vina observe).
+        #[arg(long)]
+        observation: PathBuf,
+        /// Output JSON.
+        #[arg(long)]
+        out: PathBuf,
+        /// Reference draws to keep.
+        #[arg(long, default_value_t = 4000)]
+        samples: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// SNR of the likelihood in dB (default: the scenario's).
+        #[arg(long)]
+        snr: Option<f64>,
+        /// MCMC start point, e.g. "water_depth_m=218,water_sound_speed_mps=1561" (needed
+        /// beyond two unknowns).
+        #[arg(long)]
+        start: Option<String>,
+        /// Grid only (two unknowns), no MCMC.
+        #[arg(long)]
+        grid_only: bool,
+    },
     /// Export a trained model: the firmware's .vina file (f32 or int8) and an ONNX graph
     /// of the sampling pass.
     Export {
@@ -239,6 +291,49 @@ pub fn main() -> ExitCode {
             seed,
             snr,
         } => crate::observation_file::run_observe(&scenario, &truth, &out, seed, snr),
+        Command::Eval {
+            model,
+            data,
+            out,
+            samples,
+            observations,
+            reference,
+        } => crate::evaluate::run(&crate::evaluate::EvalOptions {
+            model,
+            data,
+            out,
+            samples,
+            observations,
+            reference,
+        })
+        .map(|_| ()),
+        Command::Reference {
+            scenario,
+            observation,
+            out,
+            samples,
+            seed,
+            snr,
+            start,
+            grid_only,
+        } => (|| {
+            let start = match start {
+                Some(s) => Some(crate::scenario::Scenario::load(&scenario)?.parse_truth(&s)?),
+                None => None,
+            };
+            crate::reference::run(
+                &scenario,
+                &observation,
+                &out,
+                &crate::reference::ReferenceOptions {
+                    samples,
+                    seed,
+                    snr_db: snr,
+                    start,
+                    grid_only,
+                },
+            )
+        })(),
         Command::Inspect { file, json } => crate::inspect::run(&file, json),
         Command::Train {
             data,

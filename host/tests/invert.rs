@@ -107,7 +107,10 @@ fn core_engine_reproduces_seeded_draws_and_tract_agrees() {
     })
     .unwrap();
     let same = xs.iter().zip(&direct).filter(|(a, b)| a == b).count();
-    assert_eq!(same, 300, "core engine = vina_core::sampling::draw, bit for bit");
+    assert_eq!(
+        same, 300,
+        "core engine = vina_core::sampling::draw, bit for bit"
+    );
 
     // The summary is vina-core's streaming summary of those samples.
     let mean: f64 = xs.iter().map(|r| f64::from(r[0])).sum::<f64>() / 300.0;

@@ -21,6 +21,7 @@ pub mod array;
 pub mod error;
 pub mod features;
 pub mod layers;
+pub mod likelihood;
 pub mod model;
 pub mod model_file;
 pub mod quant;

@@ -1,0 +1,428 @@
+//! `vina reference`: the exact posterior of one observation (design §6), the yardstick
+//! for network posteriors. The log-posterior is [`ScenarioPosterior`]'s (scenario priors
+//! × `vina-core`'s exact likelihood).
+//!
+//! gi-pekeris posteriors are ~1/500 of the prior box wide (design §6), so a single grid
+//! over the prior cannot resolve them. For two unknowns: a coarse grid over the prior
+//! finds the candidate modes (local maxima), each is zoomed in on until its cells are a
+//! small fraction of its width, the best mode gets a dense grid of ±7 sd, and an
+//! affine-invariant ensemble MCMC started from grid draws checks it (R̂, ESS). For more
+//! unknowns the MCMC needs a start point (`--start`).
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use vina_core::rng::Rng;
+
+use crate::error::refuse;
+use crate::eval::grid::GridPosterior;
+use crate::eval::mcmc::{EnsembleOptions, Init, ensemble_sample};
+use crate::observation_file::ObservationFile;
+use crate::posterior::ScenarioPosterior;
+use crate::scenario::Scenario;
+
+/// Cells per axis of the grid over the whole prior.
+const COARSE: usize = 150;
+/// Cells per axis of each zoom step and of the final grid.
+const ZOOM: usize = 60;
+const FINAL: usize = 160;
+/// Ensemble MCMC walkers and kept steps per walker.
+const WALKERS: usize = 16;
+const STEPS: usize = 3000;
+/// Candidate modes followed from the coarse grid.
+const MODES: usize = 4;
+
+/// Grid summary.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GridSummary {
+    /// Lower corner of the final grid.
+    pub lo: Vec<f64>,
+    /// Upper corner.
+    pub hi: Vec<f64>,
+    /// Cells per axis.
+    pub cells: usize,
+    /// Posterior means.
+    pub mean: Vec<f64>,
+    /// Posterior standard deviations.
+    pub sd: Vec<f64>,
+    /// Correlation of the two parameters.
+    pub corr: f64,
+    /// Log-posterior (unnormalized) at each candidate mode found, best first.
+    pub modes: Vec<(Vec<f64>, f64)>,
+}
+
+/// MCMC summary.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct McmcSummary {
+    /// Walkers.
+    pub walkers: usize,
+    /// Kept steps per walker.
+    pub steps: usize,
+    /// Acceptance rate after burn-in.
+    pub acceptance: f64,
+    /// Rank-normalized split-R̂ per parameter.
+    pub rhat: Vec<f64>,
+    /// Effective sample size per parameter.
+    pub ess: Vec<f64>,
+    /// Means.
+    pub mean: Vec<f64>,
+    /// Standard deviations.
+    pub sd: Vec<f64>,
+}
+
+/// A reference posterior file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReferenceFile {
+    /// Scenario name.
+    pub scenario: String,
+    /// Parameter names.
+    pub parameters: Vec<String>,
+    /// The observation (pressure or features; truth when synthetic).
+    pub observation: ObservationFile,
+    /// SNR assumed by the likelihood, dB.
+    pub snr_db: f64,
+    /// Dense grid (two unknowns).
+    pub grid: Option<GridSummary>,
+    /// Ensemble MCMC.
+    pub mcmc: Option<McmcSummary>,
+    /// Reference draws (MCMC, else grid).
+    pub samples: Vec<Vec<f64>>,
+}
+
+impl ReferenceFile {
+    /// Read a reference file.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = fs::read_to_string(path)
+            .with_context(|| format!("cannot read reference {}", path.display()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| refuse(format!("reference {}: {e}", path.display())))
+    }
+}
+
+/// Options of `vina reference`.
+#[derive(Clone, Debug)]
+pub struct ReferenceOptions {
+    /// Draws to keep.
+    pub samples: usize,
+    /// Seed of the MCMC and grid draws.
+    pub seed: u64,
+    /// SNR override (default: the scenario's).
+    pub snr_db: Option<f64>,
+    /// MCMC start point (needed for more than two unknowns).
+    pub start: Option<Vec<f64>>,
+    /// Skip the MCMC (grid only; two unknowns).
+    pub grid_only: bool,
+}
+
+/// The log-posterior of an observation file under a scenario.
+pub fn posterior_of(
+    scn: &Scenario,
+    obs: &ObservationFile,
+    snr_db: f64,
+    origin: &str,
+) -> anyhow::Result<ScenarioPosterior> {
+    if let Some(h) = obs.scenario_hash
+        && h != scn.hash()
+    {
+        return Err(refuse(format!(
+            "{origin}: scenario_hash {h:#018x} is not scenario {}'s {:#018x}",
+            scn.name,
+            scn.hash()
+        )));
+    }
+    let layout = crate::observation_file::FeatureLayout {
+        kind: scn.features,
+        tones: scn.tones_hz.len(),
+        receivers: scn.receiver_depths_m.len(),
+        scenario_hash: scn.hash(),
+    };
+    let y = obs.features(&layout, origin)?;
+    ScenarioPosterior::new(
+        scn,
+        y.iter().map(|&v| f64::from(v)).collect(),
+        scn.features,
+        snr_db,
+    )
+}
+
+/// Local maxima of a grid's cells, best first.
+fn local_maxima(g: &GridPosterior, count: usize) -> Vec<[f64; 2]> {
+    let n = g.n;
+    let m = |i: usize, j: usize| g.mass[i * n + j];
+    let mut peaks: Vec<(f64, [f64; 2])> = Vec::new();
+    for i in 0..n {
+        for j in 0..n {
+            let v = m(i, j);
+            let higher = (i.saturating_sub(1)..=(i + 1).min(n - 1))
+                .flat_map(|a| (j.saturating_sub(1)..=(j + 1).min(n - 1)).map(move |b| (a, b)))
+                .any(|(a, b)| m(a, b) > v);
+            if !higher && v > 0.0 {
+                peaks.push((v, g.centre(i, j)));
+            }
+        }
+    }
+    peaks.sort_by(|a, b| b.0.total_cmp(&a.0));
+    peaks.into_iter().take(count).map(|p| p.1).collect()
+}
+
+/// Zoom on the mode near `start` until its grid resolves it; returns the mode's grid.
+fn zoom(
+    post: &ScenarioPosterior,
+    start: [f64; 2],
+    half: [f64; 2],
+    bounds: ([f64; 2], [f64; 2]),
+) -> anyhow::Result<GridPosterior> {
+    let lp = |t: &[f64]| post.log_posterior(t);
+    let (mut centre, mut half) = (start, half);
+    let clip = |c: [f64; 2], h: [f64; 2]| {
+        let lo = [0, 1].map(|k| (c[k] - h[k]).max(bounds.0[k]));
+        let hi = [0, 1].map(|k| (c[k] + h[k]).min(bounds.1[k]));
+        (lo, hi)
+    };
+    for _ in 0..12 {
+        let (lo, hi) = clip(centre, half);
+        let g = GridPosterior::evaluate(lp, lo, hi, ZOOM).map_err(|e| refuse(e.0))?;
+        let m = g.moments();
+        let h = g.spacing();
+        if (0..2).all(|k| m.sd[k] > 4.0 * h[k]) {
+            // Resolved: a final dense grid of ±7 sd around the mode.
+            let (lo, hi) = clip(m.mean, [7.0 * m.sd[0], 7.0 * m.sd[1]]);
+            return GridPosterior::evaluate(lp, lo, hi, FINAL).map_err(|e| refuse(e.0));
+        }
+        // Follow the highest cell with a box a few of its own widths wide.
+        let best = g
+            .mass
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(c, _)| c);
+        centre = g.centre(best / ZOOM, best % ZOOM);
+        half = [0, 1].map(|k| (4.0 * h[k]).max(3.0 * m.sd[k]));
+    }
+    Err(refuse(
+        "reference: the grid zoom did not resolve the posterior mode in 12 steps",
+    ))
+}
+
+/// The 2-D grid posterior of the best mode, with the candidate modes found.
+pub fn grid_posterior(post: &ScenarioPosterior) -> anyhow::Result<(GridPosterior, GridSummary)> {
+    let supports: Vec<(f64, f64)> = post
+        .scenario()
+        .priors()
+        .iter()
+        .map(|p| p.support())
+        .collect();
+    if supports.len() != 2
+        || supports
+            .iter()
+            .any(|s| !s.0.is_finite() || !s.1.is_finite())
+    {
+        return Err(refuse(
+            "reference: the grid needs exactly two unknowns with bounded priors",
+        ));
+    }
+    let lo = [supports[0].0, supports[1].0];
+    let hi = [supports[0].1, supports[1].1];
+    let coarse = GridPosterior::evaluate(|t| post.log_posterior(t), lo, hi, COARSE)
+        .map_err(|e| refuse(e.0))?;
+    let h = coarse.spacing();
+    let mut found: Vec<(GridPosterior, f64)> = Vec::new();
+    for peak in local_maxima(&coarse, MODES) {
+        let g = zoom(post, peak, [3.0 * h[0], 3.0 * h[1]], (lo, hi))?;
+        let m = g.moments();
+        let at = post.log_posterior(&m.mean);
+        if !found
+            .iter()
+            .any(|(f, _)| (0..2).all(|k| (f.moments().mean[k] - m.mean[k]).abs() < 2.0 * m.sd[k]))
+        {
+            found.push((g, at));
+        }
+    }
+    found.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let modes = found
+        .iter()
+        .map(|(g, lp)| (g.moments().mean.to_vec(), *lp))
+        .collect();
+    let (best, _) = found
+        .into_iter()
+        .next()
+        .ok_or_else(|| refuse("reference: no posterior mode found on the prior grid"))?;
+    let m = best.moments();
+    let summary = GridSummary {
+        lo: best.lo.to_vec(),
+        hi: best.hi.to_vec(),
+        cells: best.n,
+        mean: m.mean.to_vec(),
+        sd: m.sd.to_vec(),
+        corr: m.corr,
+        modes,
+    };
+    Ok((best, summary))
+}
+
+/// Compute the reference posterior of `obs`.
+pub fn reference(
+    scn: &Scenario,
+    obs: &ObservationFile,
+    o: &ReferenceOptions,
+    origin: &str,
+) -> anyhow::Result<ReferenceFile> {
+    let snr_db = o.snr_db.unwrap_or(scn.snr_db);
+    let post = posterior_of(scn, obs, snr_db, origin)?;
+    let dim = post.dim();
+    let mut rng = Rng::new(o.seed);
+    let (grid, init) = if dim == 2 && o.start.is_none() {
+        let (g, s) = grid_posterior(&post)?;
+        let draws: Vec<Vec<f64>> = g
+            .sample(WALKERS, &mut rng)
+            .iter()
+            .map(|d| d.to_vec())
+            .collect();
+        (Some((g, s)), Init::Points(draws))
+    } else {
+        let start = o.start.clone().ok_or_else(|| {
+            refuse(format!(
+                "reference: scenario {} has {dim} unknowns; the grid handles two. \
+                 Give an MCMC start point with --start name=value,...",
+                scn.name
+            ))
+        })?;
+        let scale = post
+            .scenario()
+            .priors()
+            .iter()
+            .map(|p| {
+                let (a, b) = p.support();
+                if a.is_finite() && b.is_finite() {
+                    1e-4 * (b - a)
+                } else {
+                    1e-3
+                }
+            })
+            .collect();
+        (
+            None,
+            Init::Ball {
+                center: start,
+                scale,
+            },
+        )
+    };
+    let mut samples: Vec<Vec<f64>> = Vec::new();
+    let mut mcmc = None;
+    if !o.grid_only || grid.is_none() {
+        // Few walkers, long chains: R̂ < 1.01 needs ~100 autocorrelation times (~40–50
+        // steps here) per walker.
+        let walkers = WALKERS;
+        let steps = STEPS;
+        let opts = EnsembleOptions {
+            walkers,
+            burn_in: if grid.is_some() { 300 } else { 3000 },
+            steps,
+            thin: (walkers * steps / o.samples.max(1)).max(1),
+            stretch: 2.0,
+            seed: o.seed,
+            parallel: true,
+        };
+        let r =
+            ensemble_sample(|t| post.log_posterior(t), &init, &opts).map_err(|e| refuse(e.0))?;
+        samples = r.samples();
+        samples.truncate(o.samples);
+        let (mean, sd) = moments(&samples);
+        mcmc = Some(McmcSummary {
+            walkers,
+            steps,
+            acceptance: r.acceptance_rate,
+            rhat: r.diagnostics.iter().map(|d| d.rhat).collect(),
+            ess: r.diagnostics.iter().map(|d| d.ess).collect(),
+            mean,
+            sd,
+        });
+    }
+    if samples.is_empty()
+        && let Some((g, _)) = &grid
+    {
+        samples = g
+            .sample(o.samples, &mut rng)
+            .iter()
+            .map(|d| d.to_vec())
+            .collect();
+    }
+    Ok(ReferenceFile {
+        scenario: scn.name.clone(),
+        parameters: scn.unknowns().iter().map(|s| (*s).to_owned()).collect(),
+        observation: obs.clone(),
+        snr_db,
+        grid: grid.map(|(_, s)| s),
+        mcmc,
+        samples,
+    })
+}
+
+/// Sample means and standard deviations per parameter.
+pub fn moments(samples: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
+    let dim = samples.first().map_or(0, Vec::len);
+    let n = samples.len().max(2) as f64;
+    let mean: Vec<f64> = (0..dim)
+        .map(|k| samples.iter().map(|s| s[k]).sum::<f64>() / n)
+        .collect();
+    let sd = (0..dim)
+        .map(|k| {
+            (samples
+                .iter()
+                .map(|s| (s[k] - mean[k]).powi(2))
+                .sum::<f64>()
+                / (n - 1.0))
+                .sqrt()
+        })
+        .collect();
+    (mean, sd)
+}
+
+/// Run `vina reference`.
+pub fn run(
+    scenario: &Path,
+    observation: &Path,
+    out: &Path,
+    o: &ReferenceOptions,
+) -> anyhow::Result<()> {
+    let scn = Scenario::load(scenario)?;
+    let obs = ObservationFile::read(observation)?;
+    let origin = format!("observation {}", observation.display());
+    let r = reference(&scn, &obs, o, &origin)?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
+    fs::write(out, serde_json::to_string(&r)? + "\n")
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    for (k, name) in r.parameters.iter().enumerate() {
+        let g = r
+            .grid
+            .as_ref()
+            .map(|g| format!("grid {:.5} ± {:.5}", g.mean[k], g.sd[k]));
+        let m = r.mcmc.as_ref().map(|m| {
+            format!(
+                "MCMC {:.5} ± {:.5} (R̂ {:.3}, ESS {:.0})",
+                m.mean[k], m.sd[k], m.rhat[k], m.ess[k]
+            )
+        });
+        let truth = obs
+            .truth
+            .as_ref()
+            .and_then(|t| t.get(k))
+            .map(|t| format!("truth {t}"));
+        let parts: Vec<String> = [truth, g, m].into_iter().flatten().collect();
+        eprintln!("{name}: {}", parts.join("; "));
+    }
+    if let Some(g) = &r.grid {
+        eprintln!(
+            "grid correlation {:.3}; modes found: {}",
+            g.corr,
+            g.modes.len()
+        );
+    }
+    eprintln!("{}: {} reference draws", out.display(), r.samples.len());
+    Ok(())
+}
