@@ -1,26 +1,35 @@
-//! Build script: put `memory.x` where the linker finds it, and provide the model the
-//! benchmarks run. `VINA_MODEL=path/to/model.vina` selects a trained model; without it a
-//! randomly initialized model of the default on-device architecture is generated with
-//! `vina-core`'s own encoder (f32 and int8), so sizes and instruction counts are
-//! measurable before any training. `VINA_RECORDING=path` embeds a recording for the
+//! Build script: put `memory.x` where the linker finds it, and provide the model built
+//! into flash. The default is the committed, trained `models/gi-pekeris-cinn.vina` (f32)
+//! and `models/gi-pekeris-cinn-int8.vina` (int8, feature `int8-model`);
+//! `VINA_MODEL=path/to/model.vina` selects another. The model is validated at boot (CRC,
+//! version, dimensions), not here, so a corrupt file gives the firmware's fault report. `VINA_RECORDING=path` embeds a recording for the
 //! `buoy` binary's replay source and links with 4 MiB of flash
-//! (`memory-qemu.x`), since recordings are test data, not firmware.
+//! (`memory-qemu.x`), since recordings are test data, not firmware. A board feature
+//! (`board-stm32f411`) links with that board's memory map (`boards/*/memory.x`) instead.
 use std::{env, fs, path::PathBuf};
-
-use vina_core::spec::{Precision, RandomArch};
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let recording = env::var_os("VINA_RECORDING");
-    let memory = if recording.is_some() {
+    // A real board's memory map when its feature is on (`boards/NAME/memory.x`): a
+    // recording embedded there must fit the part's flash, or the link fails.
+    let memory = if env::var_os("CARGO_FEATURE_BOARD_STM32F411").is_some() {
+        "boards/stm32f411/memory.x"
+    } else if recording.is_some() {
         "memory-qemu.x"
     } else {
         "memory-budget.x"
     };
     fs::copy(memory, out.join("memory.x")).expect("memory layouts are next to build.rs");
     println!("cargo:rustc-link-search={}", out.display());
+    // defmt's interned strings need its linker script (the `defmt` feature, Cortex-M only)
+    let bare_metal = env::var("TARGET").is_ok_and(|t| t.ends_with("-none-eabihf"));
+    if bare_metal && env::var_os("CARGO_FEATURE_DEFMT").is_some() {
+        println!("cargo:rustc-link-arg=-Tdefmt.x");
+    }
     println!("cargo:rerun-if-changed=memory-budget.x");
     println!("cargo:rerun-if-changed=memory-qemu.x");
+    println!("cargo:rerun-if-changed=boards");
     println!("cargo:rerun-if-env-changed=VINA_MODEL");
     println!("cargo:rerun-if-env-changed=VINA_RECORDING");
     let rec = match &recording {
@@ -32,17 +41,18 @@ fn main() {
     };
     fs::write(out.join("recording.vrec"), rec).expect("OUT_DIR is writable");
 
-    let spec = RandomArch::default_cinn().build(1);
-    for (name, precision) in [
-        ("model_f32.vina", Precision::F32),
-        ("model_int8.vina", Precision::Int8),
+    for (name, default) in [
+        ("model_f32.vina", "../models/gi-pekeris-cinn.vina"),
+        ("model_int8.vina", "../models/gi-pekeris-cinn-int8.vina"),
     ] {
-        let bytes = match env::var_os("VINA_MODEL") {
-            Some(path) => fs::read(&path).expect("VINA_MODEL names a readable .vina file"),
-            None => spec
-                .encode(precision)
-                .expect("the default architecture encodes"),
-        };
+        let path = env::var_os("VINA_MODEL").map_or_else(|| PathBuf::from(default), PathBuf::from);
+        println!("cargo:rerun-if-changed={}", path.display());
+        let bytes = fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "model {}: {e} (set VINA_MODEL to a .vina file)",
+                path.display()
+            )
+        });
         fs::write(out.join(name), bytes).expect("OUT_DIR is writable");
     }
 }

@@ -39,6 +39,11 @@ pub struct CapacityError {
     pub channels: usize,
 }
 
+/// The filter parked in unused (tone, channel) slots.
+fn idle_filter() -> Goertzel {
+    Goertzel::new(1.0, 2.0)
+}
+
 impl ToneBank {
     /// Filters for `tones_hz` on `channels` channels at `sample_rate_hz`.
     pub fn new(
@@ -46,22 +51,48 @@ impl ToneBank {
         channels: usize,
         sample_rate_hz: f32,
     ) -> Result<Self, CapacityError> {
-        let tones = tones_hz.clone().count();
-        if tones == 0 || tones > MAX_TONES || channels == 0 || channels > MAX_CHANNELS {
-            return Err(CapacityError { tones, channels });
-        }
-        let idle = Goertzel::new(1.0, 2.0);
-        let mut filters = [[idle; MAX_CHANNELS]; MAX_TONES];
-        for (row, f) in filters.iter_mut().zip(tones_hz) {
-            *row = [Goertzel::new(f, sample_rate_hz); MAX_CHANNELS];
-        }
-        Ok(Self {
-            tones,
-            channels,
-            filters,
+        let mut bank = Self::idle();
+        bank.configure(tones_hz, channels, sample_rate_hz)?;
+        Ok(bank)
+    }
+
+    /// A bank with no tones and no channels (it accumulates nothing), until
+    /// [`ToneBank::configure`]: lets a caller build the bank where it stays, with no copy.
+    pub fn idle() -> Self {
+        Self {
+            tones: 0,
+            channels: 0,
+            filters: [[idle_filter(); MAX_CHANNELS]; MAX_TONES],
             csdm: [[[Complex32::new(0.0, 0.0); MAX_CHANNELS]; MAX_CHANNELS]; MAX_TONES],
             snapshots: 0,
-        })
+        }
+    }
+
+    /// Set the bank up in place for `tones_hz` on `channels` channels at `sample_rate_hz`,
+    /// with no snapshots; on a capacity error it is left idle.
+    pub fn configure(
+        &mut self,
+        tones_hz: impl Iterator<Item = f32> + Clone,
+        channels: usize,
+        sample_rate_hz: f32,
+    ) -> Result<(), CapacityError> {
+        let tones = tones_hz.clone().count();
+        if tones == 0 || tones > MAX_TONES || channels == 0 || channels > MAX_CHANNELS {
+            self.tones = 0;
+            self.channels = 0;
+            return Err(CapacityError { tones, channels });
+        }
+        let idle = idle_filter();
+        for row in self.filters.iter_mut() {
+            *row = [idle; MAX_CHANNELS];
+        }
+        for (row, f) in self.filters.iter_mut().zip(tones_hz) {
+            *row = [Goertzel::new(f, sample_rate_hz); MAX_CHANNELS];
+        }
+        self.tones = tones;
+        self.channels = channels;
+        self.reset();
+        Ok(())
     }
 
     /// Feed one multi-channel sample (already scaled to f32).
@@ -117,6 +148,9 @@ impl ToneBank {
     /// (`tones · channels` entries). Power iteration from the strongest channel's column.
     pub fn principal_vectors(&self, out: &mut [[f32; 2]]) -> Option<()> {
         let c = self.channels;
+        if c == 0 || self.tones == 0 {
+            return None; // idle: nothing configured, nothing measured
+        }
         for (r, out_t) in self
             .csdm
             .iter()

@@ -11,7 +11,7 @@ use vina_core::features::FeatureKind;
 use vina_core::layers::Scratch;
 use vina_core::model::Model;
 use vina_core::report::{MAX_PARAMS, Rejection, Report, Status};
-use vina_core::rng::Rng;
+use vina_core::sampling;
 use vina_core::summary::Summary;
 
 use crate::acquisition::SampleSource;
@@ -84,6 +84,36 @@ impl<'m> Pipeline<'m> {
         sample_rate_hz: f32,
         config: Config,
     ) -> Result<Self, SetupError> {
+        let mut pipeline = Self::unconfigured(model, config);
+        pipeline.configure(channels, sample_rate_hz)?;
+        Ok(pipeline)
+    }
+
+    /// A pipeline whose tone bank is idle (its windows are rejected as
+    /// [`Rejection::Features`]) until [`Pipeline::configure`] succeeds. With `configure`,
+    /// the way to build the ~20 KiB of state where it stays: a `Result<Pipeline, _>` moved
+    /// into place costs the Cortex-M's stack a copy of it per move (47 KiB of stack with
+    /// this, 52 KiB with `new`).
+    pub(crate) fn unconfigured(model: &'m Model<'m>, config: Config) -> Self {
+        Self {
+            model,
+            bank: ToneBank::idle(),
+            config,
+            sequence: 0,
+            scratch: Scratch::new(),
+            context: [0.0; MAX_CONTEXT],
+            features: [0.0; MAX_FEATURES],
+        }
+    }
+
+    /// Check the model against a source with `channels` channels at `sample_rate_hz` and
+    /// set the tone bank up for it, in place.
+    pub(crate) fn configure(
+        &mut self,
+        channels: usize,
+        sample_rate_hz: f32,
+    ) -> Result<(), SetupError> {
+        let model = self.model;
         let h = model.header();
         let receivers = usize::from(h.features.receivers);
         if receivers != channels {
@@ -101,17 +131,9 @@ impl<'m> Pipeline<'m> {
         {
             return Err(SetupError::Capacity);
         }
-        let bank = ToneBank::new(h.features.tones_hz.iter(), channels, sample_rate_hz)
-            .map_err(|_| SetupError::Capacity)?;
-        Ok(Self {
-            model,
-            bank,
-            config,
-            sequence: 0,
-            scratch: Scratch::new(),
-            context: [0.0; MAX_CONTEXT],
-            features: [0.0; MAX_FEATURES],
-        })
+        self.bank
+            .configure(h.features.tones_hz.iter(), channels, sample_rate_hz)
+            .map_err(|_| SetupError::Capacity)
     }
 
     /// The features of the last window that reached the network.
@@ -122,7 +144,8 @@ impl<'m> Pipeline<'m> {
     /// Acquire one window from `source` and infer; latent draws are seeded with `seed`.
     /// Acquisition errors are returned as such (the caller decides to retry or reset).
     pub fn run<S: SampleSource>(&mut self, source: &mut S, seed: u64) -> Result<Report, S::Error> {
-        let channels = source.channels();
+        // never past the buffers, whatever source this pipeline is handed
+        let channels = source.channels().min(MAX_CHANNELS);
         let full_scale = source.full_scale().max(1) as f32;
         let mut codes = [0i32; MAX_CHANNELS];
         let mut x = [0.0f32; MAX_CHANNELS];
@@ -204,7 +227,7 @@ impl<'m> Pipeline<'m> {
 }
 
 /// The condition network once, then `samples` posterior draws summarized per parameter —
-/// the same loop `vina invert --engine core` runs on the host.
+/// `vina_core::sampling`, the loop `vina invert --engine core` runs on the host.
 pub fn sample_summaries(
     model: &Model<'_>,
     y: &[f32],
@@ -216,21 +239,9 @@ pub fn sample_summaries(
     model
         .prepare(y, context, scratch)
         .map_err(|_| Rejection::Model)?;
-    let mut rng = Rng::new(seed);
-    let mut z = [0.0f32; vina_core::layers::MAX_DIM];
-    let z = &mut z[..model.latent_dim()];
-    let mut x = [0.0f32; MAX_PARAMS];
-    let x = x.get_mut(..model.x_dim()).ok_or(Rejection::Model)?;
     let mut summaries = [Summary::new(); MAX_PARAMS];
-    for _ in 0..samples {
-        rng.fill_normal(z);
-        model
-            .sample(context, z, x, scratch)
-            .map_err(|_| Rejection::Model)?;
-        for (s, v) in summaries.iter_mut().zip(x.iter()) {
-            s.push(*v);
-        }
-    }
+    sampling::summarize(model, context, scratch, seed, samples, &mut summaries)
+        .map_err(|_| Rejection::Model)?;
     Ok(summaries)
 }
 
@@ -239,6 +250,7 @@ mod tests {
     use super::*;
     use crate::acquisition::SampleStatus;
     use std::vec::Vec;
+    use vina_core::rng::Rng;
     use vina_core::spec::{Precision, RandomArch};
 
     /// A 5-channel source playing the model's tones with receiver vectors `p` (KRAKEN's
@@ -385,5 +397,28 @@ mod tests {
                 source: 4
             })
         );
+    }
+
+    #[test]
+    fn built_in_place_equals_new_and_idle_rejects() {
+        let (bytes, mut source) = setup(1.0);
+        let model = Model::from_bytes(&bytes).unwrap();
+        let mut idle = Pipeline::unconfigured(&model, config());
+        let r = idle.run(&mut source, 5).unwrap();
+        assert_eq!(r.status, Status::Rejected(Rejection::Features));
+        assert_eq!(
+            idle.configure(4, 1000.0),
+            Err(SetupError::Channels {
+                model: 5,
+                source: 4
+            })
+        );
+
+        let (_, mut a) = setup(1.0);
+        let (_, mut b) = setup(1.0);
+        let mut in_place = Pipeline::unconfigured(&model, config());
+        in_place.configure(5, 1000.0).unwrap();
+        let mut new = Pipeline::new(&model, 5, 1000.0, config()).unwrap();
+        assert_eq!(in_place.run(&mut a, 9), new.run(&mut b, 9));
     }
 }

@@ -7,7 +7,8 @@ use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::exception;
 use cortex_m_semihosting::debug;
 
-/// Park the core (on a board without a debugger, semihosting exit does nothing).
+/// Park the core (on a board a semihosting exit need not stop it: probe-rs ends the
+/// session, but the core may run on; without a probe, semihosting calls fault).
 pub fn halt() -> ! {
     loop {
         cortex_m::asm::wfi();
@@ -60,5 +61,41 @@ impl InstructionCounter {
                 return ticks * INSTRUCTIONS_PER_TICK;
             }
         }
+    }
+}
+
+/// Stack use so far, from the paint `cortex-m-rt` lays over the whole stack at reset
+/// (feature `paint-stack`: every word between `_stack_end` and `_stack_start` set to
+/// [`cortex_m_rt::STACK_PAINT_VALUE`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackUse {
+    /// Deepest use since reset, bytes: from the top of RAM down to the lowest word whose
+    /// paint is gone (a lower bound only if a frame skipped words it reserved — the
+    /// usual caveat of stack painting).
+    pub high_water: usize,
+    /// Bytes the stack may take: RAM left after `.data`, `.bss` and `.uninit`.
+    pub size: usize,
+}
+
+/// Measure the stack's high-water mark (scans from the bottom of the stack up).
+#[allow(unsafe_code)]
+pub fn stack_use() -> StackUse {
+    unsafe extern "C" {
+        static _stack_end: u32;
+        static _stack_start: u32;
+    }
+    let bottom = (&raw const _stack_end) as usize;
+    let top = (&raw const _stack_start) as usize;
+    let mut p = bottom;
+    // SAFETY: [bottom, top) is this program's stack, 4-byte aligned (asserted by link.x):
+    // reading it is always defined, the words below the current frame are just unused.
+    while p < top
+        && unsafe { core::ptr::read_volatile(p as *const u32) } == cortex_m_rt::STACK_PAINT_VALUE
+    {
+        p += 4;
+    }
+    StackUse {
+        high_water: top - p,
+        size: top - bottom,
     }
 }

@@ -9,10 +9,16 @@
 //!   forward model on the Cortex-M4, deterministic (`-icount shift=0`).
 //! - `cargo xtask qemu [--model FILE] [--recording FILE]`: the buoy firmware on QEMU,
 //!   report frames decoded.
-//! - `cargo xtask size [--write]`: firmware flash/RAM against the budgets, compared with
-//!   the committed `firmware/size-report.txt`.
-//! - `cargo xtask sample-cost`: instructions per posterior sample of the default cINN
-//!   architecture on the Cortex-M4, f32 and int8.
+//! - `cargo xtask linux [--model FILE] [--recording FILE] [--compare]`: the same pipeline
+//!   with `std` on ARM Linux (`aarch64-unknown-linux-gnu` under `qemu-aarch64`), report
+//!   frames decoded; `--compare` checks them against the Cortex-M's on QEMU (within 1e-4).
+//! - `cargo xtask defmt [--recording FILE]`: the buoy with defmt logs on QEMU, decoded by
+//!   `defmt-print` (install it first; CI builds the feature only).
+//! - `cargo xtask size [--write]`: firmware flash/RAM against the budgets and the buoy's
+//!   measured stack high-water mark, compared with the committed `firmware/size-report.txt`.
+//! - `cargo xtask sample-cost [--write]`: instructions per posterior sample of the default
+//!   cINN architecture on the Cortex-M4, f32 and int8, compared with the committed
+//!   `bench/sample_cortex_m4.txt` (±1 %; `--write` updates it).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -115,15 +121,94 @@ fn forward_cost() -> anyhow::Result<()> {
 }
 
 /// Instructions per posterior sample of the default cINN architecture (random weights
-/// unless VINA_MODEL names a trained model), f32 and int8, written to
-/// `bench/sample_cortex_m4.txt`.
-fn sample_cost() -> anyhow::Result<()> {
+/// unless VINA_MODEL names a trained model), f32 and int8, compared with the committed
+/// `bench/sample_cortex_m4.txt` (`--write` updates it).
+fn sample_cost(write: bool) -> anyhow::Result<()> {
     let f32_run = qemu_measure("sample_cost", &[])?;
     let int8_run = qemu_measure("sample_cost", &["--features", "int8-model"])?;
     let out = format!("{f32_run}{int8_run}");
     print!("{out}");
     let report = format!("# cargo xtask sample-cost: {QEMU_HEADER}\n{out}");
-    std::fs::write(root().join("bench/sample_cortex_m4.txt"), report)?;
+    let path = root().join("bench/sample_cortex_m4.txt");
+    if write {
+        std::fs::write(&path, report)?;
+        return Ok(());
+    }
+    let committed = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    compare_instruction_counts(&committed, &report, SAMPLE_COST_TOLERANCE).with_context(|| {
+        format!(
+            "instruction counts differ from the committed {} by more than {} %: run `cargo xtask sample-cost --write` and commit it",
+            path.display(),
+            100.0 * SAMPLE_COST_TOLERANCE
+        )
+    })?;
+    eprintln!(
+        "sample-cost: within {} % of the committed {}",
+        100.0 * SAMPLE_COST_TOLERANCE,
+        path.display()
+    );
+    Ok(())
+}
+
+/// Relative change of an instruction count that `cargo xtask sample-cost` accepts. The
+/// counts are exact and repeat run to run under `-icount shift=0`, so any change comes from
+/// the code; 1 % lets toolchain-level noise (a moved constant, another inlining decision)
+/// through and stops real regressions.
+const SAMPLE_COST_TOLERANCE: f64 = 0.01;
+
+/// The `(model, what, count)` instruction counts of a sample-cost report: every
+/// "N instructions…" figure on each "model: …" line.
+fn instruction_counts(report: &str) -> Vec<(String, String, u64)> {
+    let mut counts = Vec::new();
+    for line in report.lines().filter(|l| !l.starts_with('#')) {
+        let Some((model, rest)) = line.split_once(": ") else {
+            continue;
+        };
+        for part in rest.split(';') {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            for (i, w) in words.iter().enumerate() {
+                if words.get(i + 1) == Some(&"instructions")
+                    && let Ok(n) = w.parse::<u64>()
+                {
+                    let what = format!("{} {}", words[..i].join(" "), words[i + 1..].join(" "));
+                    let what = what.trim().to_owned();
+                    counts.push((model.to_owned(), what, n));
+                }
+            }
+        }
+    }
+    counts
+}
+
+/// Fail unless both reports hold the same instruction counts within `tolerance`.
+fn compare_instruction_counts(committed: &str, fresh: &str, tolerance: f64) -> anyhow::Result<()> {
+    let (old, new) = (instruction_counts(committed), instruction_counts(fresh));
+    if old.is_empty() || old.len() != new.len() {
+        bail!(
+            "the reports list different measurements:\n--- committed\n{committed}--- now\n{fresh}"
+        );
+    }
+    let mut bad = Vec::new();
+    for ((m0, w0, n0), (m1, w1, n1)) in old.iter().zip(&new) {
+        if (m0, w0) != (m1, w1) {
+            bail!("measurement `{m0}: {w0}` is now `{m1}: {w1}`");
+        }
+        let change = (*n1 as f64 - *n0 as f64) / (*n0).max(1) as f64;
+        eprintln!(
+            "{m0}: {w0}: committed {n0}, now {n1} ({:+.2} %)",
+            100.0 * change
+        );
+        if change.abs() > tolerance {
+            bad.push(format!(
+                "{m0}: {w0}: {n0} → {n1} ({:+.2} %)",
+                100.0 * change
+            ));
+        }
+    }
+    if !bad.is_empty() {
+        bail!("{}", bad.join("\n"));
+    }
     Ok(())
 }
 
@@ -156,13 +241,18 @@ const RAM_BUDGET: u64 = 64 * 1024;
 fn size_report() -> anyhow::Result<String> {
     let fw = root().join("firmware");
     let mut report = String::from(
-        "# cargo xtask size: firmware flash and RAM (static; the stack takes the rest of RAM)\n# budgets (design §9): flash 262144 B, RAM 65536 B\n",
+        "# cargo xtask size: firmware flash and RAM (static; the stack takes the rest of RAM), and the buoy's measured stack\n# budgets (design §9): flash 262144 B, RAM 65536 B\n",
     );
     for (bin, features, label) in [
         (
             "buoy",
             &[][..],
             "buoy (full pipeline, default cINN f32, no recording)",
+        ),
+        (
+            "buoy",
+            &["--features", "board-stm32f411"][..],
+            "buoy for the STM32F411 (board-stm32f411, build only in CI)",
         ),
         ("selftest", &[][..], "selftest"),
         ("forward_cost", &[][..], "forward_cost"),
@@ -181,6 +271,9 @@ fn size_report() -> anyhow::Result<String> {
         args.extend_from_slice(features);
         run(&fw, "cargo", &args)?;
         let (flash, ram) = elf_size(&fw.join("target/thumbv7em-none-eabihf/release").join(bin))?;
+        if flash == 0 {
+            bail!("{label}: no flash sections found in the ELF");
+        }
         report.push_str(&format!(
             "{label}: flash {flash} B ({:.1} %), RAM {ram} B ({:.1} %)\n",
             100.0 * flash as f64 / FLASH_BUDGET as f64,
@@ -189,6 +282,21 @@ fn size_report() -> anyhow::Result<String> {
         if flash > FLASH_BUDGET || ram > RAM_BUDGET {
             bail!("{label} exceeds the firmware budget: flash {flash} B, RAM {ram} B");
         }
+    }
+    // Stack: the buoy paints it at reset and reports the deepest use after its reports
+    // (QEMU with the design's 64 KiB of RAM, `memory-qemu.x`). Deterministic run to run.
+    let buoy = qemu_buoy(None, None, false)?;
+    let (used, size) = (buoy.stack_high_water, buoy.stack_size);
+    report.push_str(&format!(
+        "buoy stack high-water ({} reports of {} samples, standard gi-pekeris recording): {used} B of the {size} B stack, {:.1} % of RAM\n",
+        buoy.reports.len(),
+        buoy.reports.first().map_or(0, |r| r.samples),
+        100.0 * used as f64 / RAM_BUDGET as f64
+    ));
+    if buoy.reports.is_empty() || used >= size {
+        bail!(
+            "the buoy's stack reached the bottom of RAM ({used} B of {size} B): it overflowed, or the run gave no report"
+        );
     }
     Ok(report)
 }
@@ -233,6 +341,55 @@ fn synth_args(out: &Path) -> anyhow::Result<Vec<String>> {
     Ok(args.map(str::to_owned).to_vec())
 }
 
+/// The `vina` binary the test step built (a `cargo run` here would resolve other
+/// features and rebuild Burn); built if missing.
+fn vina_bin() -> anyhow::Result<PathBuf> {
+    let root = root();
+    let vina = root.join("target/debug/vina");
+    if !vina.exists() {
+        run(
+            &root,
+            "cargo",
+            &["build", "-p", "vina-host", "--bin", "vina"],
+        )?;
+    }
+    Ok(vina)
+}
+
+/// The standard test recording (`synth_args`), synthesized afresh (well under a second).
+fn standard_recording() -> anyhow::Result<PathBuf> {
+    let root = root();
+    let path = root.join("target/xtask-gi-pekeris.vrec");
+    let args = synth_args(&path)?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let vina = vina_bin()?;
+    run(&root, vina.to_str().context("non-UTF-8 path")?, &args)?;
+    Ok(path)
+}
+
+/// Decode the report frames of a byte stream (0x00-delimited COBS frames).
+fn decode_frames(stream: &[u8]) -> anyhow::Result<Vec<vina_core::report::Report>> {
+    stream
+        .split_inclusive(|&b| b == 0)
+        .filter(|f| f.len() > 1)
+        .map(|f| {
+            vina_core::report::Report::decode(&mut f.to_vec())
+                .map_err(|e| anyhow::anyhow!("bad report frame: {e}"))
+        })
+        .collect()
+}
+
+/// What one buoy run under QEMU gave: its reports and its stack's high-water mark.
+struct BuoyRun {
+    reports: Vec<vina_core::report::Report>,
+    /// The features of each report (by sequence number), exact f32 values.
+    features: Vec<(u32, Vec<f32>)>,
+    /// Deepest stack use, bytes (the stack is painted at reset).
+    stack_high_water: u64,
+    /// Bytes the stack may take (RAM left after static data).
+    stack_size: u64,
+}
+
 /// Run the buoy firmware under QEMU on a recording (default: a fresh `vina synth` of
 /// gi-pekeris) with a model (default: the random-weight default cINN), decode its report
 /// frames and return them.
@@ -240,20 +397,19 @@ fn qemu(
     model: Option<String>,
     recording: Option<String>,
 ) -> anyhow::Result<Vec<vina_core::report::Report>> {
+    Ok(qemu_buoy(model, recording, true)?.reports)
+}
+
+/// [`qemu`], with the stack's high-water mark; prints the decoded output when `echo`.
+fn qemu_buoy(
+    model: Option<String>,
+    recording: Option<String>,
+    echo: bool,
+) -> anyhow::Result<BuoyRun> {
     let root = root();
     let recording = match recording {
         Some(r) => PathBuf::from(r),
-        None => {
-            let path = root.join("target/xtask-gi-pekeris.vrec");
-            let args = synth_args(&path)?;
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            run(
-                &root,
-                "cargo",
-                &[&["run", "--quiet", "-p", "vina-host", "--"][..], &args].concat(),
-            )?;
-            path
-        }
+        None => standard_recording()?,
     };
     let fw = root.join("firmware");
     let mut build = Command::new("cargo");
@@ -278,21 +434,247 @@ fn qemu(
         "-semihosting-config", "enable=on,target=native", "-kernel", elf.to_str().context("non-UTF-8 path")?,
     ])?;
     let mut reports = Vec::new();
+    let mut features = Vec::new();
+    let mut stack = None;
     for line in out.lines() {
-        if let Some(hex) = line.strip_prefix("frame ") {
-            let mut bytes = (0..hex.len() / 2)
+        if let Some(rest) = line.strip_prefix("features ") {
+            let (seq, hex) = rest
+                .split_once(' ')
+                .context("features line without values")?;
+            let values = (0..hex.len() / 8)
+                .map(|i| u32::from_str_radix(&hex[8 * i..8 * i + 8], 16).map(f32::from_bits))
+                .collect::<Result<Vec<f32>, _>>()
+                .context("features are not hex")?;
+            features.push((seq.parse()?, values));
+        } else if let Some(hex) = line.strip_prefix("frame ") {
+            let bytes = (0..hex.len() / 2)
                 .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
                 .collect::<Result<Vec<u8>, _>>()
                 .context("frame is not hex")?;
-            let report = vina_core::report::Report::decode(&mut bytes)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{report:?}");
+            let report = decode_frames(&bytes)?.pop().context("empty report frame")?;
+            if echo {
+                println!("{report:?}");
+            }
             reports.push(report);
         } else {
-            println!("{line}");
+            if let Some(rest) = line.strip_prefix("stack high-water ") {
+                // "N B of M B"
+                let n: Vec<u64> = rest
+                    .split_whitespace()
+                    .filter_map(|w| w.parse().ok())
+                    .collect();
+                if let [used, size] = n[..] {
+                    stack = Some((used, size));
+                }
+            }
+            if echo {
+                println!("{line}");
+            }
         }
     }
+    let (stack_high_water, stack_size) =
+        stack.context("the buoy printed no stack high-water mark")?;
+    Ok(BuoyRun {
+        reports,
+        features,
+        stack_high_water,
+        stack_size,
+    })
+}
+
+/// The buoy with defmt logs (feature `defmt`) under QEMU on a recording: semihosting
+/// stdout (defmt frames) through `defmt-print -e ELF`, report frames from stderr decoded.
+/// Needs `defmt-print` on PATH (`cargo install defmt-print`, ~3 min cold on 2 cores: CI
+/// only builds this feature).
+fn defmt(recording: Option<String>) -> anyhow::Result<()> {
+    use std::process::Stdio;
+    if Command::new("defmt-print")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        bail!("defmt-print is not on PATH: `cargo install defmt-print` (~3 min)");
+    }
+    let root = root();
+    let recording = match recording {
+        Some(r) => std::path::absolute(r)?,
+        None => standard_recording()?,
+    };
+    let fw = root.join("firmware");
+    let mut build = Command::new("cargo");
+    build
+        .args(["build", "--quiet", "--release", "--features", "defmt"])
+        .args(["--bin", "buoy"])
+        .env("VINA_RECORDING", &recording)
+        .current_dir(&fw);
+    eprintln!(
+        "$ VINA_RECORDING={} cargo build --release --features defmt --bin buoy",
+        recording.display()
+    );
+    if !build.status()?.success() {
+        bail!("firmware build failed");
+    }
+    let elf = fw.join("target/thumbv7em-none-eabihf/release/buoy");
+    let mut qemu = Command::new("qemu-system-arm")
+        .args(["-cpu", "cortex-m4", "-machine", "mps2-an386", "-nographic"])
+        .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
+        .arg(&elf)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start qemu-system-arm")?;
+    let logs = qemu.stdout.take().context("no QEMU stdout")?;
+    let printer = Command::new("defmt-print")
+        .arg("-e")
+        .arg(&elf)
+        .stdin(logs)
+        .spawn()
+        .context("cannot start defmt-print: `cargo install defmt-print`")?;
+    let out = qemu.wait_with_output()?;
+    let printed = printer.wait_with_output()?;
+    if !out.status.success() || !printed.status.success() {
+        bail!(
+            "QEMU exited with {}, defmt-print with {}",
+            out.status,
+            printed.status
+        );
+    }
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        if let Some(hex) = line.strip_prefix("frame ") {
+            let bytes = (0..hex.len() / 2)
+                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+                .collect::<Result<Vec<u8>, _>>()
+                .context("frame is not hex")?;
+            for r in decode_frames(&bytes)? {
+                println!("{r:?}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The buoy on ARM Linux: `buoy_linux` (feature `linux`) cross-built for
+/// `aarch64-unknown-linux-gnu` and run under `qemu-aarch64` on a recording (default: the
+/// standard one) with a model file (default: the one built in, as on the Cortex-M); its
+/// stdout is the report frames, decoded here.
+fn linux(
+    model: Option<String>,
+    recording: Option<String>,
+) -> anyhow::Result<Vec<vina_core::report::Report>> {
+    let root = root();
+    let recording = match recording {
+        Some(r) => std::path::absolute(r)?,
+        None => standard_recording()?,
+    };
+    let fw = root.join("firmware");
+    #[rustfmt::skip]
+    run(&fw, "cargo", &[
+        "build", "--quiet", "--release", "--features", "linux",
+        "--target", "aarch64-unknown-linux-gnu", "--bin", "buoy_linux",
+    ])?;
+    let elf = fw.join("target/aarch64-unknown-linux-gnu/release/buoy_linux");
+    let mut cmd = Command::new("qemu-aarch64");
+    cmd.args(["-L", "/usr/aarch64-linux-gnu"])
+        .arg(&elf)
+        .arg(&recording)
+        .current_dir(&fw);
+    if let Some(m) = &model {
+        cmd.arg(std::path::absolute(m)?);
+    }
+    eprintln!(
+        "$ qemu-aarch64 -L /usr/aarch64-linux-gnu {} {}{}",
+        elf.display(),
+        recording.display(),
+        model
+            .as_deref()
+            .map(|m| format!(" {m}"))
+            .unwrap_or_default()
+    );
+    let out = cmd
+        .output()
+        .context("cannot start qemu-aarch64 (package qemu-user)")?;
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        bail!("buoy_linux failed with {}", out.status);
+    }
+    let reports = decode_frames(&out.stdout)?;
+    for r in &reports {
+        println!("{r:?}");
+    }
     Ok(reports)
+}
+
+/// Whether two reports agree: everything but the summaries exactly, the summaries within
+/// `rel` relative (floats may differ in the last bits across targets).
+fn reports_agree(a: &vina_core::report::Report, b: &vina_core::report::Report, rel: f32) -> bool {
+    let close = |x: f32, y: f32| (x - y).abs() <= rel * x.abs().max(y.abs()).max(1.0);
+    (
+        a.sequence,
+        a.scenario_hash,
+        a.samples,
+        a.seed,
+        a.clipped_samples,
+        a.non_finite_values,
+        a.dropped_frames,
+        a.status,
+        a.parameters.len(),
+    ) == (
+        b.sequence,
+        b.scenario_hash,
+        b.samples,
+        b.seed,
+        b.clipped_samples,
+        b.non_finite_values,
+        b.dropped_frames,
+        b.status,
+        b.parameters.len(),
+    ) && a.parameters.iter().zip(&b.parameters).all(|(p, q)| {
+        (p.count, p.non_finite) == (q.count, q.non_finite)
+            && [
+                (p.mean, q.mean),
+                (p.std, q.std),
+                (p.q05, q.q05),
+                (p.q50, q.q50),
+                (p.q95, q.q95),
+            ]
+            .iter()
+            .all(|&(x, y)| close(x, y))
+    })
+}
+
+/// CI: the ARM Linux build's reports equal the Cortex-M's (QEMU) on the same model,
+/// recording and seeds, within 1e-4 (`cargo xtask linux --compare`).
+fn linux_check(model: Option<String>, recording: Option<String>) -> anyhow::Result<()> {
+    let recording = match recording {
+        Some(r) => r,
+        None => standard_recording()?
+            .to_str()
+            .context("non-UTF-8 path")?
+            .to_owned(),
+    };
+    let cortex_m = qemu_buoy(model.clone(), Some(recording.clone()), false)?.reports;
+    let aarch64 = linux(model, Some(recording))?;
+    if aarch64.len() != cortex_m.len() || aarch64.is_empty() {
+        bail!(
+            "ARM Linux gave {} reports, the Cortex-M {}",
+            aarch64.len(),
+            cortex_m.len()
+        );
+    }
+    for (l, m) in aarch64.iter().zip(&cortex_m) {
+        if !reports_agree(l, m, 1e-4) {
+            bail!(
+                "ARM Linux report differs from the Cortex-M's:
+{l:?}
+{m:?}"
+            );
+        }
+    }
+    eprintln!(
+        "linux: {} aarch64 reports equal the Cortex-M QEMU reports within 1e-4",
+        aarch64.len()
+    );
+    Ok(())
 }
 
 /// The main job on embedded defaults: simulate → train → export → synthesize a recording
@@ -387,32 +769,77 @@ fn demo() -> anyhow::Result<()> {
 }
 
 /// CI: the pipeline runs end to end on QEMU and its frames decode to posterior reports.
+/// The standard recording's truth (see [`synth_args`]).
+const TRUTH: [f64; 2] = [218.2, 1561.3];
+
+/// CI: the buoy under QEMU on the standard recording, with the committed model. Each
+/// report's 90 % interval must hold the truth, and its summary must equal `vina invert
+/// --engine core` on the same features and seed within 1e-4 (relative to max(1, |v|)).
 fn qemu_check() -> anyhow::Result<()> {
-    // the `vina` binary the test step just built (a `cargo run` here would resolve other
-    // features and rebuild Burn)
-    let root = root();
-    let path = root.join("target/xtask-gi-pekeris.vrec");
-    let args = synth_args(&path)?;
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let vina = root.join("target/debug/vina");
-    run(&root, vina.to_str().context("non-UTF-8 path")?, &args)?;
-    let reports = qemu(
+    let path = standard_recording()?;
+    let run = qemu_buoy(
         None,
         Some(path.to_str().context("non-UTF-8 path")?.to_owned()),
+        true,
     )?;
-    if reports.len() != 2 {
+    let reports = run.reports;
+    if reports.len() != 2 || run.features.len() != 2 {
         bail!(
-            "expected 2 reports from 70 s of recording, got {}",
-            reports.len()
+            "expected 2 reports with features from 70 s of recording, got {} and {}",
+            reports.len(),
+            run.features.len()
         );
     }
-    for r in &reports {
+    let root = root();
+    let vina = vina_bin()?;
+    for (r, (seq, y)) in reports.iter().zip(&run.features) {
         if r.status != vina_core::report::Status::Posterior
             || r.parameters.len() != 2
             || r.samples != 1000
+            || r.sequence != *seq
         {
             bail!("unexpected report {r:?}");
         }
+        for (p, t) in r.parameters.iter().zip(TRUTH) {
+            if !(f64::from(p.q05) <= t && t <= f64::from(p.q95)) {
+                bail!(
+                    "report {}: truth {t} outside the 90 % interval [{}, {}]",
+                    r.sequence,
+                    p.q05,
+                    p.q95
+                );
+            }
+        }
+        let obs = root.join(format!("target/xtask-features-{seq}.json"));
+        let y: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+        std::fs::write(&obs, serde_json::json!({ "y": y }).to_string())?;
+        let seed = r.seed.to_string();
+        #[rustfmt::skip]
+        let out = output(&root, vina.to_str().context("non-UTF-8 path")?, &[
+            "invert", "--model", "models/gi-pekeris-cinn.vina", "--observation",
+            obs.to_str().context("non-UTF-8 path")?, "--seed", &seed, "--samples", "1000", "--json",
+        ])?;
+        let host: serde_json::Value = serde_json::from_str(&out)?;
+        let names = ["water_depth_m", "water_sound_speed_mps"];
+        for (p, name) in r.parameters.iter().zip(names) {
+            let h = &host["summary"][name];
+            for (field, buoy) in [
+                ("mean", p.mean),
+                ("std", p.std),
+                ("q05", p.q05),
+                ("q50", p.q50),
+                ("q95", p.q95),
+            ] {
+                let v = h[field].as_f64().context("summary field")?;
+                let err = (v - f64::from(buoy)).abs() / v.abs().max(1.0);
+                if err > 1e-4 {
+                    bail!("report {seq} {name} {field}: buoy {buoy} vs vina invert {v}");
+                }
+            }
+        }
+        eprintln!(
+            "report {seq}: truth inside both 90 % intervals; summary equals vina invert --engine core (seed {seed})"
+        );
     }
     Ok(())
 }
@@ -450,13 +877,29 @@ fn ci() -> anyhow::Result<()> {
             }),
         ),
         (
-            "clippy firmware",
+            "clippy firmware (Cortex-M; aarch64 Linux; defmt build)",
             Box::new(|| {
                 run(
                     &fw,
                     "cargo",
                     &["clippy", "--release", "--", "-D", "warnings"],
-                )
+                )?;
+                // the ARM Linux binary (feature `linux`) is not among the Cortex-M targets
+                #[rustfmt::skip]
+                let linux = [
+                    "clippy", "--release", "--features", "linux", "--target",
+                    "aarch64-unknown-linux-gnu", "--bin", "buoy_linux", "--", "-D", "warnings",
+                ];
+                run(&fw, "cargo", &linux)?;
+                // defmt logs (feature `defmt`): clippy, then a link (defmt.x), build only
+                #[rustfmt::skip]
+                let defmt = ["--release", "--features", "defmt", "--bin", "buoy"];
+                run(
+                    &fw,
+                    "cargo",
+                    &[&["clippy"][..], &defmt, &["--", "-D", "warnings"]].concat(),
+                )?;
+                run(&fw, "cargo", &[&["build"][..], &defmt].concat())
             }),
         ),
         (
@@ -492,10 +935,21 @@ fn ci() -> anyhow::Result<()> {
             }),
         ),
         ("firmware self-test under QEMU", Box::new(selftest)),
-        ("firmware size report", Box::new(|| size(false))),
         (
-            "firmware pipeline under QEMU on a synthesized recording",
+            "firmware size report (every build incl. the STM32F411 board, buoy stack high-water)",
+            Box::new(|| size(false)),
+        ),
+        (
+            "firmware pipeline under QEMU on a synthesized recording: truth in the 90 % intervals, summary = vina invert",
             Box::new(qemu_check),
+        ),
+        (
+            "firmware on ARM Linux (aarch64 under qemu-aarch64) equals the Cortex-M report",
+            Box::new(|| linux_check(None, None)),
+        ),
+        (
+            "instructions per posterior sample within 1 % of bench/sample_cortex_m4.txt",
+            Box::new(|| sample_cost(false)),
         ),
     ];
     let mut timings = Vec::new();
@@ -518,13 +972,19 @@ fn main() -> anyhow::Result<()> {
         Some("ci") => ci(),
         Some("selftest") => selftest(),
         Some("forward-cost") => forward_cost(),
-        Some("sample-cost") => sample_cost(),
+        Some("sample-cost") => sample_cost(std::env::args().any(|a| a == "--write")),
         Some("size") => size(std::env::args().any(|a| a == "--write")),
         Some("qemu") => qemu(flag("--model"), flag("--recording")).map(|_| ()),
+        Some("qemu-check") => qemu_check(),
+        Some("linux") if std::env::args().any(|a| a == "--compare") => {
+            linux_check(flag("--model"), flag("--recording"))
+        }
+        Some("linux") => linux(flag("--model"), flag("--recording")).map(|_| ()),
+        Some("defmt") => defmt(flag("--recording")),
         Some("demo") => demo(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|demo [--seed S] [--samples N]|selftest|qemu [--model F] [--recording F]|forward-cost|sample-cost|size [--write]>"
+                "usage: cargo xtask <ci|qemu-check|demo [--seed S] [--samples N]|selftest|qemu [--model F] [--recording F]|linux [--model F] [--recording F] [--compare]|defmt [--recording F]|forward-cost|sample-cost [--write]|size [--write]>"
             );
             std::process::exit(2)
         }

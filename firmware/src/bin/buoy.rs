@@ -1,69 +1,58 @@
-//! The buoy's main loop on QEMU `mps2-an386`: validate the model at boot, replay the
-//! embedded recording through the pipeline window by window, and emit each report as a
-//! hex-encoded frame on semihosting (`cargo xtask qemu` decodes them) plus a readable line.
+//! The buoy's main loop on QEMU `mps2-an386` (and on boards, `boards/`): validate the model
+//! at boot, replay the embedded recording through the pipeline window by window
+//! ([`vina_firmware::replay_run`]), and emit each report as a hex-encoded frame on
+//! semihosting (`cargo xtask qemu` decodes them) plus a readable line. Last, the stack's
+//! high-water mark (the stack is painted at reset).
+//!
+//! With the `defmt` feature the readable lines are defmt logs on semihosting stdout and
+//! the frames go to semihosting stderr, so the two streams do not mix.
 #![no_std]
 #![no_main]
 
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hprint, hprintln};
-use vina_core::model::Model;
-use vina_core::recording::Recording;
-use vina_core::report::MAX_FRAME;
-use vina_firmware::acquisition::replay::Replay;
-use vina_firmware::pipeline::{Config, Pipeline};
-use vina_firmware::target::halt;
+use cortex_m_semihosting::debug;
+use vina_firmware::pipeline::Config;
+use vina_firmware::replay_run::replay;
+use vina_firmware::target::{halt, stack_use};
+#[cfg(feature = "defmt")]
+use {cortex_m_semihosting::heprint as frame_out, defmt_semihosting as _};
+
+#[cfg(not(feature = "defmt"))]
+use cortex_m_semihosting::hprint as frame_out;
+
+/// A readable line: semihosting text, or a defmt log with the `defmt` feature.
+#[cfg(not(feature = "defmt"))]
+macro_rules! log {
+    ($fmt:literal $(, $arg:expr)* $(,)?) => {
+        cortex_m_semihosting::hprintln!($fmt $(, $arg)*)
+    };
+}
+#[cfg(feature = "defmt")]
+macro_rules! log {
+    ($fmt:literal $(, $arg:expr)* $(,)?) => {
+        defmt::println!($fmt $(, $arg)*)
+    };
+}
 
 static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model_f32.vina"));
 static RECORDING: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/recording.vrec"));
 
-fn fail(what: &str) -> ! {
-    hprintln!("fault: {}", what);
-    debug::exit(debug::EXIT_FAILURE);
-    halt()
-}
-
 #[entry]
 fn main() -> ! {
-    let model = match Model::from_bytes(MODEL) {
-        Ok(m) => m,
-        Err(e) => {
-            hprintln!("fault: model refused at boot: {}", e);
-            debug::exit(debug::EXIT_FAILURE);
-            halt()
+    let outcome = replay(MODEL, RECORDING, Config::default(), |report, frame, y| {
+        frame_out!("frame ");
+        for b in frame {
+            frame_out!("{:02x}", b);
         }
-    };
-    let recording = match Recording::from_bytes(RECORDING) {
-        Ok(r) => r,
-        Err(e) => {
-            hprintln!("fault: recording refused: {}", e);
-            debug::exit(debug::EXIT_FAILURE);
-            halt()
+        frame_out!("\n");
+        // The features as exact f32 bits, for the host's rerun of the same inversion.
+        frame_out!("features {} ", report.sequence);
+        for v in y {
+            frame_out!("{:08x}", v.to_bits());
         }
-    };
-    let config = Config::default();
-    let mut source = Replay::new(recording);
-    let Ok(mut pipeline) =
-        Pipeline::new(&model, recording.channels, recording.sample_rate_hz, config)
-    else {
-        fail("model and recording do not fit together (channels, capacity or feature kind)")
-    };
-    let window = (config.frame_len * config.snapshots) as usize;
-    let mut seed = 1u64;
-    while source.remaining() >= window {
-        let Ok(report) = pipeline.run(&mut source, seed) else {
-            fail("recording ended inside a window")
-        };
-        let mut frame = [0u8; MAX_FRAME];
-        let Ok(n) = report.encode(&mut frame) else {
-            fail("report frame too large")
-        };
-        hprint!("frame ");
-        for b in &frame[..n] {
-            hprint!("{:02x}", b);
-        }
-        hprintln!("");
+        frame_out!("\n");
         for (i, p) in report.parameters.iter().enumerate() {
-            hprintln!(
+            log!(
                 "report {} p{}: mean {} std {} q05 {} q50 {} q95 {}",
                 report.sequence,
                 i,
@@ -74,8 +63,22 @@ fn main() -> ! {
                 p.q95
             );
         }
-        seed += 1;
+    });
+    let stack = stack_use();
+    log!(
+        "stack high-water {} B of {} B",
+        stack.high_water,
+        stack.size
+    );
+    match outcome {
+        Ok(_) => debug::exit(debug::EXIT_SUCCESS),
+        Err(fault) => {
+            #[cfg(not(feature = "defmt"))]
+            log!("fault: {}", fault);
+            #[cfg(feature = "defmt")]
+            log!("fault: {}", defmt::Display2Format(&fault));
+            debug::exit(debug::EXIT_FAILURE);
+        }
     }
-    debug::exit(debug::EXIT_SUCCESS);
     halt()
 }

@@ -1,0 +1,107 @@
+//! The buoy's replay loop, shared by every build that replays a recording: the Cortex-M
+//! `buoy` (QEMU, boards) and the ARM Linux `buoy_linux`. Validate the model and the
+//! recording, then run the [`Pipeline`] window by window with seeds 1, 2, … and hand each
+//! report, with its encoded frame, to the caller — so the targets differ only in where the
+//! bytes come from and where the frames go.
+
+use core::fmt;
+
+use vina_core::error::ModelError;
+use vina_core::model::Model;
+use vina_core::recording::{Recording, RecordingError};
+use vina_core::report::{MAX_FRAME, Report};
+
+use crate::acquisition::replay::Replay;
+use crate::pipeline::{Config, Pipeline, SetupError};
+
+/// Why the replay stopped before the end of the recording.
+#[derive(Debug)]
+pub enum Fault {
+    /// The model failed validation at boot (CRC, version, dimensions).
+    Model(ModelError),
+    /// The recording failed validation.
+    Recording(RecordingError),
+    /// The model and the recording do not fit together.
+    Setup(SetupError),
+    /// The recording ended inside a window (cannot happen: whole windows only).
+    Window,
+    /// A report did not fit its frame buffer.
+    Frame,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Model(e) => write!(f, "model refused at boot: {e}"),
+            Fault::Recording(e) => write!(f, "recording refused: {e}"),
+            Fault::Setup(e) => write!(
+                f,
+                "model and recording do not fit together (channels, capacity or feature kind): {e:?}"
+            ),
+            Fault::Window => f.write_str("recording ended inside a window"),
+            Fault::Frame => f.write_str("report frame too large"),
+        }
+    }
+}
+
+/// Replay `recording` through the pipeline for `model` with `config`: one report per whole
+/// window, the n-th seeded with `n`. `emit` gets each report, its COBS frame (with the
+/// 0x00 delimiter) and the observation features it was computed from (so the host can
+/// rerun the same inversion: `vina invert --engine core`). Returns the number of reports.
+pub fn replay(
+    model: &[u8],
+    recording: &[u8],
+    config: Config,
+    mut emit: impl FnMut(&Report, &[u8], &[f32]),
+) -> Result<u32, Fault> {
+    let model = Model::from_bytes(model).map_err(Fault::Model)?;
+    let recording = Recording::from_bytes(recording).map_err(Fault::Recording)?;
+    let mut source = Replay::new(recording);
+    // built in place (`Pipeline::new` returns it through a `Result`: a stack copy)
+    let mut pipeline = Pipeline::unconfigured(&model, config);
+    pipeline
+        .configure(recording.channels, recording.sample_rate_hz)
+        .map_err(Fault::Setup)?;
+    let window = (config.frame_len as usize).saturating_mul(config.snapshots as usize);
+    let mut seed = 1u64;
+    let mut frame = [0u8; MAX_FRAME];
+    while source.remaining() >= window {
+        let report = pipeline.run(&mut source, seed).map_err(|_| Fault::Window)?;
+        let n = report.encode(&mut frame).map_err(|_| Fault::Frame)?;
+        emit(&report, &frame[..n], pipeline.last_features());
+        seed += 1;
+    }
+    Ok((seed - 1) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+    use vina_core::spec::{Precision, RandomArch};
+
+    #[test]
+    fn refusals_are_faults_not_panics() {
+        let model = RandomArch::default_cinn()
+            .build(1)
+            .encode(Precision::F32)
+            .unwrap();
+        let mut broken = model.clone();
+        broken[40] ^= 1;
+        let none = |_: &Report, _: &[u8], _: &[f32]| panic!("no report expected");
+        assert!(matches!(
+            replay(&broken, &[], Config::default(), none),
+            Err(Fault::Model(_))
+        ));
+        assert!(matches!(
+            replay(&model, b"VREC", Config::default(), none),
+            Err(Fault::Recording(_))
+        ));
+        // a valid 3-channel recording for a 5-receiver model
+        let rec: Vec<u8> = Recording::encode(3, 1000.0, 1 << 23, &[0; 30]);
+        assert!(matches!(
+            replay(&model, &rec, Config::default(), none),
+            Err(Fault::Setup(SetupError::Channels { .. }))
+        ));
+    }
+}
