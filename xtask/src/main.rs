@@ -677,8 +677,31 @@ fn linux_check(model: Option<String>, recording: Option<String>) -> anyhow::Resu
     Ok(())
 }
 
-/// The main job on embedded defaults: simulate → train → export → synthesize a recording
-/// for a random truth → the firmware on QEMU → truth against the posterior.
+/// The buoy pipeline built for this machine (`buoy_linux`, std) on a model and recording:
+/// the fallback when QEMU is missing.
+fn host_buoy(model: &str, recording: &str) -> anyhow::Result<Vec<vina_core::report::Report>> {
+    let root = root();
+    let fw = root.join("firmware");
+    let target = "x86_64-unknown-linux-gnu";
+    #[rustfmt::skip]
+    run(&fw, "cargo", &[
+        "build", "--quiet", "--release", "--features", "linux", "--target", target, "--bin", "buoy_linux",
+    ])?;
+    let exe = fw.join(format!("target/{target}/release/buoy_linux"));
+    let out = Command::new(&exe)
+        .args([recording, model])
+        .output()
+        .with_context(|| format!("cannot run {}", exe.display()))?;
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        bail!("buoy_linux failed with {}", out.status);
+    }
+    decode_frames(&out.stdout)
+}
+
+/// `cargo xtask demo`, the main job on embedded defaults: simulate → train → evaluate →
+/// export → synthesize a recording for a random truth → the firmware on QEMU (or, without
+/// QEMU, the same pipeline built for this machine) → truth against the posterior.
 fn demo() -> anyhow::Result<()> {
     let root = root();
     let dir = root.join("target/demo");
@@ -695,6 +718,7 @@ fn demo() -> anyhow::Result<()> {
             .map_or(0, |d| d.as_secs());
         (t % 100_000).to_string()
     });
+    let held_out_seed = (seed.parse::<u64>().unwrap_or(0) + 1_000_000).to_string();
     let samples = flag("--samples").unwrap_or_else(|| "60000".to_owned());
     let vina = |args: &[&str]| -> anyhow::Result<()> {
         run(
@@ -703,38 +727,47 @@ fn demo() -> anyhow::Result<()> {
             &[&["run", "--quiet", "-p", "vina-host", "--"][..], args].concat(),
         )
     };
-    eprintln!("\n== 1/4 simulate {samples} gi-pekeris samples");
+    eprintln!("\n== 1/6 simulate {samples} gi-pekeris training samples and 1000 held-out ones");
     #[rustfmt::skip]
     vina(&["simulate", "--scenario", "scenarios/gi-pekeris.toml", "--samples", &samples, "--seed", &seed, "--out", &p("data")?])?;
-    eprintln!(
-        "\n== 2/4 train the default cINN (configs/gi-pekeris-cinn.toml) and export models/…-style .vina"
-    );
+    #[rustfmt::skip]
+    vina(&["simulate", "--scenario", "scenarios/gi-pekeris.toml", "--samples", "1000", "--seed", &held_out_seed, "--out", &p("held-out")?])?;
+    eprintln!("\n== 2/6 train the default cINN (configs/gi-pekeris-cinn.toml)");
     let run_dir = dir.join("run");
     if run_dir.exists() {
         std::fs::remove_dir_all(&run_dir)?;
     }
     #[rustfmt::skip]
     vina(&["train", "--data", &p("data")?, "--config", "configs/gi-pekeris-cinn.toml", "--out", &p("run")?])?;
-    vina(&["inspect", &p("run/model.vina")?])?;
+    eprintln!("\n== 3/6 evaluate on the held-out set (coverage, SBC, RMSE, plots)");
+    #[rustfmt::skip]
+    vina(&["eval", "--model", &p("run")?, "--data", &p("held-out")?, "--out", &p("eval")?])?;
+    eprintln!("\n== 4/6 export the firmware model (folded f32 .vina) and its ONNX graph");
+    #[rustfmt::skip]
+    vina(&["export", "--model", &p("run")?, "--out", &p("model.vina")?, "--onnx", &p("model.onnx")?])?;
+    vina(&["inspect", &p("model.vina")?])?;
     // a truth from the prior, seeded
     let mut rng = vina_core::rng::Rng::new(seed.parse::<u64>().unwrap_or(0) ^ 0xDE30);
     let depth = 200.5 + 36.0 * rng.uniform_f64();
     let speed = 1532.0 + 60.0 * rng.uniform_f64();
     let truth = format!("water_depth_m={depth:.3},water_sound_speed_mps={speed:.3}");
-    eprintln!("\n== 3/4 synthesize 70 s of hydrophone data at the truth {truth}");
+    eprintln!("\n== 5/6 synthesize 70 s of hydrophone data at the truth {truth}");
     #[rustfmt::skip]
     vina(&["synth", "--scenario", "scenarios/gi-pekeris.toml", "--truth", &truth, "--seconds", "70", "--seed", &seed, "--out", &p("recording.vrec")?])?;
-    eprintln!("\n== 4/4 the buoy firmware on QEMU (Cortex-M4, mps2-an386)");
-    if Command::new("qemu-system-arm")
+    let qemu_missing = Command::new("qemu-system-arm")
         .arg("--version")
         .output()
-        .is_err()
-    {
-        bail!(
-            "qemu-system-arm is missing: install it (apt-get install qemu-system-arm) to run the firmware"
+        .is_err();
+    let reports = if qemu_missing {
+        eprintln!(
+            "\n== 6/6 NOTICE: qemu-system-arm is missing (apt-get install qemu-system-arm); \
+             running the same firmware pipeline built for this machine instead"
         );
-    }
-    let reports = qemu(Some(p("run/model.vina")?), Some(p("recording.vrec")?))?;
+        host_buoy(&p("model.vina")?, &p("recording.vrec")?)?
+    } else {
+        eprintln!("\n== 6/6 the buoy firmware on QEMU (Cortex-M4, mps2-an386)");
+        qemu(Some(p("model.vina")?), Some(p("recording.vrec")?))?
+    };
     println!(
         "\n{:<24} {:>10} {:>22} {:>10} {:>24}",
         "parameter", "truth", "posterior mean ± std", "", "90 % interval"
@@ -764,7 +797,11 @@ fn demo() -> anyhow::Result<()> {
             );
         }
     }
-    println!("\nartifacts: {}", dir.display());
+    println!("\nevaluation: {}", p("eval/report.md")?);
+    for plot in ["corner", "coverage", "sbc_ranks", "training"] {
+        println!("plot: {}", p(&format!("eval/{plot}.png"))?);
+    }
+    println!("artifacts: {}", dir.display());
     Ok(())
 }
 
