@@ -197,6 +197,10 @@ enum Command {
         /// Output directory: metrics.csv, checkpoint/, best.bpk, model.vina.
         #[arg(long)]
         out: PathBuf,
+        /// Burn device, overriding the config's `device` (cuda and wgpu need the cargo
+        /// features of the same names).
+        #[arg(long, value_enum)]
+        device: Option<crate::train::device::DeviceName>,
         /// Continue from out/checkpoint.
         #[arg(long)]
         resume: bool,
@@ -340,7 +344,8 @@ pub fn main() -> ExitCode {
             config,
             out,
             resume,
-        } => crate::train::run(&data, &config, &out, resume),
+            device,
+        } => crate::train::run(&data, &config, &out, resume, device),
         Command::Synth {
             scenario,
             truth,

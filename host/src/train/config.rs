@@ -43,6 +43,9 @@ pub struct TrainConfig {
     pub max_samples: usize,
     /// Print a progress bar and one line per epoch on stderr.
     pub progress: bool,
+    /// Burn device: "flex" (CPU, default), "cuda" or "wgpu" (cargo features of the same
+    /// names).
+    pub device: super::device::DeviceName,
     /// Network architecture.
     pub model: ModelConfig,
     /// Loss terms and their weights.
@@ -60,6 +63,7 @@ impl Default for TrainConfig {
             val_fraction: 0.1,
             max_samples: 0,
             progress: true,
+            device: super::device::DeviceName::Flex,
             model: ModelConfig::default(),
             loss: LossConfig::default(),
             optim: OptimConfig::default(),

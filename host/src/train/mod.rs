@@ -6,10 +6,12 @@
 //! - [`losses`]: maximum likelihood, f-GAN, MMD, Sinkhorn.
 //! - [`config`]: the TOML training configuration; [`trainer`]: the loop and its files.
 //!
-//! Training runs on Burn's pure-Rust CPU backend (`Device::flex()` with autodiff).
+//! Training runs on Burn's pure-Rust CPU backend (`Device::flex()` with autodiff) unless
+//! the config or `vina train --device` names a GPU backend ([`device`]).
 
 pub mod config;
 pub mod data;
+pub mod device;
 pub mod export;
 pub mod flow;
 pub mod losses;

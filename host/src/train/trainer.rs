@@ -120,8 +120,17 @@ mod exact {
 
 /// Read a data set directory and a config file, train, write to `out` (the CLI's
 /// `vina train`).
-pub fn run(data_dir: &Path, config_file: &Path, out: &Path, resume: bool) -> anyhow::Result<()> {
-    let config = TrainConfig::read(config_file)?;
+pub fn run(
+    data_dir: &Path,
+    config_file: &Path,
+    out: &Path,
+    resume: bool,
+    device: Option<super::device::DeviceName>,
+) -> anyhow::Result<()> {
+    let mut config = TrainConfig::read(config_file)?;
+    if let Some(d) = device {
+        config.device = d;
+    }
     let data = train_data(&Dataset::read_dir(data_dir)?)?;
     let s = train(&data, &config, out, resume)?;
     eprintln!(
@@ -373,7 +382,7 @@ pub fn train(
     fs::create_dir_all(&ckpt).with_context(|| format!("cannot create {}", ckpt.display()))?;
     fs::write(out.join("config.toml"), toml::to_string(config)?)?;
 
-    let device = Device::flex().autodiff();
+    let device = config.device.device()?.autodiff();
     let ctx = StepContext {
         config,
         shape: &shape,
