@@ -38,6 +38,9 @@ enum Command {
         /// Directory of reference posteriors (vina reference) to compare with.
         #[arg(long)]
         reference: Option<PathBuf>,
+        /// The trainer's metrics.csv, for the training-curve plot.
+        #[arg(long)]
+        training_metrics: Option<PathBuf>,
     },
     /// Exact reference posterior of one observation: grid and ensemble MCMC on the
     /// scenario's exact likelihood.
@@ -302,6 +305,7 @@ pub fn main() -> ExitCode {
             samples,
             observations,
             reference,
+            training_metrics,
         } => crate::evaluate::run(&crate::evaluate::EvalOptions {
             model,
             data,
@@ -309,6 +313,7 @@ pub fn main() -> ExitCode {
             samples,
             observations,
             reference,
+            training_metrics,
         })
         .map(|_| ()),
         Command::Reference {

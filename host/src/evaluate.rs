@@ -44,6 +44,9 @@ pub struct EvalOptions {
     pub observations: usize,
     /// Reference posteriors directory.
     pub reference: Option<PathBuf>,
+    /// The trainer's metrics CSV for the training-curve plot (default: `MODEL/metrics.csv`
+    /// when `model` is a directory).
+    pub training_metrics: Option<PathBuf>,
 }
 
 /// Per-parameter calibration and accuracy.
@@ -253,8 +256,11 @@ pub fn run(o: &EvalOptions) -> anyhow::Result<Metrics> {
     plots::rank_histograms(&p("sbc_ranks"), &name_refs, &sbc.ranks, o.samples, bins)?;
     let lv = levels(20);
     plots::coverage_curve(&p("coverage"), &name_refs, &lv, &cov.curve(&lv))?;
-    let csv = o.model.join("metrics.csv");
-    if o.model.is_dir() && csv.exists() {
+    let csv = o
+        .training_metrics
+        .clone()
+        .or_else(|| o.model.is_dir().then(|| o.model.join("metrics.csv")));
+    if let Some(csv) = csv.filter(|c| c.exists()) {
         plots::training_curves(&p("training"), &csv)?;
     }
 

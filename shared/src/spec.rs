@@ -21,7 +21,8 @@ use crate::rng::Rng;
 pub enum Precision {
     /// f32 weights.
     F32,
-    /// int8 weights, symmetric, one f32 scale per output channel.
+    /// int8 weights, symmetric, one f32 scale per output channel, in the hidden layers of
+    /// the flow's subnets (the condition network and each subnet's output layer stay f32).
     Int8,
 }
 
@@ -200,14 +201,36 @@ impl ModelSpec {
                 });
             }
         }
+        // int8 applies to the hidden layers of the flow's subnets, the bulk of the
+        // per-sample work. The condition network runs once per observation, and a
+        // subnet's output layer writes the scales and shifts directly (a few rows): both
+        // stay f32, since their rounding would shift every posterior sample the same way
+        // (measured: docs/model-format.md).
+        let mut precisions: Vec<Precision> = self.cond_net.iter().map(|_| Precision::F32).collect();
+        for f in &self.flow {
+            if let FlowSpec::Coupling { subnets, .. } = f {
+                for s in subnets {
+                    precisions.extend((0..s.len()).map(|j| {
+                        if j + 1 == s.len() {
+                            Precision::F32
+                        } else {
+                            precision
+                        }
+                    }));
+                }
+            }
+        }
+        let layer_precision = |i: usize| precisions.get(i).copied().unwrap_or(precision);
         let dense_bytes: Vec<DenseBytes> = self
             .dense_in_order()
-            .map(|d| DenseBytes::new(d, precision))
+            .enumerate()
+            .map(|(i, d)| DenseBytes::new(d, layer_precision(i)))
             .collect();
         let dense: Vec<Dense<'_>> = self
             .dense_in_order()
             .zip(&dense_bytes)
-            .map(|(d, b)| b.record(d, precision))
+            .enumerate()
+            .map(|(i, (d, b))| b.record(d, layer_precision(i)))
             .collect();
 
         let flow_bytes: Vec<(Vec<u8>, Vec<u8>)> = self

@@ -264,6 +264,7 @@ fn typical_model_file_sizes() {
         inn_f32.len(),
         inn_i8.len()
     );
-    // int8 weights take a quarter of the f32 bytes, plus one f32 scale per output row
-    assert!(cinn_i8.len() * 3 < cinn_f32.len());
+    // int8 subnet weights take a quarter of their f32 bytes plus one f32 scale per output
+    // row; the condition network (run once per observation) stays f32
+    assert!(cinn_i8.len() * 2 < cinn_f32.len());
 }

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use super::{Activation, MAX_WIDTH};
 use crate::array::F32s;
 use crate::error::{ModelError, expect_len};
-use crate::quant;
 
 /// Weights of a dense layer, as stored in the model file.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,8 +119,9 @@ impl<'a> Dense<'a> {
 
     /// `out += W[:, col..col + x.len()] · x`: the contribution of one input segment.
     ///
-    /// On the int8 path the segment is quantized with its own symmetric scale and the
-    /// products are summed in i32; a non-finite segment yields NaN outputs (never a
+    /// On the int8 path the weights are int8 codes with one scale per row and the
+    /// activations stay f32 (weight-only quantization, docs/model-format.md): the sum of
+    /// code × input is scaled once per row. A non-finite input yields NaN outputs (never a
     /// silently wrong number).
     pub fn accumulate(&self, col: usize, x: &[f32], out: &mut [f32]) -> Result<(), ModelError> {
         let n_in = self.inputs();
@@ -145,17 +145,6 @@ impl<'a> Dense<'a> {
                 }
             }
             Weights::I8 { scales, codes } => {
-                if !x.iter().all(|v| v.is_finite()) {
-                    out.iter_mut().for_each(|o| *o = f32::NAN);
-                    return Ok(());
-                }
-                let mut xq = [0i8; MAX_WIDTH];
-                let xs = xq.get_mut(..x.len()).ok_or(ModelError::CapacityExceeded {
-                    what: "dense input width",
-                    capacity: MAX_WIDTH,
-                    requested: x.len(),
-                })?;
-                let x_scale = quant::quantize_into(x, xs);
                 for ((r, o), w_scale) in out.iter_mut().enumerate().zip(scales.iter()) {
                     let start = r * n_in + col;
                     let row = codes
@@ -163,12 +152,12 @@ impl<'a> Dense<'a> {
                         .ok_or(ModelError::Malformed {
                             what: "dense weight row",
                         })?;
-                    let acc: i32 = row
+                    let acc: f32 = row
                         .iter()
-                        .zip(xs.iter())
-                        .map(|(&w, &q)| i32::from(w as i8) * i32::from(q))
+                        .zip(x)
+                        .map(|(&w, &v)| f32::from(w as i8) * v)
                         .sum();
-                    *o += acc as f32 * (w_scale * x_scale);
+                    *o += acc * w_scale;
                 }
             }
         }
