@@ -881,6 +881,53 @@ fn qemu_check() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// CI: both committed ONNX graphs in onnxruntime (a pinned wheel in a venv under
+/// `target/`) against `vina invert --engine core` on the same y and z, within 1e-5.
+fn onnxruntime_check() -> anyhow::Result<()> {
+    let root = root();
+    let venv = root.join("target/onnxruntime-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        run(
+            &root,
+            "python3",
+            &["-m", "venv", venv.to_str().context("non-UTF-8 path")?],
+        )?;
+        #[rustfmt::skip]
+        run(&root, python.to_str().context("non-UTF-8 path")?, &[
+            "-m", "pip", "install", "--quiet", "onnxruntime==1.32.0", "numpy==2.4.6",
+        ])?;
+    }
+    let vina = vina_bin()?;
+    let vina = vina.to_str().context("non-UTF-8 path")?;
+    for (model, scenario, truth) in [
+        (
+            "gi-pekeris-cinn",
+            "gi-pekeris",
+            "water_depth_m=218.2,water_sound_speed_mps=1561.3",
+        ),
+        (
+            "gi-pekeris-inn",
+            "gi-pekeris-raw",
+            "water_depth_m=210.5,water_sound_speed_mps=1575.0",
+        ),
+    ] {
+        let obs = root.join(format!("target/xtask-{scenario}-obs.json"));
+        let obs = obs.to_str().context("non-UTF-8 path")?;
+        #[rustfmt::skip]
+        run(&root, vina, &[
+            "observe", "--scenario", &format!("scenarios/{scenario}.toml"), "--truth", truth,
+            "--seed", "5", "--out", obs,
+        ])?;
+        #[rustfmt::skip]
+        run(&root, python.to_str().context("non-UTF-8 path")?, &[
+            "scripts/onnxruntime_check.py", "--model", &format!("models/{model}.vina"),
+            "--onnx", &format!("models/{model}.onnx"), "--observation", obs, "--vina", vina,
+        ])?;
+    }
+    Ok(())
+}
+
 /// A named CI step.
 type Step<'a> = (&'a str, Box<dyn Fn() -> anyhow::Result<()> + 'a>);
 
@@ -981,6 +1028,10 @@ fn ci() -> anyhow::Result<()> {
             Box::new(qemu_check),
         ),
         (
+            "committed ONNX graphs in onnxruntime equal vina-core (scripts/onnxruntime_check.py)",
+            Box::new(onnxruntime_check),
+        ),
+        (
             "firmware on ARM Linux (aarch64 under qemu-aarch64) equals the Cortex-M report",
             Box::new(|| linux_check(None, None)),
         ),
@@ -1013,6 +1064,7 @@ fn main() -> anyhow::Result<()> {
         Some("size") => size(std::env::args().any(|a| a == "--write")),
         Some("qemu") => qemu(flag("--model"), flag("--recording")).map(|_| ()),
         Some("qemu-check") => qemu_check(),
+        Some("onnxruntime-check") => onnxruntime_check(),
         Some("linux") if std::env::args().any(|a| a == "--compare") => {
             linux_check(flag("--model"), flag("--recording"))
         }
@@ -1021,7 +1073,7 @@ fn main() -> anyhow::Result<()> {
         Some("demo") => demo(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|qemu-check|demo [--seed S] [--samples N]|selftest|qemu [--model F] [--recording F]|linux [--model F] [--recording F] [--compare]|defmt [--recording F]|forward-cost|sample-cost [--write]|size [--write]>"
+                "usage: cargo xtask <ci|qemu-check|onnxruntime-check|demo [--seed S] [--samples N]|selftest|qemu [--model F] [--recording F]|linux [--model F] [--recording F] [--compare]|defmt [--recording F]|forward-cost|sample-cost [--write]|size [--write]>"
             );
             std::process::exit(2)
         }
