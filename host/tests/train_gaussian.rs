@@ -155,6 +155,7 @@ fn config(loss: LossConfig, epochs: usize, lr: f64) -> TrainConfig {
             lr_decay: 0.93,
             ..OptimConfig::default()
         },
+        ..TrainConfig::default()
     }
 }
 
