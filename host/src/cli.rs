@@ -116,6 +116,22 @@ enum Command {
         /// Print JSON: parameters, summary, samples.
         #[arg(long)]
         json: bool,
+        /// Refine the network posterior with the exact likelihood (importance sampling
+        /// from the widened network, then Metropolis sweeps); needs --scenario.
+        #[arg(long, requires = "scenario")]
+        refine: bool,
+        /// Scenario TOML of the model (forward model, priors, noise) for --refine.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Refinement particles = refined samples (default: --samples).
+        #[arg(long)]
+        refine_particles: Option<usize>,
+        /// Metropolis sweeps over all particles after resampling.
+        #[arg(long, default_value_t = crate::refine::DEFAULT_STEPS)]
+        refine_steps: u32,
+        /// Latent widening τ of the network proposal (z ~ N(0, τ²I)).
+        #[arg(long, default_value_t = crate::refine::DEFAULT_WIDEN)]
+        widen: f32,
     },
     /// Write a synthetic observation (forward model + noise) for a truth, as JSON.
     Observe {
@@ -279,6 +295,11 @@ pub fn main() -> ExitCode {
             engine,
             onnx,
             json,
+            refine,
+            scenario,
+            refine_particles,
+            refine_steps,
+            widen,
         } => crate::invert::run(
             &crate::invert::InvertOptions {
                 model,
@@ -288,6 +309,14 @@ pub fn main() -> ExitCode {
                 latent,
                 engine,
                 onnx,
+                refine: scenario
+                    .filter(|_| refine)
+                    .map(|scenario| crate::invert::RefineRequest {
+                        scenario,
+                        particles: refine_particles,
+                        steps: refine_steps,
+                        widen,
+                    }),
             },
             json,
         ),

@@ -18,6 +18,9 @@ use vina_core::summary::Summary;
 use crate::error::refuse;
 use crate::export::read_model_file;
 use crate::observation_file::{FeatureLayout, ObservationFile};
+use crate::reference::posterior_of;
+use crate::refine::{RefineSettings, Refined, refine_posterior};
+use crate::scenario::Scenario;
 
 /// Which implementation draws the samples.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -46,6 +49,22 @@ pub struct InvertOptions {
     pub engine: Engine,
     /// ONNX file for `tract` (default: the model path with `.onnx`).
     pub onnx: Option<PathBuf>,
+    /// Exact-likelihood refinement of the samples (`--refine`).
+    pub refine: Option<RefineRequest>,
+}
+
+/// `vina invert --refine`: the scenario whose forward model and priors give the exact
+/// posterior, and the refinement's size.
+#[derive(Clone, Debug)]
+pub struct RefineRequest {
+    /// Scenario TOML (must be the one the model was trained for).
+    pub scenario: PathBuf,
+    /// Particles (default: `--samples`).
+    pub particles: Option<usize>,
+    /// Metropolis sweeps.
+    pub steps: u32,
+    /// Latent widening τ.
+    pub widen: f32,
 }
 
 /// Samples and what produced them.
@@ -57,6 +76,8 @@ pub struct Posterior {
     pub samples: Vec<Vec<f32>>,
     /// The observation's features.
     pub y: Vec<f32>,
+    /// What the refinement did, when the samples are refined ones.
+    pub refine: Option<Refined>,
 }
 
 impl Posterior {
@@ -81,14 +102,18 @@ impl Posterior {
                 json!({"mean": v.mean, "std": v.std, "q05": v.q05, "q50": v.q50, "q95": v.q95}),
             );
         }
-        json!({
+        let mut out = json!({
             "parameters": self.parameters,
             "engine": engine,
             "seed": seed,
             "y": self.y,
             "summary": summary,
             "samples": self.samples,
-        })
+        });
+        if let (Some(r), Some(o)) = (&self.refine, out.as_object_mut()) {
+            o.insert("refine".into(), r.to_json());
+        }
+        out
     }
 }
 
@@ -163,11 +188,53 @@ pub fn invert(o: &InvertOptions) -> anyhow::Result<Posterior> {
             sample_tract(&onnx, &y, &z, model.x_dim())?
         }
     };
+    let refine = match &o.refine {
+        None => None,
+        Some(r) => Some(refine_samples(&model, &y, o, r)?),
+    };
+    let samples = match &refine {
+        None => samples,
+        Some(r) => r
+            .samples
+            .iter()
+            .map(|x| x.iter().map(|&v| v as f32).collect())
+            .collect(),
+    };
     Ok(Posterior {
         parameters: h.param_names.split(',').map(str::to_owned).collect(),
         samples,
         y,
+        refine,
     })
+}
+
+/// `--refine`: the observation's exact posterior under the model's scenario, refined from
+/// the network with the report seed.
+fn refine_samples(
+    model: &Model<'_>,
+    y: &[f32],
+    o: &InvertOptions,
+    r: &RefineRequest,
+) -> anyhow::Result<Refined> {
+    let scn = Scenario::load(&r.scenario)?;
+    if scn.hash() != model.header().scenario_hash {
+        return Err(refuse(format!(
+            "--scenario {}: hash {:#018x} is not the model's scenario {:#018x}",
+            r.scenario.display(),
+            scn.hash(),
+            model.header().scenario_hash
+        )));
+    }
+    let obs = ObservationFile::read(&o.observation)?;
+    let origin = format!("observation {}", o.observation.display());
+    let post = posterior_of(&scn, &obs, scn.snr_db, &origin)?;
+    let settings = RefineSettings {
+        particles: r.particles.unwrap_or(o.samples as usize),
+        steps: r.steps,
+        widen: r.widen,
+        seed: o.seed,
+    };
+    refine_posterior(model, y, &post, &settings)
 }
 
 /// `vina-core`: the condition network once, then one inverse pass per latent.
@@ -235,6 +302,23 @@ pub fn run(o: &InvertOptions, json_out: bool) -> anyhow::Result<()> {
             o.engine,
             o.seed
         );
+        if let Some(r) = &post.refine {
+            let v = &r.report;
+            println!(
+                "refined: ESS {:.0} of {} ({:.1} %), max weight {:.3}, acceptance {:.2}, {} sweeps{}",
+                v.ess,
+                v.particles,
+                100.0 * v.ess / v.particles as f64,
+                v.max_weight,
+                v.acceptance,
+                v.steps,
+                if v.missed {
+                    "; the network proposal MISSED the exact posterior"
+                } else {
+                    ""
+                }
+            );
+        }
         for (name, s) in post.parameters.iter().zip(post.summaries()) {
             let v = s.values();
             println!(

@@ -20,6 +20,7 @@ pub mod observation;
 pub mod observation_file;
 pub mod posterior;
 pub mod reference;
+pub mod refine;
 pub mod scenario;
 pub mod simulate;
 pub mod synth;

@@ -26,6 +26,7 @@ pub mod model;
 pub mod model_file;
 pub mod quant;
 pub mod recording;
+pub mod refine;
 pub mod report;
 pub mod rng;
 pub mod sampling;

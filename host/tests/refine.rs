@@ -1,0 +1,391 @@
+//! Exact-likelihood refinement (issue 10) on the committed gi-pekeris cINN and the fixed
+//! cases with exact grid posteriors: the refined posterior matches the grid's mean and sd
+//! within 10 % of the grid sd and C2ST ≤ 0.60 against the reference draws; the network's
+//! own numbers are printed beside it (`cargo test -p vina-host --test refine -- --nocapture`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use vina_core::layers::Scratch;
+use vina_core::model::{Condition, Model};
+use vina_core::refine::{NetworkProposal, RefineConfig, refine, work_len};
+use vina_core::rng::Rng;
+use vina_host::eval::c2st::{C2stOptions, c2st};
+use vina_host::eval::coverage::Coverage;
+use vina_host::invert::sample_core;
+use vina_host::observation_file::{FeatureLayout, ObservationFile, observe};
+use vina_host::reference::{GridSummary, ReferenceFile, posterior_of};
+use vina_host::refine::{RefineSettings, refine_posterior};
+use vina_host::scenario::Scenario;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Setup {
+    bytes: Vec<u8>,
+    scn: Scenario,
+}
+
+fn setup() -> Setup {
+    let (_, bytes) =
+        vina_host::export::read_model_file(&root().join("models/gi-pekeris-cinn.vina"))
+            .expect("model");
+    let scn = Scenario::load(&root().join("scenarios/gi-pekeris.toml")).expect("scenario");
+    Setup { bytes, scn }
+}
+
+fn features(model: &Model<'_>, obs: &ObservationFile) -> Vec<f32> {
+    let h = model.header();
+    let layout = FeatureLayout {
+        kind: h.features.kind,
+        tones: h.features.tones(),
+        receivers: usize::from(h.features.receivers),
+        scenario_hash: h.scenario_hash,
+    };
+    obs.features(&layout, "case").expect("features")
+}
+
+/// Mean error / sd and sd ratio against the grid, per parameter, of the draws inside the
+/// grid's box (the grid is the exact posterior restricted to it: case 1's box cuts ~3 % of
+/// the MCMC draws off the upper speed tail), and the share of draws outside the box.
+fn against_grid(draws: &[Vec<f64>], g: &GridSummary) -> (Vec<f64>, Vec<f64>, f64) {
+    let inside: Vec<Vec<f64>> = draws
+        .iter()
+        .filter(|x| (0..2).all(|k| x[k] >= g.lo[k] && x[k] <= g.hi[k]))
+        .cloned()
+        .collect();
+    let (m, s) = vina_host::reference::moments(&inside);
+    (
+        (0..2).map(|k| (m[k] - g.mean[k]) / g.sd[k]).collect(),
+        (0..2).map(|k| s[k] / g.sd[k]).collect(),
+        1.0 - inside.len() as f64 / draws.len() as f64,
+    )
+}
+
+/// 1000 reference draws spread over the MCMC's chains (every other one of 2000).
+fn reference_draws(r: &ReferenceFile, n: usize) -> Vec<Vec<f64>> {
+    let stride = (r.samples.len() / n).max(1);
+    r.samples.iter().step_by(stride).take(n).cloned().collect()
+}
+
+#[test]
+fn refined_posterior_matches_exact_grid_on_fixed_cases() {
+    let s = setup();
+    let model = Model::from_bytes(&s.bytes).expect("decode");
+    let n = 1000;
+    let settings = RefineSettings {
+        particles: n,
+        steps: 20,
+        widen: 1.5,
+        seed: 0,
+    };
+    let opts = C2stOptions::default();
+    println!(
+        "case | network: mean err/sd, sd ratio, C2ST | refined: mean err/sd, sd ratio, C2ST, outside grid | ESS, acceptance, s"
+    );
+    let mut failures = Vec::new();
+    for case in 0..5 {
+        let dir = root().join("models/eval/references/gi-pekeris");
+        let reference = ReferenceFile::read(&dir.join(format!("case-{case}.json"))).expect("ref");
+        let grid = reference.grid.as_ref().expect("grid");
+        let obs = &reference.observation;
+        let y = features(&model, obs);
+        let post = posterior_of(&s.scn, obs, reference.snr_db, "case").expect("posterior");
+        let refined = refine_posterior(&model, &y, &post, &settings).expect("refine");
+        let mut rng = Rng::new(0);
+        let z: Vec<Vec<f32>> = (0..n)
+            .map(|_| {
+                let mut z = vec![0.0f32; 2];
+                rng.fill_normal(&mut z);
+                z
+            })
+            .collect();
+        let net: Vec<Vec<f64>> = sample_core(&model, &y, &z)
+            .expect("network")
+            .iter()
+            .map(|x| x.iter().map(|&v| f64::from(v)).collect())
+            .collect();
+        let refs = reference_draws(&reference, n);
+        let (net_err, net_ratio, _) = against_grid(&net, grid);
+        let (err, ratio, outside) = against_grid(&refined.samples, grid);
+        let net_c2st = c2st(&net, &refs, &opts).expect("c2st");
+        let ref_c2st = c2st(&refined.samples, &refs, &opts).expect("c2st");
+        let r = &refined.report;
+        println!(
+            "{case} | {:+.2} {:+.2}, {:.2} {:.2}, {:.3} | {:+.3} {:+.3}, {:.3} {:.3}, {:.3}, {:.3} | {:.0}, {:.2}, {:.1}",
+            net_err[0],
+            net_err[1],
+            net_ratio[0],
+            net_ratio[1],
+            net_c2st,
+            err[0],
+            err[1],
+            ratio[0],
+            ratio[1],
+            ref_c2st,
+            outside,
+            r.ess,
+            r.acceptance,
+            refined.seconds
+        );
+        let ok = err.iter().all(|e| e.abs() <= 0.1)
+            && ratio.iter().all(|q| (q - 1.0).abs() <= 0.1)
+            && ref_c2st <= 0.60
+            && !r.missed;
+        if !ok {
+            failures.push(case);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "cases failing the criteria: {failures:?}"
+    );
+}
+
+/// With the proposal's own density as the target every weight is equal (ESS = n): the
+/// log density [`NetworkProposal`] reports (widened latent, log-det, σₓ) is the density
+/// of its draws, checked through the forward pass x → z.
+#[test]
+fn network_proposal_density_is_exact() {
+    let s = setup();
+    let model = Model::from_bytes(&s.bytes).expect("decode");
+    let obs = observe(&s.scn, &[218.2, 1561.3], 5, 20.0).expect("observe");
+    let y = features(&model, &obs);
+    let mut scratch = Scratch::new();
+    let mut ctx = vec![0.0f32; model.context_len()];
+    model.prepare(&y, &mut ctx, &mut scratch).expect("prepare");
+    let tau = 1.7f32;
+    let mut q = NetworkProposal::new(&model, &ctx, tau).expect("proposal");
+    let norm = &model.header().x_norm;
+    let (mean, sd): (Vec<f32>, Vec<f32>) = (norm.mean.iter().collect(), norm.std.iter().collect());
+    let log_q = |x: &[f64], scratch: &mut Scratch| -> f64 {
+        let mut v: Vec<f32> = (0..2).map(|k| (x[k] as f32 - mean[k]) / sd[k]).collect();
+        let log_det = model
+            .forward(&mut v, Condition::Prepared(&ctx), scratch)
+            .expect("forward");
+        let quad: f64 = v.iter().map(|&z| f64::from(z / tau).powi(2)).sum();
+        let log_sigma: f64 = sd.iter().map(|s| f64::from(*s).ln()).sum();
+        -0.5 * quad - 2.0 * (f64::from(tau).ln() + 0.5 * std::f64::consts::TAU.ln())
+            + f64::from(log_det)
+            - log_sigma
+    };
+    let n = 500;
+    let mut particles = vec![0.0f64; 2 * n];
+    let mut work = vec![0.0f64; work_len(n, 2)];
+    let cfg = RefineConfig {
+        steps: 0,
+        ..RefineConfig::default()
+    };
+    let report = refine(
+        &cfg,
+        2,
+        &mut Rng::new(1),
+        |rng, x| q.draw(rng, x),
+        |pts, out| {
+            let mut sc = Scratch::new();
+            for (o, x) in out.iter_mut().zip(pts.chunks(2)) {
+                *o = log_q(x, &mut sc);
+            }
+        },
+        &mut particles,
+        &mut work,
+    )
+    .expect("refine");
+    assert!(
+        report.ess > 0.99 * n as f64 && report.max_weight < 1.1 / n as f64,
+        "{report:?}"
+    );
+}
+
+#[test]
+fn cli_refine_reports_and_needs_a_scenario() {
+    let bin = env!("CARGO_BIN_EXE_vina");
+    let model = root().join("models/gi-pekeris-cinn.vina");
+    let scn = root().join("scenarios/gi-pekeris.toml");
+    // The fourth fixed case's truth, observed at seed 4 into the test's own file.
+    let obs = Path::new(env!("CARGO_TARGET_TMPDIR")).join("refine-cli-observation.json");
+    observe(&setup().scn, &[226.0, 1548.0], 4, 20.0)
+        .expect("observe")
+        .write(&obs)
+        .expect("write observation");
+    let out = Command::new(bin)
+        .args(["invert", "--model"])
+        .arg(&model)
+        .arg("--observation")
+        .arg(&obs)
+        .args([
+            "--samples",
+            "300",
+            "--refine-steps",
+            "5",
+            "--refine",
+            "--json",
+        ])
+        .arg("--scenario")
+        .arg(&scn)
+        .output()
+        .expect("run vina");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let r = &v["refine"];
+    assert_eq!(r["particles"], 300);
+    assert_eq!(r["steps"], 5);
+    assert_eq!(r["missed"], false);
+    assert!(r["ess"].as_f64().unwrap() > 30.0, "{r}");
+    assert_eq!(v["samples"].as_array().unwrap().len(), 300);
+    // The refined sd is the exact one (~0.055 m), not the network's (~0.1 m).
+    let sd = v["summary"]["water_depth_m"]["std"].as_f64().unwrap();
+    assert!(sd < 0.075, "refined depth sd {sd}");
+
+    let no_scn = Command::new(bin)
+        .args(["invert", "--model"])
+        .arg(&model)
+        .arg("--observation")
+        .arg(&obs)
+        .arg("--refine")
+        .output()
+        .expect("run vina");
+    assert_eq!(no_scn.status.code(), Some(2));
+
+    let wrong = Command::new(bin)
+        .args(["invert", "--model"])
+        .arg(&model)
+        .arg("--observation")
+        .arg(&obs)
+        .arg("--refine")
+        .arg("--scenario")
+        .arg(root().join("scenarios/gi-pekeris-raw.toml"))
+        .output()
+        .expect("run vina");
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("--scenario"));
+}
+
+/// Coverage of central 50/90 % intervals over simulated cases, network vs refined
+/// (slow: `cargo test -p vina-host --test refine -- --ignored --nocapture`;
+/// `VINA_REFINE_CASES` sets the count, default 100).
+#[test]
+#[ignore]
+fn calibration_network_vs_refined() {
+    let s = setup();
+    let model = Model::from_bytes(&s.bytes).expect("decode");
+    let cases: usize = std::env::var("VINA_REFINE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let n = 500;
+    let settings = RefineSettings {
+        particles: n,
+        steps: 15,
+        widen: 1.5,
+        seed: 0,
+    };
+    let (mut cov_net, mut cov_ref) = (Coverage::new(2), Coverage::new(2));
+    let mut missed = 0;
+    let mut ess = Vec::new();
+    let mut rng = Rng::new(2026);
+    for i in 0..cases {
+        let truth = s.scn.draw(&mut rng);
+        let obs = observe(&s.scn, &truth, 10_000 + i as u64, s.scn.snr_db).expect("observe");
+        let y = features(&model, &obs);
+        let post = posterior_of(&s.scn, &obs, s.scn.snr_db, "sim").expect("posterior");
+        let refined = refine_posterior(
+            &model,
+            &y,
+            &post,
+            &RefineSettings {
+                seed: i as u64,
+                ..settings
+            },
+        )
+        .expect("refine");
+        let mut zr = Rng::new(i as u64);
+        let z: Vec<Vec<f32>> = (0..n)
+            .map(|_| {
+                let mut z = vec![0.0f32; 2];
+                zr.fill_normal(&mut z);
+                z
+            })
+            .collect();
+        let net: Vec<Vec<f64>> = sample_core(&model, &y, &z)
+            .expect("network")
+            .iter()
+            .map(|x| x.iter().map(|&v| f64::from(v)).collect())
+            .collect();
+        cov_net.push(&truth, &net).expect("coverage");
+        cov_ref.push(&truth, &refined.samples).expect("coverage");
+        missed += usize::from(refined.report.missed);
+        ess.push(refined.report.ess / n as f64);
+    }
+    ess.sort_by(f64::total_cmp);
+    let se = |p: f64| vina_host::eval::coverage::binomial_se(p, cases);
+    println!("{cases} simulated gi-pekeris cases (RTF, 20 dB), {n} draws each");
+    for (name, c) in [("network", &cov_net), ("refined", &cov_ref)] {
+        println!(
+            "{name}: coverage 50 % {:?}, 90 % {:?} (± {:.3} / {:.3}); RMSE {:?}; mean sd {:?}",
+            c.coverage(0.5),
+            c.coverage(0.9),
+            se(0.5),
+            se(0.9),
+            c.rmse(),
+            c.mean_sd()
+        );
+    }
+    println!(
+        "refine: missed {missed}/{cases}; ESS fraction min {:.3}, median {:.3}",
+        ess[0],
+        ess[ess.len() / 2]
+    );
+}
+
+/// Raw pressure (known source): the paper INN misses the exact posterior by tens of
+/// sds, so the proposal is the RTF cINN on the same pressure's relative transfer
+/// functions (the RTF posterior contains the raw one: it only forgets the source phase
+/// and level). The exact raw posterior is ~50–100× narrower in speed, so the weights
+/// collapse (`missed`) and the Metropolis sweeps do the work.
+#[test]
+fn raw_pressure_from_rtf_proposal() {
+    let s = setup();
+    let model = Model::from_bytes(&s.bytes).expect("decode");
+    let raw = Scenario::load(&root().join("scenarios/gi-pekeris-raw.toml")).expect("scenario");
+    let n = 1000;
+    let opts = C2stOptions::default();
+    println!("raw case | refined: mean err/sd, sd ratio, C2ST | ESS, missed, acceptance, s");
+    for case in 0..5 {
+        let dir = root().join("models/eval/references/gi-pekeris-raw");
+        let reference = ReferenceFile::read(&dir.join(format!("case-{case}.json"))).expect("ref");
+        let grid = reference.grid.as_ref().expect("grid");
+        let obs = &reference.observation;
+        let unhashed = ObservationFile {
+            scenario_hash: None,
+            ..obs.clone()
+        };
+        let y = features(&model, &unhashed);
+        let post = posterior_of(&raw, obs, reference.snr_db, "case").expect("posterior");
+        let refined = refine_posterior(
+            &model,
+            &y,
+            &post,
+            &RefineSettings {
+                particles: n,
+                steps: 60,
+                widen: 1.0,
+                seed: 0,
+            },
+        )
+        .expect("refine");
+        let (err, ratio, _) = against_grid(&refined.samples, grid);
+        let c = c2st(&refined.samples, &reference_draws(&reference, n), &opts).expect("c2st");
+        let r = &refined.report;
+        println!(
+            "{case} | {:+.3} {:+.3}, {:.3} {:.3}, {:.3} | {:.1}, {}, {:.2}, {:.1}",
+            err[0], err[1], ratio[0], ratio[1], c, r.ess, r.missed, r.acceptance, refined.seconds
+        );
+    }
+}
