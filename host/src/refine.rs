@@ -12,6 +12,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Value, json};
+use vina_core::error::ModelError;
 use vina_core::layers::Scratch;
 use vina_core::model::Model;
 use vina_core::model_file::ModelKind;
@@ -141,21 +142,17 @@ pub fn refine_posterior(
     let mut particles = vec![0.0f64; s.particles * d];
     let mut work = vec![0.0f64; work_len(s.particles, d)];
     let mut rng = Rng::new(s.seed);
-    let (report, proposal) = if model.header().kind == ModelKind::Cinn {
+    // The proposal: the cINN's own density, or for an INN (whose x density the flow does
+    // not give) a Gaussian fitted to its draws from the report seed's latent stream.
+    type Draw<'q> = Box<dyn FnMut(&mut Rng, &mut [f64]) -> Result<f64, ModelError> + 'q>;
+    let (draw, proposal): (Draw<'_>, _) = if model.header().kind == ModelKind::Cinn {
         let mut q = NetworkProposal::new(model, &ctx, s.widen)
             .map_err(|e| refuse(format!("refine: {e}")))?;
-        let r = refine(
-            &cfg,
-            d,
-            &mut rng,
-            |rng, x| q.draw(rng, x),
-            target,
-            &mut particles,
-            &mut work,
-        );
-        (r, ProposalKind::Network)
+        (
+            Box::new(move |rng, x| q.draw(rng, x)),
+            ProposalKind::Network,
+        )
     } else {
-        // An INN: fit a Gaussian to its draws (from the report seed's latent stream).
         let mut draws = Vec::with_capacity(s.particles * d);
         sampling::draw(model, &ctx, &mut scratch, s.seed, s.particles as u32, |x| {
             draws.extend(x.iter().map(|&v| f64::from(v)))
@@ -163,17 +160,12 @@ pub fn refine_posterior(
         .map_err(|e| refuse(format!("refine: model: {e}")))?;
         let q = GaussianProposal::fit(&draws, d, f64::from(s.widen))
             .ok_or_else(|| refuse("refine: the network draws have a degenerate covariance"))?;
-        let r = refine(
-            &cfg,
-            d,
-            &mut rng,
-            |rng, x| q.draw(rng, x),
-            target,
-            &mut particles,
-            &mut work,
-        );
-        (r, ProposalKind::GaussianFit)
+        (
+            Box::new(move |rng, x| q.draw(rng, x)),
+            ProposalKind::GaussianFit,
+        )
     };
+    let report = refine(&cfg, d, &mut rng, draw, target, &mut particles, &mut work);
     let report = report.map_err(|e| refuse(e.to_string()))?;
     Ok(Refined {
         samples: particles.chunks(d).map(<[f64]>::to_vec).collect(),

@@ -70,6 +70,23 @@ fn reference_draws(r: &ReferenceFile, n: usize) -> Vec<Vec<f64>> {
     r.samples.iter().step_by(stride).take(n).cloned().collect()
 }
 
+/// `n` unrefined network draws for features `y`, latents from `Rng::new(seed)`.
+fn network_draws(model: &Model<'_>, y: &[f32], n: usize, seed: u64) -> Vec<Vec<f64>> {
+    let mut rng = Rng::new(seed);
+    let z: Vec<Vec<f32>> = (0..n)
+        .map(|_| {
+            let mut z = vec![0.0f32; model.latent_dim()];
+            rng.fill_normal(&mut z);
+            z
+        })
+        .collect();
+    sample_core(model, y, &z)
+        .expect("network")
+        .iter()
+        .map(|x| x.iter().map(|&v| f64::from(v)).collect())
+        .collect()
+}
+
 #[test]
 fn refined_posterior_matches_exact_grid_on_fixed_cases() {
     let s = setup();
@@ -94,19 +111,7 @@ fn refined_posterior_matches_exact_grid_on_fixed_cases() {
         let y = features(&model, obs);
         let post = posterior_of(&s.scn, obs, reference.snr_db, "case").expect("posterior");
         let refined = refine_posterior(&model, &y, &post, &settings).expect("refine");
-        let mut rng = Rng::new(0);
-        let z: Vec<Vec<f32>> = (0..n)
-            .map(|_| {
-                let mut z = vec![0.0f32; 2];
-                rng.fill_normal(&mut z);
-                z
-            })
-            .collect();
-        let net: Vec<Vec<f64>> = sample_core(&model, &y, &z)
-            .expect("network")
-            .iter()
-            .map(|x| x.iter().map(|&v| f64::from(v)).collect())
-            .collect();
+        let net = network_draws(&model, &y, n, 0);
         let refs = reference_draws(&reference, n);
         let (net_err, net_ratio, _) = against_grid(&net, grid);
         let (err, ratio, outside) = against_grid(&refined.samples, grid);
@@ -305,19 +310,7 @@ fn calibration_network_vs_refined() {
             },
         )
         .expect("refine");
-        let mut zr = Rng::new(i as u64);
-        let z: Vec<Vec<f32>> = (0..n)
-            .map(|_| {
-                let mut z = vec![0.0f32; 2];
-                zr.fill_normal(&mut z);
-                z
-            })
-            .collect();
-        let net: Vec<Vec<f64>> = sample_core(&model, &y, &z)
-            .expect("network")
-            .iter()
-            .map(|x| x.iter().map(|&v| f64::from(v)).collect())
-            .collect();
+        let net = network_draws(&model, &y, n, i as u64);
         cov_net.push(&truth, &net).expect("coverage");
         cov_ref.push(&truth, &refined.samples).expect("coverage");
         missed += usize::from(refined.report.missed);
