@@ -199,12 +199,7 @@ pub fn run(o: &EvalOptions) -> anyhow::Result<Metrics> {
     let mut reference = Vec::new();
     let mut ref_cases = Vec::new();
     if let Some(dir) = &o.reference {
-        let layout = FeatureLayout {
-            kind: h.features.kind,
-            tones: h.features.tones(),
-            receivers: usize::from(h.features.receivers),
-            scenario_hash: h.scenario_hash,
-        };
+        let layout = FeatureLayout::of(h);
         let mut files: Vec<PathBuf> = fs::read_dir(dir)
             .with_context(|| format!("cannot read references {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))

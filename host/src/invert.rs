@@ -168,12 +168,7 @@ pub fn invert(o: &InvertOptions) -> anyhow::Result<Posterior> {
     let (file, bytes) = read_model_file(&o.model)?;
     let model = Model::from_bytes(&bytes)?;
     let h = model.header();
-    let layout = FeatureLayout {
-        kind: h.features.kind,
-        tones: h.features.tones(),
-        receivers: usize::from(h.features.receivers),
-        scenario_hash: h.scenario_hash,
-    };
+    let layout = FeatureLayout::of(h);
     let origin = format!("observation {}", o.observation.display());
     let y = ObservationFile::read(&o.observation)?.features(&layout, &origin)?;
     let z = latents(o.latent.as_deref(), o.samples, o.seed, model.latent_dim())?;

@@ -76,6 +76,18 @@ pub struct FeatureLayout {
     pub scenario_hash: u64,
 }
 
+impl FeatureLayout {
+    /// The layout a model was trained on, from its file header.
+    pub fn of(h: &vina_core::model_file::Header<'_>) -> Self {
+        Self {
+            kind: h.features.kind,
+            tones: h.features.tones(),
+            receivers: usize::from(h.features.receivers),
+            scenario_hash: h.scenario_hash,
+        }
+    }
+}
+
 impl ObservationFile {
     /// Read and parse `path`.
     pub fn read(path: &Path) -> anyhow::Result<Self> {

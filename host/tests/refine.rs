@@ -38,12 +38,7 @@ fn setup() -> Setup {
 
 fn features(model: &Model<'_>, obs: &ObservationFile) -> Vec<f32> {
     let h = model.header();
-    let layout = FeatureLayout {
-        kind: h.features.kind,
-        tones: h.features.tones(),
-        receivers: usize::from(h.features.receivers),
-        scenario_hash: h.scenario_hash,
-    };
+    let layout = FeatureLayout::of(h);
     obs.features(&layout, "case").expect("features")
 }
 
