@@ -13,6 +13,7 @@ extern crate std;
 pub mod acquisition;
 pub mod dsp;
 pub mod pipeline;
+pub mod refinement;
 pub mod replay_run;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod target;

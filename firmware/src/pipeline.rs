@@ -136,6 +136,17 @@ impl<'m> Pipeline<'m> {
             .map_err(|_| SetupError::Capacity)
     }
 
+    /// The model.
+    pub fn model(&self) -> &'m Model<'m> {
+        self.model
+    }
+
+    /// The context [`Model::prepare`] made of the last window's features (valid after a
+    /// report with a posterior).
+    pub fn context(&self) -> &[f32] {
+        &self.context[..self.model.context_len()]
+    }
+
     /// The features of the last window that reached the network.
     pub fn last_features(&self) -> &[f32] {
         &self.features[..self.model.y_dim()]
@@ -175,6 +186,7 @@ impl<'m> Pipeline<'m> {
             dropped_frames: dropped,
             status: Status::Posterior,
             parameters: heapless::Vec::new(),
+            refined: None,
         };
         let outcome = if clipped as f32 > self.config.max_clipped_fraction * total {
             Err(Rejection::Clipped)

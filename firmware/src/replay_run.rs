@@ -9,10 +9,11 @@ use core::fmt;
 use vina_core::error::ModelError;
 use vina_core::model::Model;
 use vina_core::recording::{Recording, RecordingError};
-use vina_core::report::{MAX_FRAME, Report};
+use vina_core::report::{MAX_FRAME, Report, Status};
 
 use crate::acquisition::replay::Replay;
 use crate::pipeline::{Config, Pipeline, SetupError};
+use crate::refinement::Refinement;
 
 /// Why the replay stopped before the end of the recording.
 #[derive(Debug)]
@@ -47,11 +48,15 @@ impl fmt::Display for Fault {
 /// Replay `recording` through the pipeline for `model` with `config`: one report per whole
 /// window, the n-th seeded with `n`. `emit` gets each report, its COBS frame (with the
 /// 0x00 delimiter) and the observation features it was computed from (so the host can
-/// rerun the same inversion: `vina invert --engine core`). Returns the number of reports.
+/// rerun the same inversion: `vina invert --engine core`). With `refinement`, each
+/// posterior is also refined with the exact likelihood (same seed) and the report carries
+/// the refined summary; a refinement that cannot run leaves `refined` empty. Returns the
+/// number of reports.
 pub fn replay(
     model: &[u8],
     recording: &[u8],
     config: Config,
+    mut refinement: Option<Refinement<'_>>,
     mut emit: impl FnMut(&Report, &[u8], &[f32]),
 ) -> Result<u32, Fault> {
     let model = Model::from_bytes(model).map_err(Fault::Model)?;
@@ -66,7 +71,11 @@ pub fn replay(
     let mut seed = 1u64;
     let mut frame = [0u8; MAX_FRAME];
     while source.remaining() >= window {
-        let report = pipeline.run(&mut source, seed).map_err(|_| Fault::Window)?;
+        let mut report = pipeline.run(&mut source, seed).map_err(|_| Fault::Window)?;
+        if let (Some(r), Status::Posterior) = (refinement.as_mut(), report.status) {
+            let (ctx, y) = (pipeline.context(), pipeline.last_features());
+            report.refined = r.refiner.run(&model, ctx, y, &r.budget, seed, r.clock).ok();
+        }
         let n = report.encode(&mut frame).map_err(|_| Fault::Frame)?;
         emit(&report, &frame[..n], pipeline.last_features());
         seed += 1;
@@ -90,17 +99,17 @@ mod tests {
         broken[40] ^= 1;
         let none = |_: &Report, _: &[u8], _: &[f32]| panic!("no report expected");
         assert!(matches!(
-            replay(&broken, &[], Config::default(), none),
+            replay(&broken, &[], Config::default(), None, none),
             Err(Fault::Model(_))
         ));
         assert!(matches!(
-            replay(&model, b"VREC", Config::default(), none),
+            replay(&model, b"VREC", Config::default(), None, none),
             Err(Fault::Recording(_))
         ));
         // a valid 3-channel recording for a 5-receiver model
         let rec: Vec<u8> = Recording::encode(3, 1000.0, 1 << 23, &[0; 30]);
         assert!(matches!(
-            replay(&model, &rec, Config::default(), none),
+            replay(&model, &rec, Config::default(), None, none),
             Err(Fault::Setup(SetupError::Channels { .. }))
         ));
     }

@@ -53,13 +53,19 @@ impl InstructionCounter {
 
     /// Instructions executed since [`InstructionCounter::start`] (40-instruction resolution).
     pub fn now(&self) -> u64 {
-        loop {
-            let w = WRAPS.load(Ordering::Relaxed);
-            let cvr = cortex_m::peripheral::SYST::get_current();
-            if WRAPS.load(Ordering::Relaxed) == w {
-                let ticks = u64::from(w) * u64::from(RELOAD + 1) + u64::from(RELOAD - cvr);
-                return ticks * INSTRUCTIONS_PER_TICK;
-            }
+        instructions()
+    }
+}
+
+/// Instructions executed since an [`InstructionCounter`] was started (meaningless
+/// before; a plain function, so a refinement budget can take it as its clock).
+pub fn instructions() -> u64 {
+    loop {
+        let w = WRAPS.load(Ordering::Relaxed);
+        let cvr = cortex_m::peripheral::SYST::get_current();
+        if WRAPS.load(Ordering::Relaxed) == w {
+            let ticks = u64::from(w) * u64::from(RELOAD + 1) + u64::from(RELOAD - cvr);
+            return ticks * INSTRUCTIONS_PER_TICK;
         }
     }
 }

@@ -89,6 +89,11 @@ enum Command {
         /// Data set whose observations measure the posterior-mean shift of the export.
         #[arg(long)]
         calibration: Option<PathBuf>,
+        /// Store this scenario (the model's own: its hash must match) in the file, so the
+        /// firmware can refine posteriors with the exact likelihood. Without it, a
+        /// scenario already in the source file is kept.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
     },
     /// Posterior samples for one observation on the host.
     Invert {
@@ -276,6 +281,7 @@ pub fn main() -> ExitCode {
             quantize,
             onnx,
             calibration,
+            scenario,
         } => crate::export::run(&crate::export::ExportOptions {
             model,
             out,
@@ -285,6 +291,7 @@ pub fn main() -> ExitCode {
             },
             onnx,
             calibration,
+            scenario,
         }),
         Command::Invert {
             model,

@@ -45,16 +45,24 @@ pub fn decode_stream(
 
 /// One report as JSON.
 pub fn to_json(r: &Report, names: Option<&[String]>) -> serde_json::Value {
-    let params: Vec<_> = r
-        .parameters
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let name = names.and_then(|n| n.get(i)).cloned().unwrap_or_else(|| format!("p{i}"));
-            json!({"name": name, "mean": s.mean, "std": s.std, "q05": s.q05, "q50": s.q50, "q95": s.q95,
-                   "count": s.count, "non_finite": s.non_finite})
+    let summaries = |list: &[vina_core::summary::SummaryValues]| -> Vec<serde_json::Value> {
+        list.iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let name = names.and_then(|n| n.get(i)).cloned().unwrap_or_else(|| format!("p{i}"));
+                json!({"name": name, "mean": s.mean, "std": s.std, "q05": s.q05, "q50": s.q50, "q95": s.q95,
+                       "count": s.count, "non_finite": s.non_finite})
+            })
+            .collect()
+    };
+    let params = summaries(&r.parameters);
+    let refined = r.refined.as_ref().map(|f| {
+        json!({
+            "particles": f.particles, "steps": f.steps, "ess": f.ess, "max_weight": f.max_weight,
+            "acceptance": f.acceptance, "missed": f.missed, "instructions": f.instructions,
+            "target_instructions": f.target_instructions, "parameters": summaries(&f.parameters),
         })
-        .collect();
+    });
     json!({
         "sequence": r.sequence,
         "scenario_hash": format!("{:016x}", r.scenario_hash),
@@ -65,6 +73,7 @@ pub fn to_json(r: &Report, names: Option<&[String]>) -> serde_json::Value {
         "non_finite_values": r.non_finite_values,
         "dropped_frames": r.dropped_frames,
         "parameters": params,
+        "refined": refined,
     })
 }
 

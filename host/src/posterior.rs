@@ -3,6 +3,9 @@
 //! observed features under the simulator's noise model (design §4), with the clean
 //! pressure from the normal-mode forward model in f64.
 //!
+//! The prior and the exact posterior are `vina-core`'s ([`ExactPosterior`] over the
+//! scenario's [`EnvironmentTemplate`]), the code the buoy's refinement runs in f32.
+//!
 //! This is the reference posterior of the evaluation (design §6: MCMC or dense grids
 //! against which network posteriors are compared) and the target of exact-likelihood
 //! refinement. Both feature kinds are exact: raw pressure is the complex Gaussian density;
@@ -23,20 +26,20 @@
 
 use num_complex::Complex64;
 use vina_core::features::FeatureKind;
-use vina_core::likelihood;
+use vina_core::posterior::{ExactPosterior, ForwardBuffers};
+use vina_core::template::EnvironmentTemplate;
 
+use crate::environment::HOST_MODES;
 use crate::error::refuse;
 use crate::observation;
-use crate::scenario::{Prior, Scenario};
+use crate::scenario::Scenario;
 
 /// Log-prior, log-likelihood and log-posterior of one observation under a scenario.
 #[derive(Clone, Debug)]
 pub struct ScenarioPosterior {
     scenario: Scenario,
-    priors: Vec<Prior>,
+    template: EnvironmentTemplate<f64>,
     observed: Vec<f64>,
-    kind: FeatureKind,
-    snr_db: f64,
 }
 
 impl ScenarioPosterior {
@@ -65,12 +68,13 @@ impl ScenarioPosterior {
         if !snr_db.is_finite() {
             return Err(refuse(format!("snr: must be finite, found {snr_db}")));
         }
+        let mut template = scenario.template()?;
+        template.features = kind;
+        template.snr_db = snr_db;
         Ok(Self {
             scenario: scenario.clone(),
-            priors: scenario.priors(),
+            template,
             observed,
-            kind,
-            snr_db,
         })
     }
 
@@ -102,12 +106,17 @@ impl ScenarioPosterior {
 
     /// Number of unknowns (the length of θ), in [`crate::scenario::PARAMETERS`] order.
     pub fn dim(&self) -> usize {
-        self.priors.len()
+        self.template.dim()
     }
 
     /// The scenario.
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
+    }
+
+    /// The scenario's template with this observation's feature kind and SNR.
+    pub fn template(&self) -> &EnvironmentTemplate<f64> {
+        &self.template
     }
 
     /// The observed features.
@@ -118,46 +127,42 @@ impl ScenarioPosterior {
     /// Sum of the unknowns' log prior densities; −∞ outside the support or for a θ of
     /// the wrong length or with a NaN.
     pub fn log_prior(&self, theta: &[f64]) -> f64 {
-        if theta.len() != self.priors.len() || theta.iter().any(|v| v.is_nan()) {
+        if theta.iter().any(|v| v.is_nan()) {
             return f64::NEG_INFINITY;
         }
-        self.priors
-            .iter()
-            .zip(theta)
-            .map(|(p, &x)| p.log_density(x))
-            .sum()
+        self.template.log_prior(theta)
+    }
+
+    fn exact(&self) -> anyhow::Result<ExactPosterior<'_, '_, f64>> {
+        ExactPosterior::new(&self.template, &self.observed)
+            .map_err(|e| anyhow::anyhow!("observation: {e}"))
     }
 
     /// The exact log-likelihood, with the reason when the forward model or the likelihood
     /// refuses θ.
     pub fn try_log_likelihood(&self, theta: &[f64]) -> anyhow::Result<f64> {
-        let scn = &self.scenario;
-        let (t, r) = (scn.tones_hz.len(), scn.receiver_depths_m.len());
-        let p = scn
-            .environment(theta)?
-            .pressure(&scn.tones_hz, &scn.receiver_depths_m)
-            .map_err(|e| anyhow::anyhow!("forward model: {e}"))?;
-        let g: Vec<[f64; 2]> = p.iter().map(|c| [c.re, c.im]).collect();
-        likelihood::log_likelihood(self.kind, &self.observed, &g, t, r, self.snr_db)
-            .map_err(|e| anyhow::anyhow!("likelihood: {e}"))
+        let mut buffers = Box::new(ForwardBuffers::<f64, HOST_MODES>::new());
+        self.exact()?
+            .try_log_likelihood(theta, &mut buffers)
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// The exact log-likelihood; −∞ where the forward model fails (e.g. a receiver below
     /// the seabed) or the likelihood is undefined.
     pub fn log_likelihood(&self, theta: &[f64]) -> f64 {
-        self.try_log_likelihood(theta)
-            .ok()
-            .filter(|v| !v.is_nan())
-            .unwrap_or(f64::NEG_INFINITY)
+        let mut buffers = Box::new(ForwardBuffers::<f64, HOST_MODES>::new());
+        self.exact()
+            .map_or(f64::NEG_INFINITY, |p| p.log_likelihood(theta, &mut buffers))
     }
 
     /// `log_prior + log_likelihood` (unnormalized log-posterior); −∞ outside the prior's
     /// support without running the forward model.
     pub fn log_posterior(&self, theta: &[f64]) -> f64 {
-        let lp = self.log_prior(theta);
-        if lp == f64::NEG_INFINITY {
-            return lp;
+        if theta.iter().any(|v| v.is_nan()) {
+            return f64::NEG_INFINITY;
         }
-        lp + self.log_likelihood(theta)
+        let mut buffers = Box::new(ForwardBuffers::<f64, HOST_MODES>::new());
+        self.exact()
+            .map_or(f64::NEG_INFINITY, |p| p.log_posterior(theta, &mut buffers))
     }
 }

@@ -10,17 +10,12 @@
 use std::time::Instant;
 
 use rayon::prelude::*;
-use serde::Serialize;
+
 use serde_json::{Value, json};
-use vina_core::error::ModelError;
 use vina_core::layers::Scratch;
 use vina_core::model::Model;
-use vina_core::model_file::ModelKind;
-use vina_core::refine::{
-    GaussianProposal, NetworkProposal, RefineConfig, Report, refine, work_len,
-};
-use vina_core::rng::Rng;
-use vina_core::sampling;
+pub use vina_core::refine::ProposalKind;
+use vina_core::refine::{RefineConfig, Report, refine_network, work_len};
 
 use crate::error::refuse;
 use crate::posterior::ScenarioPosterior;
@@ -42,16 +37,6 @@ pub struct RefineSettings {
     pub widen: f32,
     /// Seed of the refinement's random stream.
     pub seed: u64,
-}
-
-/// Which proposal the refinement used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProposalKind {
-    /// The cINN's own density with widened latents.
-    Network,
-    /// A widened Gaussian fitted to network draws (an INN's density is not tractable).
-    GaussianFit,
 }
 
 /// A refined posterior.
@@ -141,32 +126,18 @@ pub fn refine_posterior(
     };
     let mut particles = vec![0.0f64; s.particles * d];
     let mut work = vec![0.0f64; work_len(s.particles, d)];
-    let mut rng = Rng::new(s.seed);
-    // The proposal: the cINN's own density, or for an INN (whose x density the flow does
-    // not give) a Gaussian fitted to its draws from the report seed's latent stream.
-    type Draw<'q> = Box<dyn FnMut(&mut Rng, &mut [f64]) -> Result<f64, ModelError> + 'q>;
-    let (draw, proposal): (Draw<'_>, _) = if model.header().kind == ModelKind::Cinn {
-        let mut q = NetworkProposal::new(model, &ctx, s.widen)
-            .map_err(|e| refuse(format!("refine: {e}")))?;
-        (
-            Box::new(move |rng, x| q.draw(rng, x)),
-            ProposalKind::Network,
-        )
-    } else {
-        let mut draws = Vec::with_capacity(s.particles * d);
-        sampling::draw(model, &ctx, &mut scratch, s.seed, s.particles as u32, |x| {
-            draws.extend(x.iter().map(|&v| f64::from(v)))
-        })
-        .map_err(|e| refuse(format!("refine: model: {e}")))?;
-        let q = GaussianProposal::fit(&draws, d, f64::from(s.widen))
-            .ok_or_else(|| refuse("refine: the network draws have a degenerate covariance"))?;
-        (
-            Box::new(move |rng, x| q.draw(rng, x)),
-            ProposalKind::GaussianFit,
-        )
-    };
-    let report = refine(&cfg, d, &mut rng, draw, target, &mut particles, &mut work);
-    let report = report.map_err(|e| refuse(e.to_string()))?;
+    let (report, proposal) = refine_network(
+        &cfg,
+        model,
+        &ctx,
+        s.widen,
+        s.seed,
+        target,
+        |_| true,
+        &mut particles,
+        &mut work,
+    )
+    .map_err(|e| refuse(e.to_string()))?;
     Ok(Refined {
         samples: particles.chunks(d).map(<[f64]>::to_vec).collect(),
         report,

@@ -22,7 +22,11 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 use vina_core::features::FeatureKind;
+use vina_core::refine::MAX_PARAMS;
 use vina_core::rng::Rng;
+use vina_core::template::{
+    EnvironmentTemplate, MAX_RECEIVERS, MAX_TONES, PARAM_COUNT, PARAM_NAMES, Unknown, WaveguideKind,
+};
 
 use crate::environment::Environment;
 use crate::error::refuse;
@@ -144,23 +148,21 @@ impl Prior {
 
     /// log density (up to a constant for none: all are normalized).
     pub fn log_density(&self, x: f64) -> f64 {
-        match *self {
-            Self::Uniform { min, max } if (min..=max).contains(&x) => -(max - min).ln(),
-            Self::LogUniform { min, max } if (min..=max).contains(&x) => {
-                -(x * (max.ln() - min.ln())).ln()
-            }
-            Self::Normal { mean, std } => {
-                -0.5 * ((x - mean) / std).powi(2) - (std * (2.0 * std::f64::consts::PI).sqrt()).ln()
-            }
-            _ => f64::NEG_INFINITY,
-        }
+        self.core().log_density(x)
     }
 
     /// Smallest and largest value a draw can take (±∞ for a normal).
     pub fn support(&self) -> (f64, f64) {
+        self.core().support()
+    }
+
+    /// The same prior as `vina-core` evaluates it (host and buoy share its density).
+    pub fn core(&self) -> vina_core::prior::Prior<f64> {
+        use vina_core::prior::Prior as P;
         match *self {
-            Self::Uniform { min, max } | Self::LogUniform { min, max } => (min, max),
-            Self::Normal { .. } => (f64::NEG_INFINITY, f64::INFINITY),
+            Self::Uniform { min, max } => P::Uniform { min, max },
+            Self::Normal { mean, std } => P::Normal { mean, std },
+            Self::LogUniform { min, max } => P::LogUniform { min, max },
         }
     }
 }
@@ -542,6 +544,56 @@ impl Scenario {
         Ok(Environment::from_parameters(self.model, &|name| {
             get.get(name).copied().unwrap_or(f64::NAN)
         }))
+    }
+
+    /// What the exact posterior needs of this scenario, in f64 (`vina-core`'s template:
+    /// the host's reference posteriors and refinement, and in f32 the model file's).
+    pub fn template(&self) -> anyhow::Result<EnvironmentTemplate<f64>> {
+        let too_many = |what: &str, n: usize, cap: usize| {
+            refuse(format!(
+                "scenario {}: {n} {what} do not fit the environment template (at most {cap})",
+                self.name
+            ))
+        };
+        let mut values = [0.0; PARAM_COUNT];
+        let mut unknowns = heapless::Vec::new();
+        for (name, spec) in &self.parameters {
+            let index = PARAM_NAMES.iter().position(|n| n == name).ok_or_else(|| {
+                refuse(format!("scenario {}: unknown parameter {name}", self.name))
+            })?;
+            match spec {
+                ParamSpec::Fixed(v) => values[index] = *v,
+                ParamSpec::Prior(p) => {
+                    values[index] = f64::NAN;
+                    let n = self.unknowns().len();
+                    unknowns
+                        .push(Unknown {
+                            param: index as u8,
+                            prior: p.core(),
+                        })
+                        .map_err(|_| too_many("unknowns", n, MAX_PARAMS))?;
+                }
+            }
+        }
+        let tones = heapless::Vec::from_slice(&self.tones_hz)
+            .map_err(|_| too_many("tones", self.tones_hz.len(), MAX_TONES))?;
+        let receivers = heapless::Vec::from_slice(&self.receiver_depths_m)
+            .map_err(|_| too_many("receivers", self.receiver_depths_m.len(), MAX_RECEIVERS))?;
+        let t = EnvironmentTemplate {
+            waveguide: match self.model {
+                WaveguideModel::Pekeris => WaveguideKind::Pekeris,
+                WaveguideModel::Layered => WaveguideKind::Layered,
+            },
+            values,
+            unknowns,
+            tones_hz: tones,
+            receiver_depths_m: receivers,
+            snr_db: self.snr_db,
+            features: self.features,
+        };
+        t.validate()
+            .map_err(|e| refuse(format!("scenario {}: {e}", self.name)))?;
+        Ok(t)
     }
 
     /// Values of the unknowns given as `name=value` pairs (all unknowns required).

@@ -21,6 +21,7 @@ fn report(seq: u32) -> Report {
         dropped_frames: 0,
         status: Status::Posterior,
         parameters,
+        refined: None,
     }
 }
 

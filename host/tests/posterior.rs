@@ -251,3 +251,64 @@ fn noisy_posterior_is_as_sharp_as_the_design_says() {
         );
     }
 }
+
+/// The posterior runs `vina-core`'s environment template; the simulator builds its
+/// environment by name (`Scenario::environment`). Both must give the same pressure, bit
+/// for bit, on both waveguides; and the buoy's f32 copy of the template (what `vina
+/// export --scenario` stores) must give nearly the same log-likelihood.
+#[test]
+fn template_pressure_equals_the_simulators_and_f32_agrees() {
+    use vina_core::posterior::{ExactPosterior, ForwardBuffers};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    for (name, truth) in [
+        ("gi-pekeris", vec![214.3, 1551.7]),
+        ("swellex-layered", vec![]),
+    ] {
+        let scn = Scenario::load(&root.join(format!("scenarios/{name}.toml"))).unwrap();
+        let mut rng = Rng::new(3);
+        let theta = if truth.is_empty() {
+            scn.draw(&mut rng)
+        } else {
+            truth
+        };
+        let expected = scn
+            .environment(&theta)
+            .unwrap()
+            .pressure(&scn.tones_hz, &scn.receiver_depths_m)
+            .unwrap();
+        let tpl = scn.template().unwrap();
+        let mut buffers = Box::new(ForwardBuffers::<f64, 256>::new());
+        let n = expected.len();
+        tpl.pressure(&theta, &mut buffers.modes, &mut buffers.pressure[..n])
+            .unwrap();
+        for (a, b) in buffers.pressure[..n].iter().zip(&expected) {
+            assert_eq!(*a, [b.re, b.im], "{name}");
+        }
+
+        // f32 template against f64: a noisy observation's log-likelihood at θ
+        let mut noisy = expected.clone();
+        observation::add_noise(
+            &mut noisy,
+            scn.receiver_depths_m.len(),
+            scn.snr_db,
+            &mut rng,
+        );
+        let post =
+            ScenarioPosterior::from_pressure(&scn, &noisy, scn.features, scn.snr_db).unwrap();
+        let l64 = post.log_likelihood(&theta);
+        let t32 = tpl.cast::<f32>();
+        let y32: Vec<f32> = post.observed().iter().map(|&v| v as f32).collect();
+        let mut b32 = Box::new(ForwardBuffers::<f32, 64>::new());
+        let l32 = ExactPosterior::new(&t32, &y32).unwrap().log_likelihood(
+            &theta.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+            &mut b32,
+        );
+        assert!(l64.is_finite(), "{name}: {l64}");
+        assert!(
+            (f64::from(l32) - l64).abs() < 0.05,
+            "{name}: f32 log-likelihood {l32} vs f64 {l64}"
+        );
+    }
+}

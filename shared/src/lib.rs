@@ -24,6 +24,8 @@ pub mod layers;
 pub mod likelihood;
 pub mod model;
 pub mod model_file;
+pub mod posterior;
+pub mod prior;
 pub mod quant;
 pub mod recording;
 pub mod refine;
@@ -33,3 +35,4 @@ pub mod sampling;
 #[cfg(feature = "alloc")]
 pub mod spec;
 pub mod summary;
+pub mod template;

@@ -11,6 +11,7 @@ use crate::error::{ModelError, expect_len};
 use crate::layers::mlp::{self, FirstLayerInput, Scratch};
 use crate::layers::{ActNorm, Coupling, Dense, MAX_DIM, MAX_WIDTH, Permutation};
 use crate::model_file::{self, FlowRecord, Header, ModelKind, take};
+use crate::template::EnvironmentTemplate;
 
 /// Most dense layers a model may hold (condition network and all subnets).
 pub const MAX_DENSE: usize = 64;
@@ -55,6 +56,7 @@ pub struct Model<'a> {
     dense: Vec<Dense<'a>, MAX_DENSE>,
     flow: Vec<FlowLayer<'a>, MAX_FLOW_LAYERS>,
     context_len: usize,
+    template: Option<EnvironmentTemplate<f32>>,
 }
 
 fn capacity(what: &'static str, capacity: usize, requested: usize) -> ModelError {
@@ -63,6 +65,29 @@ fn capacity(what: &'static str, capacity: usize, requested: usize) -> ModelError
         capacity,
         requested,
     }
+}
+
+/// A template must describe the network's own observation and unknowns.
+fn validate_template(t: &EnvironmentTemplate<f32>, h: &Header<'_>) -> Result<(), ModelError> {
+    t.validate()?;
+    let mismatch = |what| Err(ModelError::InvalidValue { what });
+    if t.features != h.features.kind
+        || t.receiver_depths_m.len() != usize::from(h.features.receivers)
+    {
+        return mismatch("environment template: features or receivers differ from the header's");
+    }
+    let same_tones = t.tones_hz.len() == h.features.tones()
+        && t.tones_hz
+            .iter()
+            .zip(h.features.tones_hz.iter())
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+    if !same_tones {
+        return mismatch("environment template: tones differ from the header's");
+    }
+    if !t.unknown_names().eq(h.param_names.split(',')) {
+        return mismatch("environment template: unknowns differ from the header's param_names");
+    }
+    Ok(())
 }
 
 fn validate_header(h: &Header<'_>) -> Result<(), ModelError> {
@@ -139,7 +164,7 @@ fn validate_header(h: &Header<'_>) -> Result<(), ModelError> {
 impl<'a> Model<'a> {
     /// Decode and validate a complete `.vina` file.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, ModelError> {
-        let mut cur = model_file::payload(bytes)?;
+        let (version, mut cur) = model_file::payload(bytes)?;
         let header: Header<'a> = take(&mut cur, "header")?;
         validate_header(&header)?;
 
@@ -245,6 +270,14 @@ impl<'a> Model<'a> {
                 what: "dense layers not used by any subnet",
             });
         }
+        let template = if version >= 2 {
+            take::<Option<EnvironmentTemplate<f32>>>(&mut cur, "environment template")?
+        } else {
+            None
+        };
+        if let Some(t) = &template {
+            validate_template(t, &header)?;
+        }
         if !cur.is_empty() {
             return Err(ModelError::TrailingBytes { count: cur.len() });
         }
@@ -256,12 +289,19 @@ impl<'a> Model<'a> {
             dense,
             flow,
             context_len,
+            template,
         })
     }
 
     /// The file's header.
     pub fn header(&self) -> &Header<'a> {
         &self.header
+    }
+
+    /// The scenario the model was exported with (format version 2, `vina export
+    /// --scenario`): what exact-likelihood refinement needs. `None` for a file without.
+    pub fn template(&self) -> Option<&EnvironmentTemplate<f32>> {
+        self.template.as_ref()
     }
 
     /// All dense layers, condition network first.
@@ -573,12 +613,23 @@ impl<'a> Model<'a> {
 
     /// Encode this model as a complete `.vina` file into `out`; returns the length.
     pub fn encode_into(&self, out: &mut [u8]) -> Result<usize, ModelError> {
-        model_file::encode_into(&self.header, &self.dense, &self.flow_records(), out)
+        model_file::encode_into(
+            &self.header,
+            &self.dense,
+            &self.flow_records(),
+            self.template.as_ref(),
+            out,
+        )
     }
 
     /// Encode this model as a complete `.vina` file.
     #[cfg(feature = "alloc")]
     pub fn encode_to_vec(&self) -> Result<alloc::vec::Vec<u8>, ModelError> {
-        model_file::encode_to_vec(&self.header, &self.dense, &self.flow_records())
+        model_file::encode_to_vec(
+            &self.header,
+            &self.dense,
+            &self.flow_records(),
+            self.template.as_ref(),
+        )
     }
 }

@@ -6,7 +6,8 @@
 //! 4       2     format version, u16 LE (this build: FORMAT_VERSION)
 //! 6       4     payload length in bytes, u32 LE
 //! 10      4     CRC-32 (ISO-HDLC, as zlib) of the payload, u32 LE
-//! 14      …     payload, postcard: Header, Seq<Dense>, Seq<FlowRecord>
+//! 14      …     payload, postcard: Header, Seq<Dense>, Seq<FlowRecord>,
+//!               Option<EnvironmentTemplate<f32>> (version 2; absent in version 1)
 //! ```
 //!
 //! postcard is not self-describing, so the magic, version and CRC are checked before a
@@ -20,11 +21,15 @@ use crate::array::F32s;
 use crate::error::ModelError;
 use crate::features::FeatureKind;
 use crate::layers::{ActNorm, CouplingStyle, Dense, Permutation};
+use crate::template::EnvironmentTemplate;
 
 /// First four bytes of every `.vina` file.
 pub const MAGIC: [u8; 4] = *b"VINA";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes. Version 2 added the environment template
+/// after the flow records (exact-likelihood refinement on the buoy).
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format version this build still reads (version 1: no template).
+pub const MIN_FORMAT_VERSION: u16 = 1;
 /// Bytes before the payload.
 pub const PREAMBLE_LEN: usize = 14;
 
@@ -155,8 +160,8 @@ pub enum FlowRecord<'a> {
     },
 }
 
-/// Check the preamble and CRC; return the payload.
-pub fn payload(bytes: &[u8]) -> Result<&[u8], ModelError> {
+/// Check the preamble and CRC; return the format version and the payload.
+pub fn payload(bytes: &[u8]) -> Result<(u16, &[u8]), ModelError> {
     let magic = bytes.get(0..4).ok_or(ModelError::Truncated {
         expected: PREAMBLE_LEN,
         found: bytes.len(),
@@ -169,7 +174,7 @@ pub fn payload(bytes: &[u8]) -> Result<&[u8], ModelError> {
         found: bytes.len(),
     })?;
     let version = u16::from_le_bytes([pre[4], pre[5]]);
-    if version != FORMAT_VERSION {
+    if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(ModelError::UnsupportedVersion {
             found: version,
             supported: FORMAT_VERSION,
@@ -194,7 +199,7 @@ pub fn payload(bytes: &[u8]) -> Result<&[u8], ModelError> {
     if computed != stored {
         return Err(ModelError::CrcMismatch { stored, computed });
     }
-    Ok(payload)
+    Ok((version, payload))
 }
 
 /// The 14-byte preamble for `payload`.
@@ -218,11 +223,13 @@ pub(crate) fn take<'a, T: Deserialize<'a>>(
     Ok(value)
 }
 
-/// Encode `header`, `dense` and `flow` as a complete file into `out`; returns its length.
+/// Encode `header`, `dense`, `flow` and `template` as a complete file into `out`;
+/// returns its length.
 pub fn encode_into(
     header: &Header<'_>,
     dense: &[Dense<'_>],
     flow: &[FlowRecord<'_>],
+    template: Option<&EnvironmentTemplate<f32>>,
     out: &mut [u8],
 ) -> Result<usize, ModelError> {
     let too_small = ModelError::CapacityExceeded {
@@ -231,7 +238,7 @@ pub fn encode_into(
         requested: out.len() + 1,
     };
     let body = out.get_mut(PREAMBLE_LEN..).ok_or(too_small)?;
-    let len = postcard::to_slice(&(header, dense, flow), body)
+    let len = postcard::to_slice(&(header, dense, flow, template), body)
         .map_err(|_| too_small)?
         .len();
     let pre = preamble(&out[PREAMBLE_LEN..PREAMBLE_LEN + len]);
@@ -245,11 +252,13 @@ pub fn encode_to_vec(
     header: &Header<'_>,
     dense: &[Dense<'_>],
     flow: &[FlowRecord<'_>],
+    template: Option<&EnvironmentTemplate<f32>>,
 ) -> Result<alloc::vec::Vec<u8>, ModelError> {
-    let payload =
-        postcard::to_allocvec(&(header, dense, flow)).map_err(|_| ModelError::Malformed {
+    let payload = postcard::to_allocvec(&(header, dense, flow, template)).map_err(|_| {
+        ModelError::Malformed {
             what: "model records (encoding)",
-        })?;
+        }
+    })?;
     let mut file = alloc::vec::Vec::with_capacity(PREAMBLE_LEN + payload.len());
     file.extend_from_slice(&preamble(&payload));
     file.extend_from_slice(&payload);

@@ -28,12 +28,15 @@
 
 use core::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::acoustics::Real;
 use crate::error::ModelError;
 use crate::layers::{MAX_DIM, Scratch};
 use crate::model::Model;
 use crate::model_file::ModelKind;
 use crate::rng::Rng;
+use crate::sampling;
 
 /// Most parameters a refinement handles (its covariance and Cholesky factor live on the
 /// stack).
@@ -135,13 +138,36 @@ fn finite_or_neg_inf<T: Real>(v: T) -> T {
 ///   `points` (`out.len()` rows of `dim`) into `out`; NaN and −∞ mean "outside".
 /// * `work`: at least [`work_len`]`(n, dim)` values.
 ///
-/// On return `particles` holds `n` equally weighted draws.
+/// On return `particles` holds `n` equally weighted draws. [`refine_within`] stops the
+/// sweeps early when a budget runs out.
 pub fn refine<T: Real, E>(
+    config: &RefineConfig,
+    dim: usize,
+    rng: &mut Rng,
+    proposal: impl FnMut(&mut Rng, &mut [T]) -> Result<T, E>,
+    log_target: impl FnMut(&[T], &mut [T]),
+    particles: &mut [T],
+    work: &mut [T],
+) -> Result<Report, RefineError<E>> {
+    let always = |_| true;
+    refine_within(
+        config, dim, rng, proposal, log_target, always, particles, work,
+    )
+}
+
+/// [`refine`] under a budget: before Metropolis sweep `k` (0-based) `keep_going(k)` is
+/// asked, and the sweeps stop at the first `false` ([`Report::steps`] says how many ran).
+/// The buoy passes a clock check; the host replays the buoy's sweep count for the same
+/// seed. The random stream is consumed per sweep, so a run cut after k sweeps equals a
+/// run configured with k.
+#[allow(clippy::too_many_arguments)] // the loop's inputs, each a different role
+pub fn refine_within<T: Real, E>(
     config: &RefineConfig,
     dim: usize,
     rng: &mut Rng,
     mut proposal: impl FnMut(&mut Rng, &mut [T]) -> Result<T, E>,
     mut log_target: impl FnMut(&[T], &mut [T]),
+    mut keep_going: impl FnMut(u32) -> bool,
     particles: &mut [T],
     work: &mut [T],
 ) -> Result<Report, RefineError<E>> {
@@ -212,8 +238,12 @@ pub fn refine<T: Real, E>(
     // 3. Random-walk Metropolis sweeps.
     let mut lambda = T::one();
     let base = T::lit(2.38 * 2.38 / dim as f64);
-    let (mut accepted_total, mut last_acceptance) = (0usize, 0.0);
-    for _ in 0..config.steps {
+    let (mut accepted_total, mut last_acceptance, mut steps) = (0usize, 0.0, 0u32);
+    for k in 0..config.steps {
+        if !keep_going(k) {
+            break;
+        }
+        steps += 1;
         let chol = proposal_cholesky(particles, dim, base * lambda);
         for (x, y) in particles.chunks_exact(dim).zip(moved.chunks_exact_mut(dim)) {
             let mut e = [T::zero(); MAX_PARAMS];
@@ -245,15 +275,15 @@ pub fn refine<T: Real, E>(
             .max(T::lit(1e-4))
             .min(T::lit(1e4));
     }
-    let acceptance = if config.steps == 0 {
+    let acceptance = if steps == 0 {
         0.0
     } else {
-        accepted_total as f64 / (n as f64 * f64::from(config.steps))
+        accepted_total as f64 / (n as f64 * f64::from(steps))
     };
     let min_ess = config.min_ess_fraction * n as f64;
     Ok(Report {
         particles: n,
-        steps: config.steps,
+        steps,
         ess,
         max_weight,
         finite_fraction: finite as f64 / n as f64,
@@ -463,4 +493,66 @@ impl<T: Real> GaussianProposal<T> {
         }
         Ok(-T::lit(0.5) * quad - self.log_norm)
     }
+}
+
+/// Which proposal [`refine_network`] used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalKind {
+    /// The cINN's own density with widened latents ([`NetworkProposal`]).
+    Network,
+    /// A widened Gaussian fitted to network draws ([`GaussianProposal`]; an INN's x
+    /// density is not tractable).
+    GaussianFit,
+}
+
+/// Refine `model`'s posterior (context filled by [`Model::prepare`]) with the proposal
+/// its kind allows: a cINN's widened network density, or for an INN a Gaussian fitted to
+/// `particles.len() / x_dim` of its draws from `seed`'s latent stream, widened by `widen`.
+/// The refinement's own stream is `Rng::new(seed)`. One entry point for the host (f64,
+/// parallel `log_target`) and the buoy (f32, budgeted by `keep_going`), so both draw the
+/// same random numbers for the same seed. Arguments as in [`refine_within`].
+#[allow(clippy::too_many_arguments)] // refine_within's inputs plus the network's
+pub fn refine_network<T: Real>(
+    config: &RefineConfig,
+    model: &Model<'_>,
+    context: &[f32],
+    widen: f32,
+    seed: u64,
+    log_target: impl FnMut(&[T], &mut [T]),
+    keep_going: impl FnMut(u32) -> bool,
+    particles: &mut [T],
+    work: &mut [T],
+) -> Result<(Report, ProposalKind), RefineError<ModelError>> {
+    let d = model.x_dim();
+    let mut rng = Rng::new(seed);
+    if model.header().kind == ModelKind::Cinn {
+        let mut q = NetworkProposal::new(model, context, widen).map_err(RefineError::Proposal)?;
+        let draw = |rng: &mut Rng, x: &mut [T]| q.draw(rng, x);
+        let report = refine_within(
+            config, d, &mut rng, draw, log_target, keep_going, particles, work,
+        )?;
+        return Ok((report, ProposalKind::Network));
+    }
+    let rows = particles.len() / d.max(1);
+    let mut scratch = Scratch::new();
+    let mut filled = particles.chunks_exact_mut(d.max(1));
+    sampling::draw(model, context, &mut scratch, seed, rows as u32, |x| {
+        if let Some(row) = filled.next() {
+            for (o, v) in row.iter_mut().zip(x) {
+                *o = T::lit(f64::from(*v));
+            }
+        }
+    })
+    .map_err(RefineError::Proposal)?;
+    let q = GaussianProposal::fit(particles, d, T::lit(f64::from(widen))).ok_or(
+        RefineError::Proposal(ModelError::InvalidValue {
+            what: "network draws have a degenerate covariance (no Gaussian proposal)",
+        }),
+    )?;
+    let draw = |rng: &mut Rng, x: &mut [T]| q.draw(rng, x);
+    let report = refine_within(
+        config, d, &mut rng, draw, log_target, keep_going, particles, work,
+    )?;
+    Ok((report, ProposalKind::GaussianFit))
 }

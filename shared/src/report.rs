@@ -15,7 +15,7 @@ use crate::summary::SummaryValues;
 /// Most parameters a report carries.
 pub const MAX_PARAMS: usize = 8;
 /// Largest postcard encoding of a report plus its CRC.
-const MAX_RAW: usize = 400;
+const MAX_RAW: usize = 720;
 /// Largest encoded frame, delimiter included (bounds the firmware's UART buffer).
 pub const MAX_FRAME: usize = cobs::max_encoding_length(MAX_RAW) + 1;
 
@@ -90,6 +90,32 @@ pub struct Report {
     pub status: Status,
     /// Posterior summary per parameter, model order (empty when rejected).
     pub parameters: heapless::Vec<SummaryValues, MAX_PARAMS>,
+    /// The exact-likelihood refinement of this posterior, when the firmware ran one.
+    pub refined: Option<Refined>,
+}
+
+/// What an exact-likelihood refinement on the buoy concluded (issue 10): the refined
+/// posterior's summary and the diagnostics that say how far to trust it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Refined {
+    /// Particles (= refined draws).
+    pub particles: u16,
+    /// Metropolis sweeps run (fewer than configured when the budget ran out).
+    pub steps: u16,
+    /// Effective sample size of the importance weights.
+    pub ess: f32,
+    /// Largest normalized importance weight.
+    pub max_weight: f32,
+    /// Metropolis acceptance over all sweeps.
+    pub acceptance: f32,
+    /// The network's proposal missed the exact posterior (low ESS or a dominant weight).
+    pub missed: bool,
+    /// Instructions (or cycles: the target's clock) the refinement took.
+    pub instructions: u64,
+    /// … of which evaluating the exact log-posterior (forward model and likelihood).
+    pub target_instructions: u64,
+    /// Refined posterior summary per parameter, model order.
+    pub parameters: heapless::Vec<SummaryValues, MAX_PARAMS>,
 }
 
 impl Report {
@@ -150,7 +176,18 @@ mod tests {
             non_finite_values: u32::MAX,
             dropped_frames: u32::MAX,
             status: Status::Rejected(Rejection::DroppedFrames),
-            parameters,
+            parameters: parameters.clone(),
+            refined: Some(Refined {
+                particles: u16::MAX,
+                steps: u16::MAX,
+                ess: 1.0e9,
+                max_weight: 1.0,
+                acceptance: 0.25,
+                missed: true,
+                instructions: u64::MAX,
+                target_instructions: u64::MAX,
+                parameters,
+            }),
         }
     }
 

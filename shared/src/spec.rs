@@ -15,6 +15,7 @@ use crate::model::Model;
 use crate::model_file::{self, FeatureSpec, FlowRecord, Header, ModelKind, Normalization};
 use crate::quant;
 use crate::rng::Rng;
+use crate::template::EnvironmentTemplate;
 
 /// Numeric path of the dense weights in an encoded file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +113,8 @@ pub struct ModelSpec {
     pub cond_net: Vec<DenseSpec>,
     /// Flow layers, forward order.
     pub flow: Vec<FlowSpec>,
+    /// The scenario for exact-likelihood refinement on the buoy (`None`: not stored).
+    pub template: Option<EnvironmentTemplate<f32>>,
 }
 
 /// Byte buffers behind one encoded dense layer.
@@ -308,7 +311,7 @@ impl ModelSpec {
             },
             scenario_hash: h.scenario_hash,
         };
-        let file = model_file::encode_to_vec(&header, &dense, &flow)?;
+        let file = model_file::encode_to_vec(&header, &dense, &flow, self.template.as_ref())?;
         Model::from_bytes(&file)?;
         Ok(file)
     }
@@ -390,6 +393,7 @@ impl ModelSpec {
                 .map(DenseSpec::from_dense)
                 .collect(),
             flow,
+            template: model.template().cloned(),
         }
     }
 }
@@ -616,6 +620,7 @@ impl RandomArch {
             },
             cond_net,
             flow,
+            template: None,
         }
     }
 }

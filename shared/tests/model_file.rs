@@ -7,7 +7,9 @@ use vina_core::features::FeatureKind;
 use vina_core::layers::{Activation, CouplingStyle, Scratch};
 use vina_core::model::Model;
 use vina_core::model_file::{self, ModelKind, PREAMBLE_LEN};
-use vina_core::spec::{Precision, RandomArch};
+use vina_core::prior::Prior;
+use vina_core::spec::{ModelSpec, Precision, RandomArch};
+use vina_core::template::{EnvironmentTemplate, PARAM_COUNT, Unknown, WaveguideKind};
 
 /// A deliberately small cINN (a few hundred bytes) so that every byte can be corrupted
 /// to every other value.
@@ -97,6 +99,8 @@ fn every_single_byte_corruption_is_refused() {
             let err = Model::from_bytes(&bad).expect_err("a corrupted file was accepted");
             let expected_kind = match i {
                 0..4 => matches!(err, ModelError::BadMagic),
+                // version 2 → 1: a version-1 reader finds the template record trailing
+                4 if v == 1 => matches!(err, ModelError::TrailingBytes { count: 1 }),
                 4..6 => matches!(err, ModelError::UnsupportedVersion { .. }),
                 6..10 => matches!(
                     err,
@@ -267,4 +271,102 @@ fn typical_model_file_sizes() {
     // int8 subnet weights take a quarter of their f32 bytes plus one f32 scale per output
     // row; the condition network (run once per observation) stays f32
     assert!(cinn_i8.len() * 2 < cinn_f32.len());
+}
+
+/// A template for the tiny model's observation (1 tone × 2 receivers, names p0…p2 are
+/// not physical, so the test names three real unknowns and renames the header's).
+fn template_for(model: &Model<'_>) -> EnvironmentTemplate<f32> {
+    let h = model.header();
+    let mut values = [0.0f32; PARAM_COUNT];
+    values[..PARAM_COUNT].copy_from_slice(&[
+        3000.0, 60.0, 218.0, 1560.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1700.0, 1.5, 0.5,
+    ]);
+    let unknowns = [2u8, 3, 10]
+        .iter()
+        .map(|&param| Unknown {
+            param,
+            prior: Prior::Uniform {
+                min: values[usize::from(param)] - 10.0,
+                max: values[usize::from(param)] + 10.0,
+            },
+        })
+        .collect();
+    EnvironmentTemplate {
+        waveguide: WaveguideKind::Pekeris,
+        values,
+        unknowns,
+        tones_hz: h.features.tones_hz.iter().collect(),
+        receiver_depths_m: heapless::Vec::from_slice(&[30.0, 70.0]).unwrap(),
+        snr_db: 20.0,
+        features: h.features.kind,
+    }
+}
+
+fn spec_with_template() -> (ModelSpec, EnvironmentTemplate<f32>) {
+    let mut spec = ModelSpec::from_model(&Model::from_bytes(&tiny()).unwrap());
+    spec.header.param_names = [
+        "water_depth_m",
+        "water_sound_speed_mps",
+        "bottom_sound_speed_mps",
+    ]
+    .map(String::from)
+    .to_vec();
+    let model_bytes = spec.encode(Precision::F32).unwrap();
+    let template = template_for(&Model::from_bytes(&model_bytes).unwrap());
+    (spec, template)
+}
+
+#[test]
+fn template_round_trips_and_version_1_files_still_read() {
+    let (mut spec, template) = spec_with_template();
+    let v1_payload_len = {
+        let bytes = spec.encode(Precision::F32).unwrap();
+        bytes.len() - PREAMBLE_LEN - 1 // a version-2 file without template ends in None (0)
+    };
+    spec.template = Some(template.clone());
+    let file = spec.encode(Precision::F32).unwrap();
+    assert_eq!(
+        u16::from_le_bytes([file[4], file[5]]),
+        model_file::FORMAT_VERSION
+    );
+    let model = Model::from_bytes(&file).unwrap();
+    assert_eq!(model.template(), Some(&template));
+    assert_eq!(model.encode_to_vec().unwrap(), file);
+    assert_eq!(ModelSpec::from_model(&model).template, Some(template));
+
+    // a version-1 file: the same network records with no template record
+    let payload = &file[PREAMBLE_LEN..PREAMBLE_LEN + v1_payload_len];
+    let mut v1 = model_file::preamble(payload).to_vec();
+    v1[4..6].copy_from_slice(&1u16.to_le_bytes());
+    v1.extend_from_slice(payload);
+    let old = Model::from_bytes(&v1).unwrap();
+    assert_eq!(old.template(), None);
+    assert_eq!(old.dense_layers(), model.dense_layers());
+}
+
+#[test]
+fn a_template_that_contradicts_the_header_is_refused() {
+    let (mut spec, template) = spec_with_template();
+    let cases: [(&str, fn(&mut EnvironmentTemplate<f32>)); 6] = [
+        ("tones", |t| t.tones_hz[0] += 1.0),
+        ("receivers", |t| {
+            t.receiver_depths_m.push(110.0).unwrap();
+        }),
+        ("features", |t| t.features = FeatureKind::RawPressure),
+        ("unknowns", |t| t.unknowns.swap(0, 1)),
+        ("prior", |t| {
+            t.unknowns[0].prior = Prior::Uniform { min: 5.0, max: 5.0 }
+        }),
+        ("fixed value", |t| t.values[0] = f32::NAN),
+    ];
+    for (what, break_it) in cases {
+        let mut t = template.clone();
+        break_it(&mut t);
+        spec.template = Some(t);
+        let err = spec.encode(Precision::F32).expect_err(what);
+        assert!(
+            matches!(err, ModelError::InvalidValue { what } if what.starts_with("environment template")),
+            "{what}: {err}"
+        );
+    }
 }

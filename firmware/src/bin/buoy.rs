@@ -4,6 +4,11 @@
 //! semihosting (`cargo xtask qemu` decodes them) plus a readable line. Last, the stack's
 //! high-water mark (the stack is painted at reset).
 //!
+//! With the `refine` feature each posterior is refined with the exact likelihood of the
+//! model's environment template (issue 10) under a budget in instructions
+//! (`VINA_REFINE_MAX_INSTRUCTIONS` at build time; unset: the default budget's sweeps);
+//! the report frame carries the refined summary and the instruction counts.
+//!
 //! With the `defmt` feature the readable lines are defmt logs on semihosting stdout and
 //! the frames go to semihosting stderr, so the two streams do not mix.
 #![no_std]
@@ -37,33 +42,93 @@ macro_rules! log {
 static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model_f32.vina"));
 static RECORDING: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/recording.vrec"));
 
+/// The refinement step of the `refine` build: its state lives in this frame.
+#[cfg(feature = "refine")]
+macro_rules! with_refinement {
+    (|$r:ident| $body:expr) => {{
+        let cp = cortex_m::Peripherals::take();
+        let _counter = cp.map(|cp| vina_firmware::target::InstructionCounter::start(cp.SYST));
+        let mut refiner = vina_firmware::refinement::Refiner::new();
+        let budget = vina_firmware::refinement::Budget {
+            max_clock: option_env!("VINA_REFINE_MAX_INSTRUCTIONS")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            ..Default::default()
+        };
+        let $r = Some(vina_firmware::refinement::Refinement {
+            refiner: &mut refiner,
+            budget,
+            clock: &vina_firmware::target::instructions,
+        });
+        $body
+    }};
+}
+#[cfg(not(feature = "refine"))]
+macro_rules! with_refinement {
+    (|$r:ident| $body:expr) => {{
+        let $r = None;
+        $body
+    }};
+}
+
 #[entry]
 fn main() -> ! {
-    let outcome = replay(MODEL, RECORDING, Config::default(), |report, frame, y| {
-        frame_out!("frame ");
-        for b in frame {
-            frame_out!("{:02x}", b);
+    let outcome = with_refinement!(|refinement| replay(
+        MODEL,
+        RECORDING,
+        Config::default(),
+        refinement,
+        |report, frame, y| {
+            frame_out!("frame ");
+            for b in frame {
+                frame_out!("{:02x}", b);
+            }
+            frame_out!("\n");
+            // The features as exact f32 bits, for the host's rerun of the same inversion.
+            frame_out!("features {} ", report.sequence);
+            for v in y {
+                frame_out!("{:08x}", v.to_bits());
+            }
+            frame_out!("\n");
+            for (i, p) in report.parameters.iter().enumerate() {
+                log!(
+                    "report {} p{}: mean {} std {} q05 {} q50 {} q95 {}",
+                    report.sequence,
+                    i,
+                    p.mean,
+                    p.std,
+                    p.q05,
+                    p.q50,
+                    p.q95
+                );
+            }
+            if let Some(r) = &report.refined {
+                log!(
+                    "report {} refined: {} particles, {} sweeps, ess {}, acceptance {}, missed {}, {} instructions ({} in the exact posterior)",
+                    report.sequence,
+                    r.particles,
+                    r.steps,
+                    r.ess,
+                    r.acceptance,
+                    r.missed,
+                    r.instructions,
+                    r.target_instructions
+                );
+                for (i, p) in r.parameters.iter().enumerate() {
+                    log!(
+                        "report {} refined p{}: mean {} std {} q05 {} q50 {} q95 {}",
+                        report.sequence,
+                        i,
+                        p.mean,
+                        p.std,
+                        p.q05,
+                        p.q50,
+                        p.q95
+                    );
+                }
+            }
         }
-        frame_out!("\n");
-        // The features as exact f32 bits, for the host's rerun of the same inversion.
-        frame_out!("features {} ", report.sequence);
-        for v in y {
-            frame_out!("{:08x}", v.to_bits());
-        }
-        frame_out!("\n");
-        for (i, p) in report.parameters.iter().enumerate() {
-            log!(
-                "report {} p{}: mean {} std {} q05 {} q50 {} q95 {}",
-                report.sequence,
-                i,
-                p.mean,
-                p.std,
-                p.q05,
-                p.q50,
-                p.q95
-            );
-        }
-    });
+    ));
     let stack = stack_use();
     log!(
         "stack high-water {} B of {} B",

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         &model,
         &recording,
         Config::default(),
+        None,
         |report, frame, _features| {
             if let Err(e) = out.write_all(frame).and_then(|()| out.flush()) {
                 write_error.get_or_insert(e);

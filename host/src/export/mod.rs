@@ -18,8 +18,11 @@ use vina_core::layers::Scratch;
 use vina_core::model::Model;
 use vina_core::spec::{ModelSpec, Precision};
 
+use vina_core::template::EnvironmentTemplate;
+
 use crate::dataset::Dataset;
 use crate::error::refuse;
+use crate::scenario::Scenario;
 
 /// Read a `.vina` file (or `DIR/model.vina`), refusing corrupt files with the file name.
 pub fn read_model_file(path: &Path) -> anyhow::Result<(PathBuf, Vec<u8>)> {
@@ -61,11 +64,16 @@ pub struct ExportOptions {
     pub onnx: Option<PathBuf>,
     /// Data set whose observations measure the quantization error.
     pub calibration: Option<PathBuf>,
+    /// Scenario to store as the environment template (refinement on the buoy).
+    pub scenario: Option<PathBuf>,
 }
 
 /// Run `vina export`.
 pub fn run(o: &ExportOptions) -> anyhow::Result<()> {
     let (src, mut spec) = source_spec(&o.model)?;
+    if let Some(path) = &o.scenario {
+        spec.template = Some(template_for(&spec, path)?);
+    }
     let reference = spec.clone();
     let folded = fold::fold(&mut spec);
     let bytes = spec
@@ -106,6 +114,21 @@ pub fn run(o: &ExportOptions) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The f32 environment template of the scenario at `path`, refused unless it is the
+/// scenario the model was trained for (same hash, same unknowns and observation).
+pub fn template_for(spec: &ModelSpec, path: &Path) -> anyhow::Result<EnvironmentTemplate<f32>> {
+    let scn = Scenario::load(path)?;
+    if scn.hash() != spec.header.scenario_hash {
+        return Err(refuse(format!(
+            "scenario {}: hash {:016x} is not the model's {:016x} (a model carries only its own scenario)",
+            path.display(),
+            scn.hash(),
+            spec.header.scenario_hash
+        )));
+    }
+    Ok(scn.template()?.cast())
 }
 
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

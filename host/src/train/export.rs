@@ -33,6 +33,7 @@ impl Network {
             header: header.clone(),
             cond_net,
             flow,
+            template: None,
         }
     }
 }

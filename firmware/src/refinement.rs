@@ -1,0 +1,194 @@
+//! Exact-likelihood refinement on the buoy (issue 10, design §6): after the network's
+//! posterior, `vina-core`'s [`refine_network`] corrects it with the exact posterior of the
+//! model file's environment template, in f32, under a budget on the target's clock.
+//!
+//! The forward model dominates the cost (one normal-mode solve per tone per particle
+//! and sweep: ~8 M instructions for gi-pekeris on a Cortex-M4), so the budget is what
+//! makes this fit a report period: the sweeps stop when the next one would overrun it,
+//! and the report says how many ran. The host replays the same refinement for the same
+//! seed (`vina invert --refine` with the report's sweep count).
+
+use vina_core::error::ModelError;
+use vina_core::model::Model;
+use vina_core::posterior::{ExactPosterior, ForwardBuffers};
+use vina_core::refine::{MAX_PARAMS, RefineConfig, RefineError, refine_network, work_len};
+use vina_core::report::Refined;
+use vina_core::summary::Summary;
+
+/// Most particles a refinement on the buoy holds (its buffers are static in size).
+pub const MAX_PARTICLES: usize = 64;
+/// Mode capacity per tone (gi-pekeris has at most ~25 trapped modes at 148 Hz).
+pub const MODES: usize = 64;
+
+/// How much refinement a report may spend.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Budget {
+    /// Particles (≤ [`MAX_PARTICLES`]).
+    pub particles: u16,
+    /// Metropolis sweeps at most.
+    pub steps: u32,
+    /// Latent widening τ of the network proposal (`vina invert --widen`).
+    pub widen: f32,
+    /// Stop before a sweep that would end past this many clock units (instructions on
+    /// QEMU `-icount`, cycles on a board) since the refinement began; 0: no limit.
+    pub max_clock: u64,
+}
+
+impl Default for Budget {
+    /// 64 particles and up to 5 sweeps: ~64 × 6 forward solves ≈ 3.2 G instructions for
+    /// gi-pekeris, ~40 s at 80 MHz (measured: `bench/refine_cortex_m4.txt`).
+    fn default() -> Self {
+        Self {
+            particles: 64,
+            steps: 5,
+            widen: 1.5,
+            max_clock: 0,
+        }
+    }
+}
+
+/// Why a refinement could not run (the report then carries none).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RefineFault {
+    /// The model file has no environment template (`vina export --scenario`).
+    NoTemplate,
+    /// More particles or parameters than this build reserves.
+    Capacity,
+    /// The observation does not fit the template.
+    Observation,
+    /// The refinement itself failed (e.g. no proposal draw inside the prior).
+    Refine(RefineError<ModelError>),
+}
+
+/// The refinement's state: particles, work buffer and forward-model buffers
+/// (~9 KiB; keep one per buoy, not per report).
+pub struct Refiner {
+    particles: [f32; MAX_PARTICLES * MAX_PARAMS],
+    work: [f32; work_len(MAX_PARTICLES, MAX_PARAMS)],
+    buffers: ForwardBuffers<f32, MODES>,
+    rows: usize,
+    dim: usize,
+}
+
+impl Default for Refiner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Refiner {
+    /// Empty state.
+    pub fn new() -> Self {
+        Self {
+            particles: [0.0; MAX_PARTICLES * MAX_PARAMS],
+            work: [0.0; work_len(MAX_PARTICLES, MAX_PARAMS)],
+            buffers: ForwardBuffers::new(),
+            rows: 0,
+            dim: 0,
+        }
+    }
+
+    /// The last refinement's particles, one row of `x_dim` values each.
+    pub fn particles(&self) -> &[f32] {
+        &self.particles[..self.rows * self.dim]
+    }
+
+    /// Refine `model`'s posterior for the observed features `y` (its context already
+    /// prepared by the pipeline) with seed `seed`; `clock` reads the target's
+    /// instruction or cycle counter (any monotonic count works; a constant one turns the
+    /// budget off).
+    pub fn run(
+        &mut self,
+        model: &Model<'_>,
+        context: &[f32],
+        y: &[f32],
+        budget: &Budget,
+        seed: u64,
+        clock: &dyn Fn() -> u64,
+    ) -> Result<Refined, RefineFault> {
+        let template = model.template().ok_or(RefineFault::NoTemplate)?;
+        let (n, d) = (usize::from(budget.particles), model.x_dim());
+        if n > MAX_PARTICLES || d > MAX_PARAMS || n < 2 {
+            return Err(RefineFault::Capacity);
+        }
+        let posterior = ExactPosterior::new(template, y).map_err(|_| RefineFault::Observation)?;
+        let start = clock();
+        let mut target_clock = 0u64;
+        let buffers = &mut self.buffers;
+        let mut log_target = |points: &[f32], out: &mut [f32]| {
+            let t0 = clock();
+            for (o, x) in out.iter_mut().zip(points.chunks_exact(d)) {
+                *o = posterior.log_posterior(x, buffers);
+            }
+            target_clock += clock().saturating_sub(t0);
+        };
+        // Sweep k may start when the elapsed time plus the last sweep's (or, before the
+        // first, the importance step's) cost stays within the budget.
+        let (mut last_mark, mut last_cost) = (0u64, 0u64);
+        let mut keep_going = |_k: u32| {
+            if budget.max_clock == 0 {
+                return true;
+            }
+            let now = clock();
+            let elapsed = now.saturating_sub(start);
+            last_cost = if last_mark == 0 {
+                elapsed
+            } else {
+                now.saturating_sub(last_mark)
+            };
+            last_mark = now;
+            elapsed + last_cost <= budget.max_clock
+        };
+        let config = RefineConfig {
+            steps: budget.steps,
+            ..RefineConfig::default()
+        };
+        let particles = &mut self.particles[..n * d];
+        let work = &mut self.work[..work_len(n, d)];
+        let result = refine_network(
+            &config,
+            model,
+            context,
+            budget.widen,
+            seed,
+            &mut log_target,
+            &mut keep_going,
+            particles,
+            work,
+        );
+        let instructions = clock().saturating_sub(start);
+        let (report, _) = result.map_err(RefineFault::Refine)?;
+        self.rows = n;
+        self.dim = d;
+        let mut parameters = heapless::Vec::new();
+        for i in 0..d {
+            let mut s = Summary::new();
+            for row in self.particles().chunks_exact(d) {
+                s.push(row[i]);
+            }
+            // d ≤ MAX_PARAMS = the report's capacity
+            let _ = parameters.push(s.values());
+        }
+        Ok(Refined {
+            particles: budget.particles,
+            steps: u16::try_from(report.steps).unwrap_or(u16::MAX),
+            ess: report.ess as f32,
+            max_weight: report.max_weight as f32,
+            acceptance: report.acceptance as f32,
+            missed: report.missed,
+            instructions,
+            target_instructions: target_clock,
+            parameters,
+        })
+    }
+}
+
+/// A refinement step for the replay loop: the state, the budget and the clock.
+pub struct Refinement<'r> {
+    /// State.
+    pub refiner: &'r mut Refiner,
+    /// Budget per report.
+    pub budget: Budget,
+    /// The target's instruction or cycle counter.
+    pub clock: &'r dyn Fn() -> u64,
+}

@@ -1,0 +1,136 @@
+//! The exact (unnormalized) log-posterior of a scenario's unknowns given one observation:
+//! the template's priors × [`crate::likelihood`] of the observed features, with the clean
+//! pressure from the normal-mode forward model. Generic over [`Real`]: the host's
+//! reference posteriors and refinement run it in f64, the buoy's refinement in f32.
+
+use crate::acoustics::{ModeSet, Real};
+use crate::likelihood::{self, Input, LikelihoodError};
+use crate::template::{EnvironmentTemplate, ForwardError, MAX_RECEIVERS, MAX_TONES};
+
+/// The buffers one forward evaluation needs (`N` modes per tone): keep one per thread
+/// (host) or one in the pipeline's state (firmware), never on a deep stack.
+pub struct ForwardBuffers<T, const N: usize> {
+    /// Modes of the current tone.
+    pub modes: ModeSet<T, N>,
+    /// Clean pressure, tone-major.
+    pub pressure: [[T; 2]; MAX_TONES * MAX_RECEIVERS],
+}
+
+impl<T: Real, const N: usize> ForwardBuffers<T, N> {
+    /// Empty buffers.
+    pub fn new() -> Self {
+        Self {
+            modes: ModeSet::new(),
+            pressure: [[T::zero(); 2]; MAX_TONES * MAX_RECEIVERS],
+        }
+    }
+}
+
+impl<T: Real, const N: usize> Default for ForwardBuffers<T, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why a log-likelihood could not be evaluated at a θ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvalError {
+    /// The forward model failed (e.g. a receiver below the seabed).
+    Forward(ForwardError),
+    /// The likelihood is undefined (e.g. zero modeled pressure at a tone).
+    Likelihood(LikelihoodError),
+}
+
+impl core::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Forward(e) => write!(f, "{e}"),
+            Self::Likelihood(e) => write!(f, "likelihood: {e}"),
+        }
+    }
+}
+
+/// An observation under a template.
+#[derive(Clone, Copy, Debug)]
+pub struct ExactPosterior<'t, 'o, T> {
+    template: &'t EnvironmentTemplate<T>,
+    observed: &'o [T],
+}
+
+impl<'t, 'o, T: Real> ExactPosterior<'t, 'o, T> {
+    /// The posterior of `observed` features (the template's kind, as
+    /// [`crate::features::FeatureKind::compute`] lays them out); refuses a wrong length or
+    /// a non-finite feature.
+    pub fn new(
+        template: &'t EnvironmentTemplate<T>,
+        observed: &'o [T],
+    ) -> Result<Self, LikelihoodError> {
+        let (t, r) = (template.tones_hz.len(), template.receiver_depths_m.len());
+        let expected = template.features.len(t, r);
+        if observed.len() != expected {
+            return Err(LikelihoodError::Length {
+                input: Input::Features,
+                expected,
+                found: observed.len(),
+            });
+        }
+        if let Some(index) = observed.iter().position(|v| !v.is_finite()) {
+            return Err(LikelihoodError::NonFinite {
+                input: Input::Features,
+                index,
+            });
+        }
+        Ok(Self { template, observed })
+    }
+
+    /// The template.
+    pub fn template(&self) -> &'t EnvironmentTemplate<T> {
+        self.template
+    }
+
+    /// The observed features.
+    pub fn observed(&self) -> &'o [T] {
+        self.observed
+    }
+
+    /// The exact log-likelihood at θ, or why there is none.
+    pub fn try_log_likelihood<const N: usize>(
+        &self,
+        theta: &[T],
+        buffers: &mut ForwardBuffers<T, N>,
+    ) -> Result<T, EvalError> {
+        let tpl = self.template;
+        let (t, r) = (tpl.tones_hz.len(), tpl.receiver_depths_m.len());
+        let g = &mut buffers.pressure[..t * r];
+        tpl.pressure(theta, &mut buffers.modes, g)
+            .map_err(EvalError::Forward)?;
+        likelihood::log_likelihood(tpl.features, self.observed, g, t, r, tpl.snr_db)
+            .map_err(EvalError::Likelihood)
+    }
+
+    /// The exact log-likelihood; −∞ where it is undefined or NaN.
+    pub fn log_likelihood<const N: usize>(
+        &self,
+        theta: &[T],
+        buffers: &mut ForwardBuffers<T, N>,
+    ) -> T {
+        match self.try_log_likelihood(theta, buffers) {
+            Ok(v) if !v.is_nan() => v,
+            _ => T::neg_infinity(),
+        }
+    }
+
+    /// `log_prior + log_likelihood`; −∞ outside the prior's support without running the
+    /// forward model.
+    pub fn log_posterior<const N: usize>(
+        &self,
+        theta: &[T],
+        buffers: &mut ForwardBuffers<T, N>,
+    ) -> T {
+        let lp = self.template.log_prior(theta);
+        if lp == T::neg_infinity() || lp.is_nan() {
+            return T::neg_infinity();
+        }
+        lp + self.log_likelihood(theta, buffers)
+    }
+}

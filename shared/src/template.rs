@@ -1,0 +1,246 @@
+//! What the buoy knows of its scenario (design §4, issue 10): the waveguide, every fixed
+//! parameter, the unknowns with their priors, tones, receiver depths, noise level and
+//! feature kind — enough to evaluate the exact posterior of an observation without the
+//! scenario's TOML file.
+//!
+//! The host builds one in f64 from a scenario (`vina_host::scenario::Scenario::template`)
+//! for its reference posteriors and refinement; `vina export --scenario` stores it in f32
+//! in the `.vina` file (format version 2), where the firmware finds it next to the
+//! network it corrects. Parameters are indexed in [`PARAM_NAMES`] order.
+
+use heapless::Vec;
+use num_complex::Complex;
+use serde::{Deserialize, Serialize};
+
+use crate::acoustics::{AcousticsError, Layer, Layered, Medium, ModeSet, Pekeris, Real, Waveguide};
+use crate::error::ModelError;
+use crate::features::FeatureKind;
+use crate::prior::Prior;
+use crate::refine::MAX_PARAMS;
+
+/// Every physical parameter, in posterior order. Units: m, m/s, g/cm³, dB/λ (KRAKEN's).
+pub const PARAM_NAMES: [&str; PARAM_COUNT] = [
+    "source_range_m",
+    "source_depth_m",
+    "water_depth_m",
+    "water_sound_speed_mps",
+    "water_density_gcc",
+    "water_attenuation_db_per_wavelength",
+    "sediment_thickness_m",
+    "sediment_sound_speed_mps",
+    "sediment_density_gcc",
+    "sediment_attenuation_db_per_wavelength",
+    "bottom_sound_speed_mps",
+    "bottom_density_gcc",
+    "bottom_attenuation_db_per_wavelength",
+];
+/// Number of physical parameters.
+pub const PARAM_COUNT: usize = 13;
+/// Most tones a template holds.
+pub const MAX_TONES: usize = 16;
+/// Most receivers a template holds.
+pub const MAX_RECEIVERS: usize = 16;
+
+/// Which waveguide the parameters describe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WaveguideKind {
+    /// Isovelocity water over a fluid half-space (sediment parameters unused).
+    Pekeris,
+    /// Isovelocity water over one isovelocity sediment layer over a half-space.
+    Layered,
+}
+
+/// One unknown: which parameter, and its prior.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Unknown<T> {
+    /// Index into [`PARAM_NAMES`].
+    pub param: u8,
+    /// Its prior.
+    pub prior: Prior<T>,
+}
+
+/// A scenario as the exact posterior needs it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentTemplate<T> {
+    /// Waveguide.
+    pub waveguide: WaveguideKind,
+    /// Every parameter's value ([`PARAM_NAMES`] order); an unknown's entry is ignored.
+    pub values: [T; PARAM_COUNT],
+    /// The unknowns, in posterior (x) order.
+    pub unknowns: Vec<Unknown<T>, MAX_PARAMS>,
+    /// Tone frequencies (Hz), scenario order.
+    pub tones_hz: Vec<T, MAX_TONES>,
+    /// Receiver depths (m), increasing.
+    pub receiver_depths_m: Vec<T, MAX_RECEIVERS>,
+    /// Signal-to-noise ratio (dB) of the noise model (design §4).
+    pub snr_db: T,
+    /// Features the observation is expressed in.
+    pub features: FeatureKind,
+}
+
+/// Why the forward model gave no pressure for a θ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForwardError {
+    /// θ or the output buffer has the wrong length.
+    Length {
+        /// Values required.
+        expected: usize,
+        /// Values given.
+        found: usize,
+    },
+    /// The normal-mode solver refused the environment.
+    Acoustics(AcousticsError),
+}
+
+impl core::fmt::Display for ForwardError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Length { expected, found } => {
+                write!(f, "expected {expected} values, found {found}")
+            }
+            Self::Acoustics(e) => write!(f, "forward model: {e}"),
+        }
+    }
+}
+
+impl<T: Real> EnvironmentTemplate<T> {
+    /// Number of unknowns.
+    pub fn dim(&self) -> usize {
+        self.unknowns.len()
+    }
+
+    /// Names of the unknowns, x order.
+    pub fn unknown_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.unknowns.iter().map(|u| {
+            PARAM_NAMES
+                .get(usize::from(u.param))
+                .copied()
+                .unwrap_or("?")
+        })
+    }
+
+    /// Check what the forward model and the likelihood will rely on: distinct unknown
+    /// indices with proper priors, finite fixed values, at least one tone and receiver,
+    /// a finite SNR.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |what| Err(ModelError::InvalidValue { what });
+        if self.unknowns.is_empty() {
+            return bad("environment template: no unknowns");
+        }
+        for (i, u) in self.unknowns.iter().enumerate() {
+            if usize::from(u.param) >= PARAM_COUNT {
+                return bad("environment template: unknown parameter index ≥ 13");
+            }
+            if self.unknowns[..i].iter().any(|v| v.param == u.param) {
+                return bad("environment template: a parameter is unknown twice");
+            }
+            if !u.prior.is_valid() {
+                return bad("environment template: prior not finite, empty or min ≤ 0 (log)");
+            }
+        }
+        let fixed_ok =
+            self.values.iter().enumerate().all(|(i, v)| {
+                v.is_finite() || self.unknowns.iter().any(|u| usize::from(u.param) == i)
+            });
+        if !fixed_ok {
+            return bad("environment template: a fixed parameter is not finite");
+        }
+        if self.tones_hz.is_empty() || self.receiver_depths_m.is_empty() {
+            return bad("environment template: needs at least one tone and one receiver");
+        }
+        if !self.snr_db.is_finite() {
+            return bad("environment template: SNR is not finite");
+        }
+        Ok(())
+    }
+
+    /// Every parameter's value with the unknowns set to `theta`.
+    pub fn parameters(&self, theta: &[T]) -> Result<[T; PARAM_COUNT], ForwardError> {
+        if theta.len() != self.dim() {
+            return Err(ForwardError::Length {
+                expected: self.dim(),
+                found: theta.len(),
+            });
+        }
+        let mut v = self.values;
+        for (u, &x) in self.unknowns.iter().zip(theta) {
+            if let Some(slot) = v.get_mut(usize::from(u.param)) {
+                *slot = x;
+            }
+        }
+        Ok(v)
+    }
+
+    /// Sum of the unknowns' log prior densities; −∞ outside the support, for NaN, or
+    /// for a θ of the wrong length.
+    pub fn log_prior(&self, theta: &[T]) -> T {
+        if theta.len() != self.dim() {
+            return T::neg_infinity();
+        }
+        self.unknowns
+            .iter()
+            .zip(theta)
+            .fold(T::zero(), |s, (u, &x)| s + u.prior.log_density(x))
+    }
+
+    /// Clean pressure at every tone and receiver, tone-major (`[tone · R + receiver]`,
+    /// `[re, im]`), in KRAKEN FIELD's convention; `modes` is the caller's mode buffer.
+    pub fn pressure<const N: usize>(
+        &self,
+        theta: &[T],
+        modes: &mut ModeSet<T, N>,
+        out: &mut [[T; 2]],
+    ) -> Result<(), ForwardError> {
+        let r = self.receiver_depths_m.len();
+        let expected = self.tones_hz.len() * r;
+        if out.len() != expected {
+            return Err(ForwardError::Length {
+                expected,
+                found: out.len(),
+            });
+        }
+        let v = self.parameters(theta)?;
+        let medium = |i: usize| Medium::new(v[i], v[i + 1], v[i + 2]);
+        let (water, bottom) = (medium(3), medium(10));
+        let sediment = [Layer::new(v[6], medium(7))];
+        let mut row = [Complex::new(T::zero(), T::zero()); MAX_RECEIVERS];
+        let row = &mut row[..r];
+        for (&f, slot) in self.tones_hz.iter().zip(out.chunks_exact_mut(r)) {
+            match self.waveguide {
+                WaveguideKind::Pekeris => Pekeris::new(v[2], water, bottom).modes(f, modes),
+                WaveguideKind::Layered => {
+                    Layered::new(v[2], water, &sediment, bottom).modes(f, modes)
+                }
+            }
+            .map_err(ForwardError::Acoustics)?;
+            modes
+                .pressure_at(v[1], v[0], &self.receiver_depths_m, row)
+                .map_err(ForwardError::Acoustics)?;
+            for (o, p) in slot.iter_mut().zip(row.iter()) {
+                *o = [p.re, p.im];
+            }
+        }
+        Ok(())
+    }
+
+    /// The same template in another float type (f64 → f32 for the model file).
+    pub fn cast<U: Real>(&self) -> EnvironmentTemplate<U> {
+        let c = |v: &T| U::lit(v.to_f64().unwrap_or(f64::NAN));
+        EnvironmentTemplate {
+            waveguide: self.waveguide,
+            values: self.values.each_ref().map(c),
+            unknowns: self
+                .unknowns
+                .iter()
+                .map(|u| Unknown {
+                    param: u.param,
+                    prior: u.prior.cast(),
+                })
+                .collect(),
+            tones_hz: self.tones_hz.iter().map(c).collect(),
+            receiver_depths_m: self.receiver_depths_m.iter().map(c).collect(),
+            snr_db: c(&self.snr_db),
+            features: self.features,
+        }
+    }
+}
