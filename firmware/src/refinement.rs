@@ -192,3 +192,124 @@ pub struct Refinement<'r> {
     /// The target's instruction or cycle counter.
     pub clock: &'r dyn Fn() -> u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::cell::Cell;
+    use std::vec;
+    use vina_core::layers::Scratch;
+    use vina_core::spec::{Precision, RandomArch};
+
+    static MODEL: &[u8] = include_bytes!("../../models/gi-pekeris-cinn.vina");
+
+    /// Noise-free relative-transfer-function features of the model's own template at θ.
+    fn observation(model: &Model<'_>, theta: &[f32]) -> std::vec::Vec<f32> {
+        let t = model.template().unwrap();
+        let (tones, r) = (t.tones_hz.len(), t.receiver_depths_m.len());
+        let mut buffers = ForwardBuffers::<f32, MODES>::new();
+        let mut p = vec![[0.0f32; 2]; tones * r];
+        t.pressure(theta, &mut buffers.modes, &mut p).unwrap();
+        let mut y = vec![0.0f32; t.features.len(tones, r)];
+        t.features.compute(&p, tones, r, &mut y).unwrap();
+        y
+    }
+
+    fn prepared(model: &Model<'_>, y: &[f32]) -> std::vec::Vec<f32> {
+        let mut ctx = vec![0.0f32; model.context_len()];
+        model.prepare(y, &mut ctx, &mut Scratch::new()).unwrap();
+        ctx
+    }
+
+    #[test]
+    fn a_budget_stops_the_sweeps_and_equals_a_run_configured_with_them() {
+        let model = Model::from_bytes(MODEL).unwrap();
+        let y = observation(&model, &[214.0, 1570.0]);
+        let ctx = prepared(&model, &y);
+        let budget = Budget {
+            particles: 16,
+            steps: 8,
+            ..Budget::default()
+        };
+        // a clock that advances by one unit per read: the importance step reads it 3
+        // times, each sweep 3 more, so a budget of 14 units ends the sweeps early
+        let ticks = Cell::new(0u64);
+        let clock = || {
+            ticks.set(ticks.get() + 1);
+            ticks.get()
+        };
+        let mut refiner = Refiner::new();
+        let cut = refiner
+            .run(
+                &model,
+                &ctx,
+                &y,
+                &Budget {
+                    max_clock: 14,
+                    ..budget
+                },
+                9,
+                &clock,
+            )
+            .unwrap();
+        assert!(
+            0 < cut.steps && u32::from(cut.steps) < budget.steps,
+            "{cut:?}"
+        );
+        let same = refiner
+            .run(
+                &model,
+                &ctx,
+                &y,
+                &Budget {
+                    steps: u32::from(cut.steps),
+                    ..budget
+                },
+                9,
+                &|| 0,
+            )
+            .unwrap();
+        assert_eq!(cut.parameters, same.parameters);
+        assert!(cut.target_instructions <= cut.instructions);
+
+        // no limit: all sweeps; refined draws near the truth of a noise-free observation
+        let full = refiner.run(&model, &ctx, &y, &budget, 9, &|| 0).unwrap();
+        assert_eq!(u32::from(full.steps), budget.steps);
+        let depth = full.parameters[0];
+        assert!((depth.mean - 214.0).abs() < 0.5, "{depth:?}");
+    }
+
+    #[test]
+    fn refusals_are_typed() {
+        let model = Model::from_bytes(MODEL).unwrap();
+        let y = observation(&model, &[214.0, 1570.0]);
+        let ctx = prepared(&model, &y);
+        let mut refiner = Refiner::new();
+        let too_many = Budget {
+            particles: MAX_PARTICLES as u16 + 1,
+            ..Budget::default()
+        };
+        assert_eq!(
+            refiner.run(&model, &ctx, &y, &too_many, 1, &|| 0).err(),
+            Some(RefineFault::Capacity)
+        );
+        assert_eq!(
+            refiner
+                .run(&model, &ctx, &y[1..], &Budget::default(), 1, &|| 0)
+                .err(),
+            Some(RefineFault::Observation)
+        );
+        let bare = RandomArch::default_cinn()
+            .build(1)
+            .encode(Precision::F32)
+            .unwrap();
+        let bare = Model::from_bytes(&bare).unwrap();
+        let ctx = prepared(&bare, &y);
+        assert_eq!(
+            refiner
+                .run(&bare, &ctx, &y, &Budget::default(), 1, &|| 0)
+                .err(),
+            Some(RefineFault::NoTemplate)
+        );
+    }
+}

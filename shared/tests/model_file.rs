@@ -347,7 +347,8 @@ fn template_round_trips_and_version_1_files_still_read() {
 #[test]
 fn a_template_that_contradicts_the_header_is_refused() {
     let (mut spec, template) = spec_with_template();
-    let cases: [(&str, fn(&mut EnvironmentTemplate<f32>)); 6] = [
+    type Break = fn(&mut EnvironmentTemplate<f32>);
+    let cases: [(&str, Break); 6] = [
         ("tones", |t| t.tones_hz[0] += 1.0),
         ("receivers", |t| {
             t.receiver_depths_m.push(110.0).unwrap();

@@ -16,6 +16,8 @@
 //!   `defmt-print` (install it first; CI builds the feature only).
 //! - `cargo xtask size [--write]`: firmware flash/RAM against the budgets and the buoy's
 //!   measured stack high-water mark, compared with the committed `firmware/size-report.txt`.
+//! - `cargo xtask refine-cost [--write]`: the buoy's exact-likelihood refinement under QEMU
+//!   against the host's replays, and its instruction counts (`bench/refine_cortex_m4.txt`).
 //! - `cargo xtask sample-cost [--write]`: instructions per posterior sample of the default
 //!   cINN architecture on the Cortex-M4, f32 and int8, compared with the committed
 //!   `bench/sample_cortex_m4.txt` (±1 %; `--write` updates it).
@@ -254,6 +256,11 @@ fn size_report() -> anyhow::Result<String> {
             &["--features", "board-stm32f411"][..],
             "buoy for the STM32F411 (board-stm32f411, build only in CI)",
         ),
+        (
+            "buoy",
+            &["--features", "refine"][..],
+            "buoy with exact-likelihood refinement (refine; stack: bench/refine_cortex_m4.txt)",
+        ),
         ("selftest", &[][..], "selftest"),
         ("forward_cost", &[][..], "forward_cost"),
         (
@@ -285,7 +292,7 @@ fn size_report() -> anyhow::Result<String> {
     }
     // Stack: the buoy paints it at reset and reports the deepest use after its reports
     // (QEMU with the design's 64 KiB of RAM, `memory-qemu.x`). Deterministic run to run.
-    let buoy = qemu_buoy(None, None, false)?;
+    let buoy = qemu_buoy(None, None, &[], false)?;
     let (used, size) = (buoy.stack_high_water, buoy.stack_size);
     report.push_str(&format!(
         "buoy stack high-water ({} reports of {} samples, standard gi-pekeris recording): {used} B of the {size} B stack, {:.1} % of RAM\n",
@@ -397,13 +404,14 @@ fn qemu(
     model: Option<String>,
     recording: Option<String>,
 ) -> anyhow::Result<Vec<vina_core::report::Report>> {
-    Ok(qemu_buoy(model, recording, true)?.reports)
+    Ok(qemu_buoy(model, recording, &[], true)?.reports)
 }
 
 /// [`qemu`], with the stack's high-water mark; prints the decoded output when `echo`.
 fn qemu_buoy(
     model: Option<String>,
     recording: Option<String>,
+    cargo_features: &[&str],
     echo: bool,
 ) -> anyhow::Result<BuoyRun> {
     let root = root();
@@ -415,14 +423,16 @@ fn qemu_buoy(
     let mut build = Command::new("cargo");
     build
         .args(["build", "--quiet", "--release", "--bin", "buoy"])
+        .args(cargo_features)
         .current_dir(&fw);
     build.env("VINA_RECORDING", std::path::absolute(&recording)?);
     if let Some(m) = &model {
         build.env("VINA_MODEL", std::path::absolute(m)?);
     }
     eprintln!(
-        "$ VINA_RECORDING={} cargo build --release --bin buoy",
-        recording.display()
+        "$ VINA_RECORDING={} cargo build --release --bin buoy {}",
+        recording.display(),
+        cargo_features.join(" ")
     );
     if !build.status()?.success() {
         bail!("firmware build failed");
@@ -431,7 +441,8 @@ fn qemu_buoy(
     #[rustfmt::skip]
     let out = output(&fw, "qemu-system-arm", &[
         "-cpu", "cortex-m4", "-machine", "mps2-an386", "-nographic",
-        "-semihosting-config", "enable=on,target=native", "-kernel", elf.to_str().context("non-UTF-8 path")?,
+        "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
+        "-kernel", elf.to_str().context("non-UTF-8 path")?,
     ])?;
     let mut reports = Vec::new();
     let mut features = Vec::new();
@@ -652,7 +663,7 @@ fn linux_check(model: Option<String>, recording: Option<String>) -> anyhow::Resu
             .context("non-UTF-8 path")?
             .to_owned(),
     };
-    let cortex_m = qemu_buoy(model.clone(), Some(recording.clone()), false)?.reports;
+    let cortex_m = qemu_buoy(model.clone(), Some(recording.clone()), &[], false)?.reports;
     let aarch64 = linux(model, Some(recording))?;
     if aarch64.len() != cortex_m.len() || aarch64.is_empty() {
         bail!(
@@ -817,6 +828,7 @@ fn qemu_check() -> anyhow::Result<()> {
     let run = qemu_buoy(
         None,
         Some(path.to_str().context("non-UTF-8 path")?.to_owned()),
+        &[],
         true,
     )?;
     let reports = run.reports;
@@ -880,6 +892,163 @@ fn qemu_check() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// CI (issue 10): the buoy with exact-likelihood refinement (feature `refine`, default
+/// budget) under QEMU `-icount shift=0` on the standard recording. Each report's refined
+/// posterior must contain the truth in its 90 % intervals, equal the same refinement
+/// replayed on the host in f32 (the firmware library's `Refiner`, same seed and sweeps),
+/// and agree with `vina invert --refine` (f64 forward model) within a fraction of its
+/// posterior sd; the instruction counts go to `bench/refine_cortex_m4.txt` (`--write`)
+/// or are compared with it.
+fn refine_cost(write: bool) -> anyhow::Result<()> {
+    use vina_firmware::refinement::{Budget, Refiner};
+    let root = root();
+    let path = standard_recording()?;
+    let recording = path.to_str().context("non-UTF-8 path")?.to_owned();
+    let run = qemu_buoy(None, Some(recording), &["--features", "refine"], true)?;
+    if run.reports.len() != 2 || run.features.len() != 2 {
+        bail!(
+            "expected 2 reports with features, got {}",
+            run.reports.len()
+        );
+    }
+    let model_bytes = std::fs::read(root.join("models/gi-pekeris-cinn.vina"))?;
+    let model = vina_core::model::Model::from_bytes(&model_bytes)?;
+    let vina = vina_bin()?;
+    let budget = Budget::default();
+    let mut lines = String::new();
+    for (r, (seq, y)) in run.reports.iter().zip(&run.features) {
+        let refined = r
+            .refined
+            .as_ref()
+            .with_context(|| format!("report {seq} carries no refinement"))?;
+        for (p, t) in refined.parameters.iter().zip(TRUTH) {
+            if !(f64::from(p.q05) <= t && t <= f64::from(p.q95)) {
+                bail!(
+                    "report {seq}: truth {t} outside the refined 90 % interval [{}, {}]",
+                    p.q05,
+                    p.q95
+                );
+            }
+        }
+        // the same refinement on the host, f32, firmware library code
+        let mut ctx = vec![0.0f32; model.context_len()];
+        model.prepare(y, &mut ctx, &mut vina_core::layers::Scratch::new())?;
+        let mut refiner = Box::new(Refiner::new());
+        let replay_budget = Budget {
+            steps: u32::from(refined.steps),
+            ..budget
+        };
+        let host32 = refiner
+            .run(&model, &ctx, y, &replay_budget, r.seed, &|| 0)
+            .map_err(|e| anyhow::anyhow!("host replay of the refinement: {e:?}"))?;
+        for (b, h) in refined.parameters.iter().zip(&host32.parameters) {
+            for (field, bv, hv) in [
+                ("mean", b.mean, h.mean),
+                ("std", b.std, h.std),
+                ("q50", b.q50, h.q50),
+            ] {
+                if (bv - hv).abs() > 1e-4 * hv.abs().max(1.0) {
+                    bail!("report {seq} refined {field}: buoy {bv} vs host f32 replay {hv}");
+                }
+            }
+        }
+        // the host's f64 refinement (`vina invert --refine`), same seed and sweeps
+        let obs = root.join(format!("target/xtask-refine-features-{seq}.json"));
+        let yv: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+        std::fs::write(&obs, serde_json::json!({ "y": yv }).to_string())?;
+        let (seed, particles, steps) = (
+            r.seed.to_string(),
+            budget.particles.to_string(),
+            refined.steps.to_string(),
+        );
+        let widen = budget.widen.to_string();
+        #[rustfmt::skip]
+        let out = output(&root, vina.to_str().context("non-UTF-8 path")?, &[
+            "invert", "--model", "models/gi-pekeris-cinn.vina", "--observation",
+            obs.to_str().context("non-UTF-8 path")?, "--seed", &seed, "--json", "--refine",
+            "--scenario", "scenarios/gi-pekeris.toml", "--refine-particles", &particles,
+            "--refine-steps", &steps, "--widen", &widen,
+        ])?;
+        let host: serde_json::Value = serde_json::from_str(&out)?;
+        let names = ["water_depth_m", "water_sound_speed_mps"];
+        let mut worst = 0.0f64;
+        for (b, name) in refined.parameters.iter().zip(names) {
+            let h = &host["summary"][name];
+            let (mean, sd) = (
+                h["mean"].as_f64().context("mean")?,
+                h["std"].as_f64().context("std")?,
+            );
+            let dm = (f64::from(b.mean) - mean).abs() / sd;
+            let ds = (f64::from(b.std) - sd).abs() / sd;
+            worst = worst.max(dm).max(ds);
+            if dm > REFINE_F64_TOLERANCE || ds > REFINE_F64_TOLERANCE {
+                bail!(
+                    "report {seq} {name}: buoy refined {} ± {} vs vina invert --refine (f64) {mean} ± {sd}",
+                    b.mean,
+                    b.std
+                );
+            }
+        }
+        let net: Vec<String> = r
+            .parameters
+            .iter()
+            .map(|p| format!("{:.3} ± {:.3}", p.mean, p.std))
+            .collect();
+        let fine: Vec<String> = refined
+            .parameters
+            .iter()
+            .map(|p| format!("{:.3} ± {:.3}", p.mean, p.std))
+            .collect();
+        eprintln!(
+            "report {seq}: refined {} (network {}), truth inside; equals the host f32 replay; within {worst:.3} sd of vina invert --refine (f64)",
+            fine.join(", "),
+            net.join(", ")
+        );
+        let evaluations = u64::from(budget.particles) * (1 + u64::from(refined.steps));
+        lines.push_str(&format!(
+            "report {seq}: {} instructions per report; {} instructions in the exact posterior ({:.2} %); {} instructions per exact-posterior evaluation; {} particles, {} sweeps, ESS {:.1}, acceptance {:.2}\n",
+            refined.instructions,
+            refined.target_instructions,
+            100.0 * refined.target_instructions as f64 / refined.instructions as f64,
+            refined.target_instructions / evaluations,
+            refined.particles,
+            refined.steps,
+            refined.ess,
+            refined.acceptance,
+        ));
+    }
+    let (used, size) = (run.stack_high_water, run.stack_size);
+    if used >= size {
+        bail!("the refining buoy's stack reached the bottom of RAM ({used} B of {size} B)");
+    }
+    lines.push_str(&format!(
+        "stack high-water of the refining buoy: {used} B of the {size} B stack, {:.1} % of RAM\n",
+        100.0 * used as f64 / RAM_BUDGET as f64
+    ));
+    print!("{lines}");
+    let report = format!(
+        "# cargo xtask refine-cost: {QEMU_HEADER}; buoy --features refine, default cINN f32, standard gi-pekeris recording\n{lines}"
+    );
+    let path = root.join("bench/refine_cortex_m4.txt");
+    if write {
+        std::fs::write(&path, report)?;
+        return Ok(());
+    }
+    let committed = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    compare_instruction_counts(&committed, &report, SAMPLE_COST_TOLERANCE).with_context(|| {
+        format!(
+            "refinement instruction counts differ from the committed {}: run `cargo xtask refine-cost --write` and commit it",
+            path.display()
+        )
+    })
+}
+
+/// Largest difference, in posterior sds, between the buoy's f32 refinement and the
+/// host's f64 one (same seed and sweeps): f32 rounding of the forward model can flip a
+/// Metropolis decision near its threshold, after which that particle's chain differs.
+const REFINE_F64_TOLERANCE: f64 = 0.25;
 
 /// CI: both committed ONNX graphs in onnxruntime (a pinned wheel in a venv under
 /// `target/`) against `vina invert --engine core` on the same y and z, within 1e-5.
@@ -1039,6 +1208,10 @@ fn ci() -> anyhow::Result<()> {
             "instructions per posterior sample within 1 % of bench/sample_cortex_m4.txt",
             Box::new(|| sample_cost(false)),
         ),
+        (
+            "buoy refinement under QEMU: truth inside, = host f32 replay, ≈ vina invert --refine, instructions within 1 % of bench/refine_cortex_m4.txt",
+            Box::new(|| refine_cost(false)),
+        ),
     ];
     let mut timings = Vec::new();
     for (name, step) in &steps {
@@ -1061,6 +1234,7 @@ fn main() -> anyhow::Result<()> {
         Some("selftest") => selftest(),
         Some("forward-cost") => forward_cost(),
         Some("sample-cost") => sample_cost(std::env::args().any(|a| a == "--write")),
+        Some("refine-cost") => refine_cost(std::env::args().any(|a| a == "--write")),
         Some("size") => size(std::env::args().any(|a| a == "--write")),
         Some("qemu") => qemu(flag("--model"), flag("--recording")).map(|_| ()),
         Some("qemu-check") => qemu_check(),
@@ -1073,7 +1247,7 @@ fn main() -> anyhow::Result<()> {
         Some("demo") => demo(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|qemu-check|onnxruntime-check|demo [--seed S] [--samples N]|selftest|qemu [--model F] [--recording F]|linux [--model F] [--recording F] [--compare]|defmt [--recording F]|forward-cost|sample-cost [--write]|size [--write]>"
+                "usage: cargo xtask <ci|qemu-check|onnxruntime-check|demo [--seed S] [--samples N]|selftest|qemu [--model F] [--recording F]|linux [--model F] [--recording F] [--compare]|defmt [--recording F]|forward-cost|sample-cost [--write]|refine-cost [--write]|size [--write]>"
             );
             std::process::exit(2)
         }
