@@ -755,7 +755,8 @@ fn demo() -> anyhow::Result<()> {
     vina(&["eval", "--model", &p("run")?, "--data", &p("held-out")?, "--out", &p("eval")?])?;
     eprintln!("\n== 4/6 export the firmware model (folded f32 .vina) and its ONNX graph");
     #[rustfmt::skip]
-    vina(&["export", "--model", &p("run")?, "--out", &p("model.vina")?, "--onnx", &p("model.onnx")?])?;
+    vina(&["export", "--model", &p("run")?, "--out", &p("model.vina")?, "--onnx", &p("model.onnx")?,
+           "--scenario", "scenarios/gi-pekeris.toml"])?;
     vina(&["inspect", &p("model.vina")?])?;
     // a truth from the prior, seeded
     let mut rng = vina_core::rng::Rng::new(seed.parse::<u64>().unwrap_or(0) ^ 0xDE30);
