@@ -18,6 +18,8 @@
 //!   measured stack high-water mark, compared with the committed `firmware/size-report.txt`.
 //! - `cargo xtask refine-cost [--write]`: the buoy's exact-likelihood refinement under QEMU
 //!   against the host's replays, and its instruction counts (`bench/refine_cortex_m4.txt`).
+//! - `cargo xtask mlp-cost [--write]`: one subnet MLP on the Cortex-M4, vina-core against
+//!   microflow's generated code (`bench/mlp_m4`, `bench/mlp_cortex_m4.txt`).
 //! - `cargo xtask sample-cost [--write]`: instructions per posterior sample of the default
 //!   cINN architecture on the Cortex-M4, f32 and int8, compared with the committed
 //!   `bench/sample_cortex_m4.txt` (±1 %; `--write` updates it).
@@ -151,6 +153,38 @@ fn sample_cost(write: bool) -> anyhow::Result<()> {
         path.display()
     );
     Ok(())
+}
+
+/// Issue 9 item 4: one subnet MLP of the default int8 cINN on the Cortex-M4, vina-core
+/// against microflow 0.1.3's generated code for the same MLP (`bench/mlp_m4`, its own
+/// crate; `subnet.tflite` from `bench/mlp_m4/make_tflite.py`), compared with the
+/// committed `bench/mlp_cortex_m4.txt` (`--write` updates it). The binary itself fails
+/// unless both engines compute the same function.
+fn mlp_cost(write: bool) -> anyhow::Result<()> {
+    let dir = root().join("bench/mlp_m4");
+    run(&dir, "cargo", &["build", "--quiet", "--release"])?;
+    let elf = dir.join("target/thumbv7em-none-eabihf/release/mlp-m4");
+    #[rustfmt::skip]
+    let out = output(&dir, "qemu-system-arm", &[
+        "-cpu", "cortex-m4", "-machine", "mps2-an386", "-nographic",
+        "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
+        "-kernel", elf.to_str().context("non-UTF-8 path")?,
+    ])?;
+    print!("{out}");
+    let report = format!("# cargo xtask mlp-cost: {QEMU_HEADER}\n{out}");
+    let path = root().join("bench/mlp_cortex_m4.txt");
+    if write {
+        std::fs::write(&path, report)?;
+        return Ok(());
+    }
+    let committed = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    compare_instruction_counts(&committed, &report, SAMPLE_COST_TOLERANCE).with_context(|| {
+        format!(
+            "subnet instruction counts differ from the committed {}: run `cargo xtask mlp-cost --write` and commit it",
+            path.display()
+        )
+    })
 }
 
 /// Relative change of an instruction count that `cargo xtask sample-cost` accepts. The
@@ -1210,6 +1244,10 @@ fn ci() -> anyhow::Result<()> {
             Box::new(|| sample_cost(false)),
         ),
         (
+            "one subnet MLP on the Cortex-M4, vina-core vs microflow: same outputs, instructions within 1 % of bench/mlp_cortex_m4.txt",
+            Box::new(|| mlp_cost(false)),
+        ),
+        (
             "buoy refinement under QEMU: truth inside, = host f32 replay, ≈ vina invert --refine, instructions within 1 % of bench/refine_cortex_m4.txt",
             Box::new(|| refine_cost(false)),
         ),
@@ -1236,6 +1274,7 @@ fn main() -> anyhow::Result<()> {
         Some("forward-cost") => forward_cost(),
         Some("sample-cost") => sample_cost(std::env::args().any(|a| a == "--write")),
         Some("refine-cost") => refine_cost(std::env::args().any(|a| a == "--write")),
+        Some("mlp-cost") => mlp_cost(std::env::args().any(|a| a == "--write")),
         Some("size") => size(std::env::args().any(|a| a == "--write")),
         Some("qemu") => qemu(flag("--model"), flag("--recording")).map(|_| ()),
         Some("qemu-check") => qemu_check(),
@@ -1248,7 +1287,7 @@ fn main() -> anyhow::Result<()> {
         Some("demo") => demo(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|qemu-check|onnxruntime-check|demo [--seed S] [--samples N]|selftest|qemu [--model F] [--recording F]|linux [--model F] [--recording F] [--compare]|defmt [--recording F]|forward-cost|sample-cost [--write]|refine-cost [--write]|size [--write]>"
+                "usage: cargo xtask <ci|qemu-check|onnxruntime-check|demo [--seed S] [--samples N]|selftest|qemu [--model F] [--recording F]|linux [--model F] [--recording F] [--compare]|defmt [--recording F]|forward-cost|sample-cost [--write]|refine-cost [--write]|mlp-cost [--write]|size [--write]>"
             );
             std::process::exit(2)
         }
