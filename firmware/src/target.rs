@@ -57,6 +57,23 @@ impl InstructionCounter {
     }
 }
 
+/// The `main` of a measurement binary: start the instruction counter, run `measure`, and
+/// exit QEMU with success when it returns `Some`, failure otherwise.
+pub fn run_measurement(measure: impl FnOnce(&InstructionCounter) -> Option<()>) -> ! {
+    let Some(cp) = cortex_m::Peripherals::take() else {
+        debug::exit(debug::EXIT_FAILURE);
+        halt()
+    };
+    let counter = InstructionCounter::start(cp.SYST);
+    let ok = measure(&counter);
+    debug::exit(if ok.is_some() {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    halt()
+}
+
 /// Instructions executed since an [`InstructionCounter`] was started (meaningless
 /// before; a plain function, so a refinement budget can take it as its clock).
 pub fn instructions() -> u64 {

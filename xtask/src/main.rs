@@ -102,14 +102,10 @@ fn qemu_measure(bin: &str, features: &[&str]) -> anyhow::Result<String> {
     let mut args = vec!["build", "--quiet", "--release", "--bin", bin];
     args.extend_from_slice(features);
     run(&fw, "cargo", &args)?;
-    let elf = fw.join("target/thumbv7em-none-eabihf/release").join(bin);
-    let elf = elf.to_str().context("non-UTF-8 path")?;
-    #[rustfmt::skip]
-    let qemu = [
-        "-cpu", "cortex-m4", "-machine", "mps2-an386", "-nographic",
-        "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", elf,
-    ];
-    output(&fw, "qemu-system-arm", &qemu)
+    qemu_icount(
+        &fw,
+        &fw.join("target/thumbv7em-none-eabihf/release").join(bin),
+    )
 }
 
 const QEMU_HEADER: &str = "QEMU mps2-an386 (Cortex-M4), -icount shift=0, SysTick at the 25 MHz core clock (40 instructions per tick)";
@@ -133,26 +129,43 @@ fn sample_cost(write: bool) -> anyhow::Result<()> {
     let out = format!("{f32_run}{int8_run}");
     print!("{out}");
     let report = format!("# cargo xtask sample-cost: {QEMU_HEADER}\n{out}");
-    let path = root().join("bench/sample_cortex_m4.txt");
+    write_or_compare("sample_cortex_m4.txt", "sample-cost", &report, write)
+}
+
+/// Write `report` to the committed `bench/NAME` (`--write`), or fail unless its
+/// instruction counts are within [`SAMPLE_COST_TOLERANCE`] of the committed ones.
+fn write_or_compare(name: &str, task: &str, report: &str, write: bool) -> anyhow::Result<()> {
+    let path = root().join("bench").join(name);
     if write {
         std::fs::write(&path, report)?;
         return Ok(());
     }
     let committed = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    compare_instruction_counts(&committed, &report, SAMPLE_COST_TOLERANCE).with_context(|| {
+    compare_instruction_counts(&committed, report, SAMPLE_COST_TOLERANCE).with_context(|| {
         format!(
-            "instruction counts differ from the committed {} by more than {} %: run `cargo xtask sample-cost --write` and commit it",
+            "instruction counts differ from the committed {} by more than {} %: run `cargo xtask {task} --write` and commit it",
             path.display(),
             100.0 * SAMPLE_COST_TOLERANCE
         )
     })?;
     eprintln!(
-        "sample-cost: within {} % of the committed {}",
+        "{task}: within {} % of the committed {}",
         100.0 * SAMPLE_COST_TOLERANCE,
         path.display()
     );
     Ok(())
+}
+
+/// Run a Cortex-M ELF under QEMU with `-icount shift=0`; its semihosting output.
+fn qemu_icount(dir: &Path, elf: &Path) -> anyhow::Result<String> {
+    #[rustfmt::skip]
+    let qemu = [
+        "-cpu", "cortex-m4", "-machine", "mps2-an386", "-nographic",
+        "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
+        "-kernel", elf.to_str().context("non-UTF-8 path")?,
+    ];
+    output(dir, "qemu-system-arm", &qemu)
 }
 
 /// Issue 9 item 4: one subnet MLP of the default int8 cINN on the Cortex-M4, vina-core
@@ -163,28 +176,13 @@ fn sample_cost(write: bool) -> anyhow::Result<()> {
 fn mlp_cost(write: bool) -> anyhow::Result<()> {
     let dir = root().join("bench/mlp_m4");
     run(&dir, "cargo", &["build", "--quiet", "--release"])?;
-    let elf = dir.join("target/thumbv7em-none-eabihf/release/mlp-m4");
-    #[rustfmt::skip]
-    let out = output(&dir, "qemu-system-arm", &[
-        "-cpu", "cortex-m4", "-machine", "mps2-an386", "-nographic",
-        "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
-        "-kernel", elf.to_str().context("non-UTF-8 path")?,
-    ])?;
+    let out = qemu_icount(
+        &dir,
+        &dir.join("target/thumbv7em-none-eabihf/release/mlp-m4"),
+    )?;
     print!("{out}");
     let report = format!("# cargo xtask mlp-cost: {QEMU_HEADER}\n{out}");
-    let path = root().join("bench/mlp_cortex_m4.txt");
-    if write {
-        std::fs::write(&path, report)?;
-        return Ok(());
-    }
-    let committed = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    compare_instruction_counts(&committed, &report, SAMPLE_COST_TOLERANCE).with_context(|| {
-        format!(
-            "subnet instruction counts differ from the committed {}: run `cargo xtask mlp-cost --write` and commit it",
-            path.display()
-        )
-    })
+    write_or_compare("mlp_cortex_m4.txt", "mlp-cost", &report, write)
 }
 
 /// Relative change of an instruction count that `cargo xtask sample-cost` accepts. The
@@ -292,8 +290,8 @@ fn size_report() -> anyhow::Result<String> {
         ),
         (
             "buoy",
-            &["--features", "refine"][..],
-            "buoy with exact-likelihood refinement (refine; stack: bench/refine_cortex_m4.txt)",
+            &["--features", "refine,int8-model"][..],
+            "buoy with exact-likelihood refinement and the int8 model (refine,int8-model; the f32 model does not fit with it)",
         ),
         ("selftest", &[][..], "selftest"),
         ("forward_cost", &[][..], "forward_cost"),
@@ -472,12 +470,7 @@ fn qemu_buoy(
         bail!("firmware build failed");
     }
     let elf = fw.join("target/thumbv7em-none-eabihf/release/buoy");
-    #[rustfmt::skip]
-    let out = output(&fw, "qemu-system-arm", &[
-        "-cpu", "cortex-m4", "-machine", "mps2-an386", "-nographic",
-        "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
-        "-kernel", elf.to_str().context("non-UTF-8 path")?,
-    ])?;
+    let out = qemu_icount(&fw, &elf)?;
     let mut reports = Vec::new();
     let mut features = Vec::new();
     let mut stack = None;
@@ -1065,19 +1058,7 @@ fn refine_cost(write: bool) -> anyhow::Result<()> {
     let report = format!(
         "# cargo xtask refine-cost: {QEMU_HEADER}; buoy --features refine, default cINN f32, standard gi-pekeris recording\n{lines}"
     );
-    let path = root.join("bench/refine_cortex_m4.txt");
-    if write {
-        std::fs::write(&path, report)?;
-        return Ok(());
-    }
-    let committed = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    compare_instruction_counts(&committed, &report, SAMPLE_COST_TOLERANCE).with_context(|| {
-        format!(
-            "refinement instruction counts differ from the committed {}: run `cargo xtask refine-cost --write` and commit it",
-            path.display()
-        )
-    })
+    write_or_compare("refine_cortex_m4.txt", "refine-cost", &report, write)
 }
 
 /// Largest difference, in posterior sds, between the buoy's f32 refinement and the

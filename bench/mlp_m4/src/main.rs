@@ -13,13 +13,13 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::hprintln;
 use microflow::buffer::Buffer2D;
 use microflow::model;
 use vina_core::layers::Scratch;
 use vina_core::model::{FlowLayer, Model};
 use vina_core::posterior::ForwardBuffers;
-use vina_firmware::target::{InstructionCounter, halt};
+use vina_firmware::target::{InstructionCounter, run_measurement};
 
 #[model("subnet.tflite")]
 struct Subnet;
@@ -127,16 +127,5 @@ fn measure(counter: &InstructionCounter) -> Option<()> {
 
 #[entry]
 fn main() -> ! {
-    let Some(cp) = cortex_m::Peripherals::take() else {
-        debug::exit(debug::EXIT_FAILURE);
-        halt()
-    };
-    let counter = InstructionCounter::start(cp.SYST);
-    let ok = measure(&counter);
-    debug::exit(if ok.is_some() {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    halt()
+    run_measurement(measure)
 }

@@ -6,22 +6,20 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::hprintln;
 use num_complex::Complex;
 use vina_core::acoustics::{Medium, ModeSet, Pekeris, Waveguide};
-use vina_firmware::target::{InstructionCounter, halt};
+use vina_firmware::target::{InstructionCounter, run_measurement};
 
 const TONES: [f32; 7] = [49.0, 64.0, 79.0, 94.0, 112.0, 130.0, 148.0];
 const RECEIVERS: [f32; 5] = [30.0, 70.0, 110.0, 150.0, 190.0];
 
 #[entry]
 fn main() -> ! {
-    let Some(cp) = cortex_m::Peripherals::take() else {
-        debug::exit(debug::EXIT_FAILURE);
-        halt()
-    };
-    let counter = InstructionCounter::start(cp.SYST);
+    run_measurement(measure)
+}
 
+fn measure(counter: &InstructionCounter) -> Option<()> {
     let guide = Pekeris::new(
         218.5f32,
         Medium::lossless(1562.0, 1.0),
@@ -34,12 +32,10 @@ fn main() -> ! {
     for f in TONES {
         if let Err(e) = guide.modes(f, &mut modes) {
             hprintln!("forward model error: {}", e);
-            debug::exit(debug::EXIT_FAILURE);
+            return None;
         }
         total_modes += modes.len();
-        if modes.pressure_at(60.0, 3000.0, &RECEIVERS, &mut p).is_err() {
-            debug::exit(debug::EXIT_FAILURE);
-        }
+        modes.pressure_at(60.0, 3000.0, &RECEIVERS, &mut p).ok()?;
     }
     let elapsed = counter.now() - start;
     hprintln!(
@@ -48,6 +44,5 @@ fn main() -> ! {
         elapsed
     );
     hprintln!("p(148 Hz, 190 m) = {:e} {:+e}i", p[4].re, p[4].im);
-    debug::exit(debug::EXIT_SUCCESS);
-    halt()
+    Some(())
 }

@@ -5,11 +5,11 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::hprintln;
 use vina_core::layers::Scratch;
 use vina_core::model::Model;
 use vina_core::rng::Rng;
-use vina_firmware::target::{InstructionCounter, halt};
+use vina_firmware::target::{InstructionCounter, run_measurement};
 
 const SAMPLES: u32 = 200;
 
@@ -69,16 +69,5 @@ fn measure(counter: &InstructionCounter, name: &str, bytes: &'static [u8]) -> Op
 
 #[entry]
 fn main() -> ! {
-    let Some(cp) = cortex_m::Peripherals::take() else {
-        debug::exit(debug::EXIT_FAILURE);
-        halt()
-    };
-    let counter = InstructionCounter::start(cp.SYST);
-    let ok = measure(&counter, MODEL.0, MODEL.1);
-    debug::exit(if ok.is_some() {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    halt()
+    run_measurement(|c| measure(c, MODEL.0, MODEL.1))
 }
