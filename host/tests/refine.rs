@@ -269,20 +269,25 @@ fn cli_refine_reports_and_needs_a_scenario() {
 
 /// Coverage of central 50/90 % intervals over simulated cases, network vs refined
 /// (slow: `cargo test -p vina-host --test refine -- --ignored --nocapture`;
-/// `VINA_REFINE_CASES` sets the count, default 100).
+/// `VINA_REFINE_CASES` sets the count, default 100; `VINA_REFINE_PARTICLES` and
+/// `VINA_REFINE_STEPS` the refinement, default 500 and 15; the buoy's default budget is
+/// 64 and 5).
 #[test]
 #[ignore]
 fn calibration_network_vs_refined() {
     let s = setup();
     let model = Model::from_bytes(&s.bytes).expect("decode");
-    let cases: usize = std::env::var("VINA_REFINE_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
-    let n = 500;
+    let var = |name: &str, default: usize| -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let cases = var("VINA_REFINE_CASES", 100);
+    let n = var("VINA_REFINE_PARTICLES", 500);
     let settings = RefineSettings {
         particles: n,
-        steps: 15,
+        steps: var("VINA_REFINE_STEPS", 15) as u32,
         widen: 1.5,
         seed: 0,
     };
@@ -313,7 +318,10 @@ fn calibration_network_vs_refined() {
     }
     ess.sort_by(f64::total_cmp);
     let se = |p: f64| vina_host::eval::coverage::binomial_se(p, cases);
-    println!("{cases} simulated gi-pekeris cases (RTF, 20 dB), {n} draws each");
+    println!(
+        "{cases} simulated gi-pekeris cases (RTF, 20 dB), {n} draws each, {} sweeps",
+        settings.steps
+    );
     for (name, c) in [("network", &cov_net), ("refined", &cov_ref)] {
         println!(
             "{name}: coverage 50 % {:?}, 90 % {:?} (± {:.3} / {:.3}); RMSE {:?}; mean sd {:?}",
