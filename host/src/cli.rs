@@ -122,11 +122,12 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Refine the network posterior with the exact likelihood (importance sampling
-        /// from the widened network, then Metropolis sweeps); needs --scenario.
-        #[arg(long, requires = "scenario")]
+        /// from the widened network, then Metropolis sweeps): the model's scenario from
+        /// --scenario, or the one the model file carries (`vina export --scenario`).
+        #[arg(long)]
         refine: bool,
         /// Scenario TOML of the model (forward model, priors, noise) for --refine.
-        #[arg(long)]
+        #[arg(long, requires = "refine")]
         scenario: Option<PathBuf>,
         /// Refinement particles = refined samples (default: --samples).
         #[arg(long)]
@@ -316,14 +317,12 @@ pub fn main() -> ExitCode {
                 latent,
                 engine,
                 onnx,
-                refine: scenario
-                    .filter(|_| refine)
-                    .map(|scenario| crate::invert::RefineRequest {
-                        scenario,
-                        particles: refine_particles,
-                        steps: refine_steps,
-                        widen,
-                    }),
+                refine: refine.then_some(crate::invert::RefineRequest {
+                    scenario,
+                    particles: refine_particles,
+                    steps: refine_steps,
+                    widen,
+                }),
             },
             json,
         ),

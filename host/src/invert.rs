@@ -19,7 +19,7 @@ use crate::error::refuse;
 use crate::export::read_model_file;
 use crate::observation_file::{FeatureLayout, ObservationFile};
 use crate::reference::posterior_of;
-use crate::refine::{RefineSettings, Refined, refine_posterior};
+use crate::refine::{RefineSettings, Refined, refine_exact, refine_posterior};
 use crate::scenario::Scenario;
 
 /// Which implementation draws the samples.
@@ -57,8 +57,9 @@ pub struct InvertOptions {
 /// posterior, and the refinement's size.
 #[derive(Clone, Debug)]
 pub struct RefineRequest {
-    /// Scenario TOML (must be the one the model was trained for).
-    pub scenario: PathBuf,
+    /// Scenario TOML (must be the one the model was trained for); `None`: the
+    /// environment template the model file carries (`vina export --scenario`).
+    pub scenario: Option<PathBuf>,
     /// Particles (default: `--samples`).
     pub particles: Option<usize>,
     /// Metropolis sweeps.
@@ -211,11 +212,27 @@ fn refine_samples(
     o: &InvertOptions,
     r: &RefineRequest,
 ) -> anyhow::Result<Refined> {
-    let scn = Scenario::load(&r.scenario)?;
+    let settings = RefineSettings {
+        particles: r.particles.unwrap_or(o.samples as usize),
+        steps: r.steps,
+        widen: r.widen,
+        seed: o.seed,
+    };
+    let Some(path) = &r.scenario else {
+        let template = model.template().ok_or_else(|| {
+            refuse(format!(
+                "--refine: model {} carries no scenario (export it with --scenario) and no --scenario was given",
+                o.model.display()
+            ))
+        })?;
+        let observed: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+        return refine_exact(model, y, &template.cast(), &observed, &settings);
+    };
+    let scn = Scenario::load(path)?;
     if scn.hash() != model.header().scenario_hash {
         return Err(refuse(format!(
             "--scenario {}: hash {:#018x} is not the model's scenario {:#018x}",
-            r.scenario.display(),
+            path.display(),
             scn.hash(),
             model.header().scenario_hash
         )));
@@ -223,12 +240,6 @@ fn refine_samples(
     let obs = ObservationFile::read(&o.observation)?;
     let origin = format!("observation {}", o.observation.display());
     let post = posterior_of(&scn, &obs, scn.snr_db, &origin)?;
-    let settings = RefineSettings {
-        particles: r.particles.unwrap_or(o.samples as usize),
-        steps: r.steps,
-        widen: r.widen,
-        seed: o.seed,
-    };
     refine_posterior(model, y, &post, &settings)
 }
 

@@ -1,6 +1,6 @@
 //! Exact-likelihood refinement on the host (`vina invert --refine`, issue 10): the
-//! network posterior as proposal, [`ScenarioPosterior`] (scenario priors × exact
-//! likelihood, f64 forward model) as the answer, through `vina-core`'s
+//! network posterior as proposal, the exact posterior (a scenario's or the model file's
+//! environment template: priors × exact likelihood, f64 forward model) as the answer, through `vina-core`'s
 //! [`vina_core::refine::refine`], the loop the firmware would run in f32.
 //!
 //! The log target of a batch of particles is evaluated in parallel (rayon); the random
@@ -17,6 +17,10 @@ use vina_core::model::Model;
 pub use vina_core::refine::ProposalKind;
 use vina_core::refine::{RefineConfig, Report, refine_network, work_len};
 
+use vina_core::posterior::{ExactPosterior, ForwardBuffers};
+use vina_core::template::EnvironmentTemplate;
+
+use crate::environment::HOST_MODES;
 use crate::error::refuse;
 use crate::posterior::ScenarioPosterior;
 
@@ -84,22 +88,28 @@ pub fn refine_posterior(
     post: &ScenarioPosterior,
     s: &RefineSettings,
 ) -> anyhow::Result<Refined> {
+    refine_exact(model, y, post.template(), post.observed(), s)
+}
+
+/// Refine `model`'s posterior for features `y` towards the exact posterior of `observed`
+/// under `template` (a scenario's, or the one the model file carries).
+pub fn refine_exact(
+    model: &Model<'_>,
+    y: &[f32],
+    template: &EnvironmentTemplate<f64>,
+    observed: &[f64],
+    s: &RefineSettings,
+) -> anyhow::Result<Refined> {
     let d = model.x_dim();
-    if d != post.dim() {
-        return Err(refuse(format!(
-            "refine: the model has {d} parameters, scenario {} has {} unknowns",
-            post.scenario().name,
-            post.dim()
-        )));
-    }
     let names: Vec<&str> = model.header().param_names.split(',').collect();
-    let unknowns = post.scenario().unknowns();
+    let unknowns: Vec<&str> = template.unknown_names().collect();
     if names != unknowns {
         return Err(refuse(format!(
-            "refine: the model's parameters {names:?} are not scenario {}'s unknowns {unknowns:?}",
-            post.scenario().name
+            "refine: the model's parameters {names:?} are not the scenario's unknowns {unknowns:?}"
         )));
     }
+    let exact = ExactPosterior::new(template, observed)
+        .map_err(|e| refuse(format!("refine: observation: {e}")))?;
     if s.particles < 2 {
         return Err(refuse("refine: needs at least 2 particles"));
     }
@@ -120,9 +130,10 @@ pub fn refine_posterior(
         ..RefineConfig::default()
     };
     let target = |pts: &[f64], out: &mut [f64]| {
-        out.par_iter_mut()
-            .zip(pts.par_chunks(d))
-            .for_each(|(o, x)| *o = post.log_posterior(x));
+        out.par_iter_mut().zip(pts.par_chunks(d)).for_each_init(
+            || Box::new(ForwardBuffers::<f64, HOST_MODES>::new()),
+            |buffers, (o, x)| *o = exact.log_posterior(x, buffers),
+        );
     };
     let mut particles = vec![0.0f64; s.particles * d];
     let mut work = vec![0.0f64; work_len(s.particles, d)];

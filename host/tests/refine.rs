@@ -200,7 +200,7 @@ fn network_proposal_density_is_exact() {
 }
 
 #[test]
-fn cli_refine_reports_and_needs_a_scenario() {
+fn cli_refine_reports_and_uses_the_models_scenario() {
     let bin = env!("CARGO_BIN_EXE_vina");
     let model = root().join("models/gi-pekeris-cinn.vina");
     let scn = root().join("scenarios/gi-pekeris.toml");
@@ -243,15 +243,53 @@ fn cli_refine_reports_and_needs_a_scenario() {
     let sd = v["summary"]["water_depth_m"]["std"].as_f64().unwrap();
     assert!(sd < 0.075, "refined depth sd {sd}");
 
-    let no_scn = Command::new(bin)
+    // Without --scenario: the scenario the model file carries, the same refinement.
+    let own = Command::new(bin)
         .args(["invert", "--model"])
         .arg(&model)
+        .arg("--observation")
+        .arg(&obs)
+        .args([
+            "--samples",
+            "300",
+            "--refine-steps",
+            "5",
+            "--refine",
+            "--json",
+        ])
+        .output()
+        .expect("run vina");
+    assert!(
+        own.status.success(),
+        "{}",
+        String::from_utf8_lossy(&own.stderr)
+    );
+    let own: Value = serde_json::from_slice(&own.stdout).expect("json");
+    assert_eq!(own["summary"], v["summary"]);
+    assert_eq!(own["refine"]["ess"], v["refine"]["ess"]);
+
+    // A model without one (format version 1, or exported without --scenario): refused.
+    let bytes = std::fs::read(&model).expect("model");
+    let mut spec =
+        vina_core::spec::ModelSpec::from_model(&Model::from_bytes(&bytes).expect("decode"));
+    spec.template = None;
+    let bare = Path::new(env!("CARGO_TARGET_TMPDIR")).join("refine-cli-bare.vina");
+    std::fs::write(
+        &bare,
+        spec.encode(vina_core::spec::Precision::F32)
+            .expect("encode"),
+    )
+    .expect("write");
+    let no_scn = Command::new(bin)
+        .args(["invert", "--model"])
+        .arg(&bare)
         .arg("--observation")
         .arg(&obs)
         .arg("--refine")
         .output()
         .expect("run vina");
     assert_eq!(no_scn.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_scn.stderr).contains("carries no scenario"));
 
     let wrong = Command::new(bin)
         .args(["invert", "--model"])
