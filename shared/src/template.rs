@@ -193,7 +193,7 @@ impl<T: Real> EnvironmentTemplate<T> {
     ) -> Result<(), ForwardError> {
         let r = self.receiver_depths_m.len();
         let expected = self.tones_hz.len() * r;
-        if out.len() != expected {
+        if out.len() != expected || r == 0 {
             return Err(ForwardError::Length {
                 expected,
                 found: out.len(),
