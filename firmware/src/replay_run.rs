@@ -28,6 +28,8 @@ pub enum Fault {
     Window,
     /// A report did not fit its frame buffer.
     Frame,
+    /// Refinement was asked for, but the model carries no environment template.
+    NoTemplate,
 }
 
 impl fmt::Display for Fault {
@@ -41,6 +43,9 @@ impl fmt::Display for Fault {
             ),
             Fault::Window => f.write_str("recording ended inside a window"),
             Fault::Frame => f.write_str("report frame too large"),
+            Fault::NoTemplate => f.write_str(
+                "refinement needs the model's environment template: export it with `vina export --scenario`",
+            ),
         }
     }
 }
@@ -60,6 +65,9 @@ pub fn replay(
     mut emit: impl FnMut(&Report, &[u8], &[f32]),
 ) -> Result<u32, Fault> {
     let model = Model::from_bytes(model).map_err(Fault::Model)?;
+    if refinement.is_some() && model.template().is_none() {
+        return Err(Fault::NoTemplate);
+    }
     let recording = Recording::from_bytes(recording).map_err(Fault::Recording)?;
     let mut source = Replay::new(recording);
     // built in place (`Pipeline::new` returns it through a `Result`: a stack copy)
@@ -105,6 +113,17 @@ mod tests {
         assert!(matches!(
             replay(&model, b"VREC", Config::default(), None, none),
             Err(Fault::Recording(_))
+        ));
+        // refinement with a model that carries no template: refused at boot
+        let mut refiner = crate::refinement::Refiner::new();
+        let refine = crate::refinement::Refinement {
+            refiner: &mut refiner,
+            budget: crate::refinement::Budget::default(),
+            clock: &|| 0,
+        };
+        assert!(matches!(
+            replay(&model, &[], Config::default(), Some(refine), none),
+            Err(Fault::NoTemplate)
         ));
         // a valid 3-channel recording for a 5-receiver model
         let rec: Vec<u8> = Recording::encode(3, 1000.0, 1 << 23, &[0; 30]);
