@@ -210,29 +210,36 @@ fn cli_refine_reports_and_uses_the_models_scenario() {
         .expect("observe")
         .write(&obs)
         .expect("write observation");
-    let out = Command::new(bin)
-        .args(["invert", "--model"])
-        .arg(&model)
-        .arg("--observation")
-        .arg(&obs)
-        .args([
-            "--samples",
-            "300",
-            "--refine-steps",
-            "5",
-            "--refine",
-            "--json",
-        ])
-        .arg("--scenario")
-        .arg(&scn)
-        .output()
-        .expect("run vina");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let invert = |model: &Path, extra: &[&std::ffi::OsStr]| {
+        Command::new(bin)
+            .args(["invert", "--model"])
+            .arg(model)
+            .arg("--observation")
+            .arg(&obs)
+            .args(extra)
+            .output()
+            .expect("run vina")
+    };
+    let json = |out: std::process::Output| -> Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let refine: Vec<&std::ffi::OsStr> = [
+        "--samples",
+        "300",
+        "--refine-steps",
+        "5",
+        "--refine",
+        "--json",
+    ]
+    .map(std::ffi::OsStr::new)
+    .to_vec();
+    let with_scenario = [&refine[..], &["--scenario".as_ref(), scn.as_os_str()]].concat();
+    let v = json(invert(&model, &with_scenario));
     let r = &v["refine"];
     assert_eq!(r["particles"], 300);
     assert_eq!(r["steps"], 5);
@@ -244,27 +251,7 @@ fn cli_refine_reports_and_uses_the_models_scenario() {
     assert!(sd < 0.075, "refined depth sd {sd}");
 
     // Without --scenario: the scenario the model file carries, the same refinement.
-    let own = Command::new(bin)
-        .args(["invert", "--model"])
-        .arg(&model)
-        .arg("--observation")
-        .arg(&obs)
-        .args([
-            "--samples",
-            "300",
-            "--refine-steps",
-            "5",
-            "--refine",
-            "--json",
-        ])
-        .output()
-        .expect("run vina");
-    assert!(
-        own.status.success(),
-        "{}",
-        String::from_utf8_lossy(&own.stderr)
-    );
-    let own: Value = serde_json::from_slice(&own.stdout).expect("json");
+    let own = json(invert(&model, &refine));
     assert_eq!(own["summary"], v["summary"]);
     assert_eq!(own["refine"]["ess"], v["refine"]["ess"]);
 
@@ -280,27 +267,15 @@ fn cli_refine_reports_and_uses_the_models_scenario() {
             .expect("encode"),
     )
     .expect("write");
-    let no_scn = Command::new(bin)
-        .args(["invert", "--model"])
-        .arg(&bare)
-        .arg("--observation")
-        .arg(&obs)
-        .arg("--refine")
-        .output()
-        .expect("run vina");
+    let no_scn = invert(&bare, &["--refine".as_ref()]);
     assert_eq!(no_scn.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_scn.stderr).contains("carries no scenario"));
 
-    let wrong = Command::new(bin)
-        .args(["invert", "--model"])
-        .arg(&model)
-        .arg("--observation")
-        .arg(&obs)
-        .arg("--refine")
-        .arg("--scenario")
-        .arg(root().join("scenarios/gi-pekeris-raw.toml"))
-        .output()
-        .expect("run vina");
+    let raw = root().join("scenarios/gi-pekeris-raw.toml");
+    let wrong = invert(
+        &model,
+        &["--refine".as_ref(), "--scenario".as_ref(), raw.as_os_str()],
+    );
     assert_eq!(wrong.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("--scenario"));
 }
