@@ -225,25 +225,25 @@ fn main() -> anyhow::Result<()> {
     result.insert("core".into(), core);
     if let Some(p) = &a.int8 {
         let (v, x8) = bench_core(&std::fs::read(p)?, &y, &z, &a)?;
-        let diff = x8
-            .iter()
-            .zip(&x_core)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0.0f32, f32::max);
+        let diff = max_abs_diff(&x8, &x_core);
         result.insert("core_int8".into(), v);
         result.insert("int8_max_abs_diff_from_f32".into(), json!(diff));
     }
     if let Some(onnx) = &a.onnx {
         let (v, xt) = bench_tract(onnx, &y, &z, ld, &a)?;
-        let diff = xt
-            .iter()
-            .zip(&x_core)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0.0f32, f32::max);
+        let diff = max_abs_diff(&xt, &x_core);
         result.insert("tract".into(), v);
         result.insert("tract_max_abs_diff_from_core".into(), json!(diff));
     }
     result.insert("x_core_head".into(), json!(&x_core[..x_core.len().min(20)]));
     println!("{}", Value::Object(result));
     Ok(())
+}
+
+/// Largest |a − b| over paired values.
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0f32, f32::max)
 }
