@@ -130,20 +130,13 @@ fn bench_core(bytes: &[u8], y: &[f32], z: &[f32], a: &Args) -> anyhow::Result<(V
             });
     });
     let same = out == par_out;
-    Ok((
-        json!({
-            "batch": n,
-            "batch_s": batch_s,
-            "samples_per_s": n as f64 / batch_s,
-            "latency_s": latency_s,
-            "prepare_s": prepare_s,
-            "per_sample_after_prepare_s": (batch_s - prepare_s) / n as f64,
-            "parallel_threads": threads,
-            "parallel_samples_per_s": n as f64 / par_s,
-            "parallel_equal": same,
-        }),
-        out,
-    ))
+    let mut v = timing(n, batch_s, latency_s);
+    v["prepare_s"] = json!(prepare_s);
+    v["per_sample_after_prepare_s"] = json!((batch_s - prepare_s) / n as f64);
+    v["parallel_threads"] = json!(threads);
+    v["parallel_samples_per_s"] = json!(n as f64 / par_s);
+    v["parallel_equal"] = json!(same);
+    Ok((v, out))
 }
 
 fn bench_tract(
@@ -185,15 +178,7 @@ fn bench_tract(
         .iter()
         .copied()
         .collect();
-    Ok((
-        json!({
-            "batch": n,
-            "batch_s": batch_s,
-            "samples_per_s": n as f64 / batch_s,
-            "latency_s": latency_s,
-        }),
-        x,
-    ))
+    Ok((timing(n, batch_s, latency_s), x))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -246,4 +231,14 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .zip(b)
         .map(|(p, q)| (p - q).abs())
         .fold(0.0f32, f32::max)
+}
+
+/// The timings every engine reports: batch size, batch time, throughput, latency.
+fn timing(n: usize, batch_s: f64, latency_s: f64) -> serde_json::Value {
+    json!({
+        "batch": n,
+        "batch_s": batch_s,
+        "samples_per_s": n as f64 / batch_s,
+        "latency_s": latency_s,
+    })
 }
