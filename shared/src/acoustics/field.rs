@@ -74,14 +74,14 @@ impl<T: Real, const N: usize> ModeSet<T, N> {
 fn range_factor<T: Real>(mode: &Mode<T>, r: T) -> Complex<T> {
     let kr = mode.k * r;
     // e^{−i·k·r} = e^{Im(k)·r}·(cos(Re(k)·r) − i·sin(Re(k)·r))
-    let (s, c) = kr.re.sin_cos();
+    let (s, c) = kr.re.sine_cosine();
     let decay = kr.im.exp();
-    Complex::new(decay * c, -decay * s) / kr.sqrt()
+    Complex::new(decay * c, -decay * s) / T::complex_root(kr)
 }
 
 /// i·√(2π)·e^{iπ/4}.
 fn field_scale<T: Real>() -> Complex<T> {
-    let a = (T::lit(2.0) * T::PI()).sqrt() * T::FRAC_1_SQRT_2();
+    let a = (T::lit(2.0) * T::PI()).root() * T::FRAC_1_SQRT_2();
     // i·(1 + i)/√2·√(2π) = (−1 + i)·√π
     Complex::new(-a, a)
 }
@@ -89,5 +89,5 @@ fn field_scale<T: Real>() -> Complex<T> {
 /// Transmission loss TL = −20·log10|p| (dB re 1 m) of a FIELD-convention pressure;
 /// +∞ for p = 0.
 pub fn transmission_loss<T: Real>(p: Complex<T>) -> T {
-    -T::lit(20.0) * p.norm().log10()
+    -T::lit(20.0) * T::complex_abs(p).log10()
 }

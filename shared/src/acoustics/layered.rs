@@ -162,7 +162,7 @@ impl<'a, T: Real> Layered<'a, T> {
         for layer in self.sediment {
             kmax = kmax.max(layer.medium.real_wavenumber(omega));
         }
-        ((kmax - kb) * (kmax + kb)).max(T::zero()).sqrt()
+        ((kmax - kb) * (kmax + kb)).max(T::zero()).root()
     }
 
     /// Lossless γ of mode m (called for m = 1, 2, … in order): bisection on the mode
@@ -250,7 +250,7 @@ impl<'a, T: Real> Layered<'a, T> {
         let kb_from = self.basement.wavenumber_with_loss(omega, from);
         let kb_to = self.basement.wavenumber_with_loss(omega, to);
         let dk2 = num / den;
-        let next = (gamma * gamma + kb_from * kb_from + dk2 - kb_to * kb_to).sqrt();
+        let next = T::complex_root(gamma * gamma + kb_from * kb_from + dk2 - kb_to * kb_to);
         if next.re.is_finite() && next.im.is_finite() {
             (next, dk2)
         } else {
@@ -304,7 +304,7 @@ impl<'a, T: Real> Layered<'a, T> {
             (ub, wb) = p.apply(layer.medium.density, ub, wb);
         }
         // Least-squares σ with (ut, vt) ≈ σ·(ub, −wb), u weighted to v's units by |k|/ρ_w.
-        let k2 = (kb * kb + g2).norm() / (rw * rw);
+        let k2 = T::complex_abs(kb * kb + g2) / (rw * rw);
         let vb = -wb;
         let sigma = (ut * ub.conj() * k2 + vt * vb.conj()) / (ub.norm_sqr() * k2 + vb.norm_sqr());
         Matched {
@@ -325,10 +325,10 @@ impl<'a, T: Real> Layered<'a, T> {
         let tail = (gamma * self.basement.density * T::lit(2.0)).inv();
         let norm = m.water_integral + m.sigma * m.sigma * (m.below + tail);
         Mode {
-            k: (kb * kb + gamma * gamma).sqrt(),
+            k: T::complex_root(kb * kb + gamma * gamma),
             gamma,
-            kz: ((kw - kb) * (kw + kb) - gamma * gamma).sqrt(),
-            coef: norm.sqrt().inv() * self.water.density,
+            kz: T::complex_root((kw - kb) * (kw + kb) - gamma * gamma),
+            coef: T::complex_root(norm).inv() * self.water.density,
         }
     }
 }

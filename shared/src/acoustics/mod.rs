@@ -43,6 +43,7 @@ mod propagator;
 mod roots;
 mod scalar;
 mod search;
+mod single;
 mod waveguide;
 
 pub use error::{AcousticsError, Param};

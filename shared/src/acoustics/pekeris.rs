@@ -49,7 +49,7 @@ impl<T: Real> Pekeris<T> {
     /// X = D·√(k_w² − k_b²) of the lossless problem.
     fn x_max(&self, omega: T) -> T {
         let (sw, sb) = (self.water.speed.recip(), self.bottom.speed.recip());
-        self.depth * omega * ((sw - sb) * (sw + sb)).sqrt()
+        self.depth * omega * ((sw - sb) * (sw + sb)).root()
     }
 
     /// Number of lossless trapped modes: count of m ≥ 1 with (m − ½)π < X.
@@ -65,7 +65,10 @@ impl<T: Real> Pekeris<T> {
     /// Lossless root x = kz·D of mode m (1-based).
     fn lossless_root(&self, m: usize, x_max: T) -> Option<T> {
         let (rw, rb) = (self.water.density, self.bottom.density);
-        let g = |x: T| rb * x * x.cos() + rw * ((x_max - x) * (x_max + x)).sqrt() * x.sin();
+        let g = |x: T| {
+            let (sin, cos) = x.sine_cosine();
+            rb * x * cos + rw * ((x_max - x) * (x_max + x)).root() * sin
+        };
         let lo = T::lit(m as f64 - 0.5) * T::PI();
         let hi = (T::lit(m as f64) * T::PI()).min(x_max);
         brent(g, lo, hi, g(lo), g(hi), T::zero())
@@ -115,7 +118,8 @@ impl<T: Real> Pekeris<T> {
         let db = k2(&self.bottom, to) - k2(&self.bottom, from);
         let dk2 = (dw * iw2 + db * ib2) / (iw2 + ib2);
         // γ² = k² − k_b²: the old k² plus δ(k²), against the new k_b².
-        let next = (gamma * gamma + k2(&self.bottom, from) + dk2 - k2(&self.bottom, to)).sqrt();
+        let next =
+            T::complex_root(gamma * gamma + k2(&self.bottom, from) + dk2 - k2(&self.bottom, to));
         if next.re.is_finite() && next.im.is_finite() {
             (next, dk2)
         } else {
@@ -130,10 +134,10 @@ impl<T: Real> Pekeris<T> {
         let (iw, ib2) = self.integrals(omega, full_loss(), gamma);
         let ib = ib2 / (gamma * T::lit(2.0));
         Mode {
-            k: (kb * kb + gamma * gamma).sqrt(),
+            k: T::complex_root(kb * kb + gamma * gamma),
             gamma,
-            kz: ((kw - kb) * (kw + kb) - gamma * gamma).sqrt(),
-            coef: (iw + ib).sqrt().inv(),
+            kz: T::complex_root((kw - kb) * (kw + kb) - gamma * gamma),
+            coef: T::complex_root(iw + ib).inv(),
         }
     }
 }
@@ -213,7 +217,7 @@ impl<T: Real> Waveguide<T> for Pekeris<T> {
             let x = self
                 .lossless_root(m, x_max)
                 .ok_or(AcousticsError::NoConvergence { mode: m })?;
-            Ok(((x_max - x) * (x_max + x)).sqrt() / self.depth)
+            Ok(((x_max - x) * (x_max + x)).root() / self.depth)
         };
         collect_modes(self, omega, count, root, out)
     }

@@ -49,11 +49,11 @@ impl<T: Real> Wave<T> for T {
     }
     fn trig(kz2: T, h: T) -> (T, T) {
         if kz2 >= T::zero() {
-            let kz = kz2.sqrt();
-            let (s, c) = (kz * h).sin_cos();
+            let kz = kz2.root();
+            let (s, c) = (kz * h).sine_cosine();
             (c, s / kz)
         } else {
-            let kappa = (-kz2).sqrt();
+            let kappa = (-kz2).root();
             ((kappa * h).cosh(), (kappa * h).sinh() / kappa)
         }
     }
@@ -64,10 +64,10 @@ impl<T: Real> Wave<T> for Complex<T> {
         Complex::new(x, T::zero())
     }
     fn modulus(self) -> T {
-        self.norm()
+        T::complex_abs(self)
     }
     fn trig(kz2: Self, h: T) -> (Self, Self) {
-        let kz = kz2.sqrt();
+        let kz = T::complex_root(kz2);
         let (s, c) = sin_cos(kz * h);
         (c, s / kz)
     }
@@ -210,7 +210,7 @@ fn series<T: Real, W: Wave<T>>(x: W, coef: impl Fn(usize, T) -> T) -> W {
 /// cost of separate `sin` and `cos`); expm1 keeps sinh(Im z) accurate for the tiny
 /// imaginary parts that carry the attenuation.
 pub(crate) fn sin_cos<T: Real>(z: Complex<T>) -> (Complex<T>, Complex<T>) {
-    let (s, c) = z.re.sin_cos();
+    let (s, c) = z.re.sine_cosine();
     if z.im == T::zero() {
         return (Complex::new(s, T::zero()), Complex::new(c, -T::zero() * s));
     }
@@ -228,7 +228,7 @@ pub(crate) fn sin_cos<T: Real>(z: Complex<T>) -> (Complex<T>, Complex<T>) {
 /// sin(kz·z)/kz, accurate for small |kz·z| (including kz = 0).
 pub(crate) fn sin_over<T: Real>(kz: Complex<T>, z: T) -> Complex<T> {
     let y = kz * z;
-    if y.norm() < T::lit(1e-2) {
+    if T::complex_abs(y) < T::lit(1e-2) {
         let y2 = y * y;
         // z·(1 − y²/6 + y⁴/120); the next term is below 2e-16 relative here.
         (Complex::new(T::one(), T::zero()) - y2 / T::lit(6.0) + y2 * y2 / T::lit(120.0)) * z
@@ -259,7 +259,7 @@ pub(crate) fn angle_mod_pi<T: Real>(u: T, w: T) -> T {
 pub(crate) fn step_counting<T: Real>(p: &Prop<T, T>, rho: T, u: T, v: T) -> (T, T, usize) {
     let (u1, v1) = p.apply(rho, u, v);
     let zeros = if p.kz2 > T::zero() {
-        let kz = p.kz2.sqrt();
+        let kz = p.kz2.root();
         let a0 = angle_mod_pi(u, rho * v / kz);
         let a1 = angle_mod_pi(u1, rho * v1 / kz);
         let turns = ((a0 + kz * p.h - a1) / T::PI()).round();

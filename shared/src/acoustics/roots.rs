@@ -115,7 +115,7 @@ pub(crate) fn newton<T: Real>(
 ) -> Option<Complex<T>> {
     let mut x = x0;
     let tol = T::lit(8.0) * T::epsilon() * scale2;
-    let loose = T::epsilon().sqrt() * scale2;
+    let loose = T::epsilon().root() * scale2;
     let two = T::lit(2.0);
     let mut last_change = T::infinity();
     let mut last_step = T::zero();
@@ -130,15 +130,15 @@ pub(crate) fn newton<T: Real>(
         }
         x = x - step;
         // |δ(k²)| = |2·γ·δγ|
-        let size = step.norm();
-        let change = two * x.norm() * size;
+        let size = T::complex_abs(step);
+        let change = two * T::complex_abs(x) * size;
         if change <= tol {
             return Some(x);
         }
         if last_step > T::zero() && change <= loose {
             // e_next ≈ C·size² with C ≈ size/last_step²
             let next = size / (last_step * last_step) * size * size;
-            if two * x.norm() * next <= tol {
+            if two * T::complex_abs(x) * next <= tol {
                 return Some(x);
             }
         }

@@ -75,7 +75,7 @@ pub(crate) fn collect_modes<T: Real, S: Characteristic<T>, const N: usize>(
 ) -> Result<(), AcousticsError> {
     let lossy = solver.lossy();
     let k_cut = solver.k_cut(omega);
-    let same = T::lit(0.01) * T::epsilon().sqrt();
+    let same = T::lit(0.01) * T::epsilon().root();
     let mut prev: Option<T> = None;
     let mut next = if count > 0 {
         Some(lossless_root(1)?)
@@ -108,7 +108,7 @@ pub(crate) fn collect_modes<T: Real, S: Characteristic<T>, const N: usize>(
                 let taken = out
                     .modes()
                     .iter()
-                    .any(|kept| (kept.k - mode.k).norm() <= same * mode.k.norm());
+                    .any(|kept| T::complex_abs(kept.k - mode.k) <= same * T::complex_abs(mode.k));
                 if !taken {
                     found = Some((gamma, mode));
                     break;
@@ -149,13 +149,13 @@ fn leaky_turned_proper<T: Real, S: Characteristic<T>, const N: usize>(
 ) -> Result<(), AcousticsError> {
     let zero = Complex::new(T::zero(), T::zero());
     let scale2 = solver.scale2(omega);
-    let same = T::lit(0.01) * T::epsilon().sqrt();
+    let same = T::lit(0.01) * T::epsilon().root();
     // Taylor coefficients of the lossless F at γ = 0 (F'' by a difference of F').
     let (f0, f1) = solver.characteristic(omega, zero, zero);
-    let h = scale2.sqrt() * T::lit(1e-4);
+    let h = scale2.root() * T::lit(1e-4);
     let (_, f1h) = solver.characteristic(omega, zero, Complex::new(h, T::zero()));
     let f2 = (f1h - f1) / h;
-    let disc = (f1 * f1 - f0 * f2 * T::lit(2.0)).sqrt();
+    let disc = T::complex_root(f1 * f1 - f0 * f2 * T::lit(2.0));
     let spacing2 = last_trapped.map_or(T::infinity(), |g| g * g);
     for seed in [(-f1 + disc) / f2, (-f1 - disc) / f2] {
         if !(seed.re.is_finite() && seed.im.is_finite()) {
@@ -180,7 +180,7 @@ fn leaky_turned_proper<T: Real, S: Characteristic<T>, const N: usize>(
             let taken = out
                 .modes()
                 .iter()
-                .any(|kept| (kept.k - mode.k).norm() <= same * mode.k.norm());
+                .any(|kept| T::complex_abs(kept.k - mode.k) <= same * T::complex_abs(mode.k));
             if finite && !taken && gamma.re > T::zero() && mode.k.re > solver.k_cut(omega) {
                 out.push(mode)?;
             }
@@ -205,7 +205,7 @@ fn follow<T: Real, S: Characteristic<T>>(
     let floor = T::lit(1e-7).max(T::lit(256.0) * T::epsilon()) * scale2;
     let mut gamma = gamma0;
     let (full, dk2) = solver.predict(omega, path(T::zero()), path(T::one()), gamma);
-    let steps = (dk2.norm() / (T::lit(0.1) * spacing2))
+    let steps = (T::complex_abs(dk2) / (T::lit(0.1) * spacing2))
         .ceil()
         .max(T::one())
         .min(T::lit(MAX_STEPS));
@@ -221,14 +221,17 @@ fn follow<T: Real, S: Characteristic<T>>(
         };
         // The predictor's square root is the principal one; keep the branch continuous
         // (a near-cut-off root may cross Re γ = 0 on its way and become leaky).
-        let guess = if (guess - gamma).norm() > (guess + gamma).norm() {
+        let guess = if T::complex_abs(guess - gamma) > T::complex_abs(guess + gamma) {
             -guess
         } else {
             guess
         };
         let loss = path(to);
-        let accepted = newton(|x| solver.characteristic(omega, loss, x), guess, scale2, 20)
-            .filter(|g| (g * g - guess * guess).norm() <= (T::lit(0.25) * moved.norm()).max(floor));
+        let accepted =
+            newton(|x| solver.characteristic(omega, loss, x), guess, scale2, 20).filter(|g| {
+                T::complex_abs(g * g - guess * guess)
+                    <= (T::lit(0.25) * T::complex_abs(moved)).max(floor)
+            });
         match accepted {
             Some(g) => {
                 gamma = g;
