@@ -8,9 +8,10 @@ use num_traits::{Float, FloatConst};
 ///
 /// `num_traits::Float` supplies the elementary functions (through `libm` in `no_std`).
 /// This trait adds literals without a fallible `T::from(..)`, and the few functions the
-/// mode solver calls most, overridden for `f32` (see [`super::single`]): `libm` evaluates
-/// `sinf`, `cosf` and `hypotf` in f64 and `sqrtf` bit by bit, all in software on a
-/// single-precision FPU such as the Cortex-M4F's. The f64 versions are `Float`'s own.
+/// mode solver calls most, overridden for `f32` (`acoustics/single.rs`): `libm` evaluates
+/// `sinf`, `cosf` and `hypotf` (behind `Complex::norm`) in f64 and `sqrtf` bit by bit,
+/// all in software on a single-precision FPU such as the Cortex-M4F's. The f64 versions
+/// are `Float`'s own, so the host's f64 results are unchanged by this trait.
 pub trait Real: Float + FloatConst + Debug + Display + Default + 'static {
     /// Converts an `f64` literal to `Self` (rounds to nearest for `f32`).
     fn lit(x: f64) -> Self;
@@ -25,12 +26,6 @@ pub trait Real: Float + FloatConst + Debug + Display + Default + 'static {
     #[inline]
     fn sine_cosine(self) -> (Self, Self) {
         self.sin_cos()
-    }
-
-    /// √(x² + y²) without overflow or underflow in the squares.
-    #[inline]
-    fn hypotenuse(self, y: Self) -> Self {
-        self.hypot(y)
     }
 
     /// |z|.
@@ -61,11 +56,6 @@ impl Real for f32 {
     #[inline]
     fn sine_cosine(self) -> (f32, f32) {
         super::single::sin_cos(self)
-    }
-
-    #[inline]
-    fn hypotenuse(self, y: f32) -> f32 {
-        super::single::hypot(self, y)
     }
 
     #[inline]
