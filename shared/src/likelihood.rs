@@ -139,6 +139,31 @@ impl fmt::Display for LikelihoodError {
 
 impl core::error::Error for LikelihoodError {}
 
+/// Checks that `observed` has the length `kind` gives for `tones` × `receivers` and only
+/// finite values; returns that length.
+pub(crate) fn check_observed<T: Real>(
+    kind: FeatureKind,
+    observed: &[T],
+    tones: usize,
+    receivers: usize,
+) -> Result<usize, LikelihoodError> {
+    let expected = kind.len(tones, receivers);
+    if observed.len() != expected {
+        return Err(LikelihoodError::Length {
+            input: Input::Features,
+            expected,
+            found: observed.len(),
+        });
+    }
+    if let Some(index) = observed.iter().position(|x| !x.is_finite()) {
+        return Err(LikelihoodError::NonFinite {
+            input: Input::Features,
+            index,
+        });
+    }
+    Ok(expected)
+}
+
 /// Exact log-likelihood `log p(observed | θ)` of the features `observed` (as
 /// [`FeatureKind::compute`] lays them out) given the modeled clean pressure `clean`
 /// (tone-major `[re, im]`, `clean[tone · receivers + receiver]`) under the simulator's
@@ -164,20 +189,7 @@ pub fn log_likelihood<T: Real>(
             found: clean.len(),
         });
     }
-    let expected = kind.len(tones, receivers);
-    if observed.len() != expected {
-        return Err(LikelihoodError::Length {
-            input: Input::Features,
-            expected,
-            found: observed.len(),
-        });
-    }
-    if let Some(index) = observed.iter().position(|x| !x.is_finite()) {
-        return Err(LikelihoodError::NonFinite {
-            input: Input::Features,
-            index,
-        });
-    }
+    let expected = check_observed(kind, observed, tones, receivers)?;
     if let Some(index) = clean
         .iter()
         .position(|c| !(c[0].is_finite() && c[1].is_finite()))

@@ -4,7 +4,7 @@
 //! reference posteriors and refinement run it in f64, the buoy's refinement in f32.
 
 use crate::acoustics::{ModeSet, Real};
-use crate::likelihood::{self, Input, LikelihoodError};
+use crate::likelihood::{self, LikelihoodError, check_observed};
 use crate::template::{EnvironmentTemplate, ForwardError, MAX_RECEIVERS, MAX_TONES};
 
 /// The buffers one forward evaluation needs (`N` modes per tone): keep one per thread
@@ -66,20 +66,7 @@ impl<'t, 'o, T: Real> ExactPosterior<'t, 'o, T> {
         observed: &'o [T],
     ) -> Result<Self, LikelihoodError> {
         let (t, r) = (template.tones_hz.len(), template.receiver_depths_m.len());
-        let expected = template.features.len(t, r);
-        if observed.len() != expected {
-            return Err(LikelihoodError::Length {
-                input: Input::Features,
-                expected,
-                found: observed.len(),
-            });
-        }
-        if let Some(index) = observed.iter().position(|v| !v.is_finite()) {
-            return Err(LikelihoodError::NonFinite {
-                input: Input::Features,
-                index,
-            });
-        }
+        check_observed(template.features, observed, t, r)?;
         Ok(Self { template, observed })
     }
 
