@@ -3,7 +3,9 @@
 //!
 //! Tensors: `x` (f64, N × P, physical units), `y` (f32, N × Y, features of the noisy
 //! pressure), `y_clean` (f32, features of the clean pressure), `pressure` (f64,
-//! N × T × R × 2, the noisy complex pressure, so any feature can be recomputed).
+//! N × T × R × 2, the noisy complex pressure, so any feature can be recomputed), `noise`
+//! (f32, N × T × R × 2, the standard-normal draws that made the noise: the paper INN's x
+//! carries them; absent in sets written before it was kept).
 //! The safetensors metadata carries the scenario, its hash, the seed and the sample range.
 
 use std::collections::HashMap;
@@ -56,6 +58,9 @@ pub struct Dataset {
     pub y_clean: Vec<f32>,
     /// N × T × R × 2 noisy pressure.
     pub pressure: Vec<f64>,
+    /// N × T × R × 2 standard-normal draws of the noise (`observation::add_noise`); empty
+    /// for a set written before they were kept.
+    pub noise: Vec<f32>,
 }
 
 fn le_bytes<T: Copy, const B: usize>(v: &[T], f: fn(T) -> [u8; B]) -> Vec<u8> {
@@ -82,7 +87,7 @@ impl Dataset {
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
         let (n, p, y) = (self.len, self.x_dim(), self.y_dim());
         let (t, r) = (self.meta.tones_hz.len(), self.meta.receiver_depths_m.len());
-        let bufs = [
+        let mut bufs = vec![
             (
                 "x",
                 Dtype::F64,
@@ -108,6 +113,14 @@ impl Dataset {
                 le_bytes(&self.pressure, f64::to_le_bytes),
             ),
         ];
+        if !self.noise.is_empty() {
+            bufs.push((
+                "noise",
+                Dtype::F32,
+                vec![n, t, r, 2],
+                le_bytes(&self.noise, f32::to_le_bytes),
+            ));
+        }
         let mut views = Vec::new();
         for (name, dtype, shape, data) in &bufs {
             views.push((
@@ -163,6 +176,18 @@ impl Dataset {
         let (ys, y) = tensor("y", Dtype::F32)?;
         let (_, y_clean) = tensor("y_clean", Dtype::F32)?;
         let (_, pressure) = tensor("pressure", Dtype::F64)?;
+        let noise = match st.tensor("noise") {
+            Ok(_) => tensor("noise", Dtype::F32)?.1,
+            Err(_) => Vec::new(),
+        };
+        let per_sample = 2 * meta.tones_hz.len() * meta.receiver_depths_m.len();
+        if !noise.is_empty() && noise.len() != 4 * per_sample * xs.first().copied().unwrap_or(0) {
+            return Err(bad(format!(
+                "tensor `noise` holds {} bytes, expected {} values per sample",
+                noise.len(),
+                per_sample
+            )));
+        }
         let len = xs.first().copied().unwrap_or(0);
         if xs.get(1) != Some(&meta.parameters.len()) || ys.first() != Some(&len) {
             return Err(bad(format!(
@@ -176,6 +201,7 @@ impl Dataset {
             y: f32s(&y),
             y_clean: f32s(&y_clean),
             pressure: f64s(&pressure),
+            noise: f32s(&noise),
         })
     }
 
@@ -213,7 +239,14 @@ impl Dataset {
             all.x.extend(part.x);
             all.y.extend(part.y);
             all.y_clean.extend(part.y_clean);
+            if part.noise.is_empty() != all.noise.is_empty() {
+                return Err(refuse(format!(
+                    "{}: some shards keep the noise draws and some do not (re-simulate)",
+                    path.display()
+                )));
+            }
             all.pressure.extend(part.pressure);
+            all.noise.extend(part.noise);
         }
         Ok(all)
     }

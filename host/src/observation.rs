@@ -10,14 +10,27 @@ use crate::error::refuse;
 
 /// Add complex Gaussian noise per tone: σ_f² = mean over receivers of |p_f,r|² / 10^(SNR/10),
 /// real and imaginary parts each N(0, σ_f²/2). `pressure` is tone-major.
-pub fn add_noise(pressure: &mut [Complex64], receivers: usize, snr_db: f64, rng: &mut Rng) {
+///
+/// Returns the standard-normal draws `n` (tone-major, `[re, im]` per receiver) so that
+/// the noisy field is `p + σ_f/√2 · n`: the paper INN's x carries them (noise in x makes
+/// y a deterministic function of x, docs/architecture.md "noise in x").
+pub fn add_noise(
+    pressure: &mut [Complex64],
+    receivers: usize,
+    snr_db: f64,
+    rng: &mut Rng,
+) -> Vec<f64> {
+    let mut draws = Vec::with_capacity(2 * pressure.len());
     for tone in pressure.chunks_mut(receivers.max(1)) {
         let power = tone.iter().map(|p| p.norm_sqr()).sum::<f64>() / tone.len() as f64;
         let sigma = (power / 10f64.powf(snr_db / 10.0) / 2.0).sqrt();
         for p in tone {
-            *p += Complex64::new(sigma * rng.normal_f64(), sigma * rng.normal_f64());
+            let (re, im) = (rng.normal_f64(), rng.normal_f64());
+            draws.extend([re, im]);
+            *p += Complex64::new(sigma * re, sigma * im);
         }
     }
+    draws
 }
 
 /// Features of a tone-major pressure vector, through `vina-core`.

@@ -25,6 +25,7 @@ struct Sample {
     y: Vec<f32>,
     y_clean: Vec<f32>,
     pressure: Vec<f64>,
+    noise: Vec<f32>,
 }
 
 fn one(scn: &Scenario, seed: u64, snr_db: f64, index: u64) -> anyhow::Result<Sample> {
@@ -47,13 +48,14 @@ fn one(scn: &Scenario, seed: u64, snr_db: f64, index: u64) -> anyhow::Result<Sam
             ))
         })?;
     let y_clean = observation::features(scn.features, &p, t, r)?;
-    observation::add_noise(&mut p, r, snr_db, &mut rng);
+    let noise = observation::add_noise(&mut p, r, snr_db, &mut rng);
     let y = observation::features(scn.features, &p, t, r)?;
     Ok(Sample {
         x,
         y,
         y_clean,
         pressure: p.iter().flat_map(|c| [c.re, c.im]).collect(),
+        noise: noise.iter().map(|&v| v as f32).collect(),
     })
 }
 
@@ -104,12 +106,14 @@ pub fn simulate(
         y: Vec::new(),
         y_clean: Vec::new(),
         pressure: Vec::new(),
+        noise: Vec::new(),
     };
     for s in samples {
         ds.x.extend(s.x);
         ds.y.extend(s.y);
         ds.y_clean.extend(s.y_clean);
         ds.pressure.extend(s.pressure);
+        ds.noise.extend(s.noise);
     }
     Ok(ds)
 }

@@ -40,14 +40,15 @@ fn thread_count_and_sharding_do_not_change_samples() {
                 all.y.extend(part.y);
                 all.y_clean.extend(part.y_clean);
                 all.pressure.extend(part.pressure);
+                all.noise.extend(part.noise);
                 all
             }
         });
     }
     let joined = joined.unwrap();
     assert_eq!(
-        (joined.x, joined.y, joined.pressure),
-        (one.x, one.y, one.pressure)
+        (joined.x, joined.y, joined.pressure, joined.noise),
+        (one.x, one.y, one.pressure, one.noise)
     );
     assert_eq!(shard_range(3, 4, 97), 72..97);
 }
@@ -66,6 +67,7 @@ fn shards_on_disk_read_back_as_one_set() {
     let direct = simulate(&scn, 9, 20.0, 0..30, 30, false).unwrap();
     assert_eq!(all.x, direct.x);
     assert_eq!(all.y, direct.y);
+    assert_eq!(all.noise, direct.noise);
     assert_eq!(all.len, 30);
     // a missing shard is refused
     std::fs::remove_file(dir.path().join(Dataset::shard_name(1, 3))).unwrap();
@@ -97,6 +99,20 @@ fn samples_lie_in_the_prior_and_noise_has_the_stated_snr() {
             .chunks(2)
             .map(|c| Complex64::new(c[0], c[1]))
             .collect();
+        // the kept noise draws n make the observation: noisy = clean + σ_f·n, σ_f² per
+        // tone = mean |p|² / 10^(SNR/10) / 2 per component (noise in x for the INN)
+        let draws = &ds.noise[i * 70..(i + 1) * 70];
+        for (f, tone) in clean.chunks(r).enumerate() {
+            let power = tone.iter().map(|p| p.norm_sqr()).sum::<f64>() / r as f64;
+            let sigma = (power / 10f64.powf(snr / 10.0) / 2.0).sqrt();
+            for (k, p) in tone.iter().enumerate() {
+                let j = f * r + k;
+                let rebuilt = p + sigma
+                    * Complex64::new(f64::from(draws[2 * j]), f64::from(draws[2 * j + 1]));
+                // the draws are kept in f32: relative 6e-8 of σ
+                assert!((rebuilt - noisy[j]).norm() <= 1e-6 * sigma, "{i} {j}");
+            }
+        }
         for (tone_c, tone_n) in clean.chunks(r).zip(noisy.chunks(r)) {
             let signal = tone_c.iter().map(|p| p.norm_sqr()).sum::<f64>();
             let noise = tone_c

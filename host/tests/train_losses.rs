@@ -124,6 +124,10 @@ fn every_loss_term_trains_both_kinds() {
                     mmd_backward: 1.0,
                     sinkhorn: 1.0,
                     sinkhorn_iters: 10,
+                    // the INN's fit terms (ignored by a cINN)
+                    y_base: true,
+                    fit_rmse: 1.0,
+                    recon_rmse: 1.0,
                     ..LossConfig::default()
                 },
                 ..TrainConfig::default()
@@ -136,6 +140,21 @@ fn every_loss_term_trains_both_kinds() {
             Model::from_bytes(&file).expect("exported model decodes");
             let csv = std::fs::read_to_string(out.path().join("metrics.csv")).expect("csv");
             assert_eq!(csv.lines().count(), 2, "header and one epoch");
+            if kind == KindName::Inn {
+                // the fit columns are filled (RMSEs are positive)
+                let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+                let row: Vec<f64> = csv
+                    .lines()
+                    .nth(1)
+                    .unwrap()
+                    .split(',')
+                    .map(|v| v.parse().unwrap())
+                    .collect();
+                for col in ["val_fit", "val_recon"] {
+                    let i = header.iter().position(|h| *h == col).expect(col);
+                    assert!(row[i] > 0.0 && row[i].is_finite(), "{col} {}", row[i]);
+                }
+            }
         }
     }
 }

@@ -133,6 +133,10 @@ pub struct ModelConfig {
     pub flow_dim: usize,
     /// INN: standard deviation of the noise padding x to the total dimension.
     pub pad_noise: f32,
+    /// INN: x carries the standard-normal draws that made the observation's noise, so y
+    /// is a deterministic function of x (the VINA reference set-up; docs/architecture.md
+    /// "noise in x"). Needs a data set from `vina simulate` that kept them.
+    pub noise_in_x: bool,
     /// Scale of each subnet's last-layer initial weights (0: identity blocks at start).
     pub last_layer_scale: f32,
 }
@@ -152,6 +156,7 @@ impl Default for ModelConfig {
             cond_dim: 32,
             flow_dim: 0,
             pad_noise: 0.01,
+            noise_in_x: false,
             last_layer_scale: 0.0,
         }
     }
@@ -201,6 +206,15 @@ pub struct LossConfig {
     pub ml: f32,
     /// INN: weight of the supervised y term ½‖ŷ − y‖² (with `ml`).
     pub y_weight: f32,
+    /// INN: the maximum-likelihood term includes the standard-normal base density of ŷ,
+    /// `½‖ŷ‖²`, so it is the flow's exact density of x (see `losses::ml::nll`: without it
+    /// stretching ŷ buys log-determinant for free).
+    pub y_base: bool,
+    /// INN: weight of RMSE(ŷ, y) (the reference code's fit term, 25 there).
+    pub fit_rmse: f32,
+    /// INN: weight of RMSE(INN⁻¹([y, z]), [x, pad]) (the reference code's reconstruction
+    /// term, 5 there).
+    pub recon_rmse: f32,
     /// Variational f-divergence with a critic V(x, y).
     pub fgan: f32,
     /// Which f-divergence.
@@ -234,6 +248,9 @@ impl Default for LossConfig {
         Self {
             ml: 1.0,
             y_weight: 1.0,
+            y_base: false,
+            fit_rmse: 0.0,
+            recon_rmse: 0.0,
             fgan: 0.0,
             divergence: Divergence::Kl,
             critic_hidden: vec![64, 64],
@@ -311,8 +328,19 @@ impl TrainConfig {
         if self.model.kind == KindName::Cinn && self.model.cond_dim == 0 {
             return bad("model.cond_dim must be at least 1 for a cINN");
         }
+        if self.model.kind == KindName::Cinn && self.model.noise_in_x {
+            return bad("model.noise_in_x is for an INN (a cINN conditions on y directly)");
+        }
         let l = &self.loss;
-        let weights = [l.ml, l.fgan, l.mmd_forward, l.mmd_backward, l.sinkhorn];
+        let weights = [
+            l.ml,
+            l.fgan,
+            l.mmd_forward,
+            l.mmd_backward,
+            l.sinkhorn,
+            l.fit_rmse,
+            l.recon_rmse,
+        ];
         if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || weights.iter().all(|w| *w == 0.0) {
             return bad("loss weights must be non-negative and at least one positive");
         }

@@ -29,6 +29,11 @@ pub struct TrainData {
     pub tones_hz: Vec<f32>,
     /// Scenario hash.
     pub scenario_hash: u64,
+    /// N × `noise_dim` standard-normal draws that made each observation's noise (the
+    /// noise-in-x INN's nuisance part of x); empty when the data set did not keep them.
+    pub noise: Vec<f32>,
+    /// Noise draws per sample (0: none kept).
+    pub noise_dim: usize,
 }
 
 impl TrainData {
@@ -61,6 +66,12 @@ impl TrainData {
             receivers: d.meta.receiver_depths_m.len(),
             tones_hz: d.meta.tones_hz.iter().map(|&f| f as f32).collect(),
             scenario_hash: hash,
+            noise_dim: if d.noise.is_empty() {
+                0
+            } else {
+                2 * d.meta.tones_hz.len() * d.meta.receiver_depths_m.len()
+            },
+            noise: d.noise.clone(),
         };
         data.check()?;
         Ok(data)
@@ -89,7 +100,20 @@ impl TrainData {
                 "training data: y width does not match the feature kind, tones and receivers",
             ));
         }
-        if !self.x.iter().chain(&self.y).all(|v| v.is_finite()) {
+        if self.noise.len() != n * self.noise_dim {
+            return Err(refuse(format!(
+                "training data: {} noise values for {n} samples of {}",
+                self.noise.len(),
+                self.noise_dim
+            )));
+        }
+        if !self
+            .x
+            .iter()
+            .chain(&self.y)
+            .chain(&self.noise)
+            .all(|v| v.is_finite())
+        {
             return Err(refuse("training data: non-finite values"));
         }
         Ok(())
@@ -98,7 +122,7 @@ impl TrainData {
     /// A cheap fingerprint of the samples, so `--resume` refuses different data.
     pub fn fingerprint(&self) -> u64 {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for v in self.x.iter().chain(&self.y) {
+        for v in self.x.iter().chain(&self.y).chain(&self.noise) {
             h = (h ^ u64::from(v.to_bits())).wrapping_mul(0x0000_0100_0000_01b3);
         }
         h ^ (self.len() as u64)
@@ -147,6 +171,10 @@ pub struct Prepared {
     pub x_val: Vec<f32>,
     /// Normalized validation y.
     pub y_val: Vec<f32>,
+    /// Training noise draws (standard normal already: not normalized), N_train × noise_dim.
+    pub n_train: Vec<f32>,
+    /// Validation noise draws.
+    pub n_val: Vec<f32>,
     /// Header of the exported model (normalization from the training split).
     pub header: HeaderSpec,
 }
@@ -178,11 +206,19 @@ impl Prepared {
             }
             out
         };
+        let rows = |r: &[usize]| -> Vec<f32> {
+            let d = data.noise_dim;
+            r.iter()
+                .flat_map(|&i| data.noise[i * d..(i + 1) * d].iter().copied())
+                .collect()
+        };
         Self {
             x_train: norm(&data.x, data.x_dim, train, &x_mean, &x_std),
             y_train: norm(&data.y, data.y_dim, train, &y_mean, &y_std),
             x_val: norm(&data.x, data.x_dim, val, &x_mean, &x_std),
             y_val: norm(&data.y, data.y_dim, val, &y_mean, &y_std),
+            n_train: rows(train),
+            n_val: rows(val),
             header: HeaderSpec {
                 feature_kind: data.feature_kind,
                 receivers: data.receivers,

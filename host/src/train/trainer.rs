@@ -46,7 +46,8 @@ pub struct TrainSummary {
     pub epochs: usize,
     /// Epoch (0-based) of the best validation NLL.
     pub best_epoch: usize,
-    /// Best validation NLL (nats per sample).
+    /// Best validation score (`losses::Terms::score`: the NLL in nats per sample, plus
+    /// an INN's weighted fit terms).
     pub best_val_nll: f64,
     /// Training loss of each epoch, this run and before.
     pub train_loss: Vec<f64>,
@@ -153,17 +154,18 @@ pub fn train_data(d: &Dataset) -> anyhow::Result<TrainData> {
 fn net_shape(data: &TrainData, config: &TrainConfig) -> anyhow::Result<NetShape> {
     let m = &config.model;
     let kind = m.kind();
+    let nuisance = nuisance_dim(data, config)?;
     let flow_dim = match kind {
         ModelKind::Cinn => data.x_dim,
         ModelKind::Inn => {
             let d = if m.flow_dim == 0 {
-                data.x_dim + data.y_dim
+                data.x_dim + nuisance + data.y_dim
             } else {
                 m.flow_dim
             };
-            if d <= data.y_dim || d < data.x_dim {
+            if d <= data.y_dim || d < data.x_dim + nuisance {
                 return Err(refuse(format!(
-                    "model.flow_dim {d} must exceed y_dim {} and be at least x_dim {}",
+                    "model.flow_dim {d} must exceed y_dim {} and be at least x_dim {} + noise draws {nuisance}",
                     data.y_dim, data.x_dim
                 )));
             }
@@ -178,6 +180,20 @@ fn net_shape(data: &TrainData, config: &TrainConfig) -> anyhow::Result<NetShape>
         cond_hidden: m.cond_hidden.clone(),
         cond_dim: m.cond_dim,
     })
+}
+
+/// Columns of x after θ that hold the observation's noise draws (`model.noise_in_x`).
+fn nuisance_dim(data: &TrainData, config: &TrainConfig) -> anyhow::Result<usize> {
+    if !config.model.noise_in_x {
+        return Ok(0);
+    }
+    if data.noise_dim == 0 {
+        return Err(refuse(
+            "model.noise_in_x: the data set holds no noise draws (tensor `noise`); \
+             simulate it again with this version of `vina simulate`",
+        ));
+    }
+    Ok(data.noise_dim)
 }
 
 /// Global L2 norm clipping over all gradients (PyTorch's `clip_grad_norm_`); Burn's own
@@ -251,21 +267,26 @@ struct StepContext<'a> {
     config: &'a TrainConfig,
     shape: &'a NetShape,
     device: &'a Device,
+    /// Noise draws per sample that lead an INN's padding (`model.noise_in_x`; else 0).
+    nuisance: usize,
 }
 
 impl StepContext<'_> {
-    /// Noise for a batch of `n`.
-    fn noise(&self, rng: &mut Rng, n: usize) -> Noise {
+    /// Noise for a batch of `n`. An INN's padding row is the sample's observation-noise
+    /// draws (`nuisance`, rows of `n × nuisance`; noise in x) followed by small Gaussian
+    /// padding up to the total dimension.
+    fn noise(&self, rng: &mut Rng, n: usize, nuisance: &[f32]) -> Noise {
         let s = self.shape;
         let l = &self.config.loss;
         let pad_dim = s.flow_dim - s.x_dim;
         let pad = (s.kind == ModelKind::Inn && pad_dim > 0).then(|| {
-            tensor2(
-                normals(rng, n * pad_dim, self.config.model.pad_noise),
-                n,
-                pad_dim,
-                self.device,
-            )
+            let k = self.nuisance;
+            let mut v = Vec::with_capacity(n * pad_dim);
+            for i in 0..n {
+                v.extend_from_slice(&nuisance[i * k..(i + 1) * k]);
+                v.extend(normals(rng, pad_dim - k, self.config.model.pad_noise));
+            }
+            tensor2(v, n, pad_dim, self.device)
         });
         let latent = match s.kind {
             ModelKind::Cinn => s.x_dim,
@@ -354,7 +375,11 @@ fn validate(
             device: &device,
             ..*ctx
         }
-        .noise(&mut rng, chunk.len());
+        .noise(
+            &mut rng,
+            chunk.len(),
+            &gather(&prep.n_val, ctx.nuisance, chunk),
+        );
         let (_, t) = losses::objective(&net, critic.as_ref(), &batch, &noise, &ctx.config.loss);
         acc.add_scaled(&t, chunk.len() as f64 / n as f64);
     }
@@ -387,6 +412,7 @@ pub fn train(
         config,
         shape: &shape,
         device: &device,
+        nuisance: nuisance_dim(data, config)?,
     };
     let o = &config.optim;
     let mut net = Network::init(&shape, &config.model.arch(), config.seed, &device);
@@ -485,7 +511,11 @@ pub fn train(
                 continue;
             }
             let batch = ctx.batch(&prep.x_train, &prep.y_train, chunk, &device);
-            let noise = ctx.noise(&mut rng, chunk.len());
+            let noise = ctx.noise(
+                &mut rng,
+                chunk.len(),
+                &gather(&prep.n_train, ctx.nuisance, chunk),
+            );
             if let Some(c) = critic.take() {
                 critic = Some(critic_step(
                     c,
@@ -524,8 +554,9 @@ pub fn train(
 
         state.train_loss.push(acc.total);
         state.val_nll.push(val.nll);
-        if val.nll < state.best_val_nll {
-            state.best_val_nll = val.nll;
+        // Best epoch: the lowest validation score (the NLL, plus an INN's fit terms).
+        if val.score < state.best_val_nll {
+            state.best_val_nll = val.score;
             state.best_epoch = epoch;
             save_module(&net, &out.join("best.bpk"))?;
             let spec = net.valid().to_spec(&prep.header);
@@ -599,7 +630,8 @@ fn critic_step(
         let z = if k == 0 {
             noise.z.clone()
         } else {
-            ctx.noise(rng, batch.x.dims()[0]).z
+            let n = batch.x.dims()[0];
+            ctx.noise(rng, n, &vec![0.0; n * ctx.nuisance]).z
         };
         let z = z.expect("the f-GAN loss needs latent draws");
         let x_fake = losses::sample(net, &batch.y, z, ctx.shape.x_dim).detach();

@@ -16,5 +16,7 @@ pub fn toy_data(x: Vec<f32>, y: Vec<f32>, scenario_hash: u64) -> TrainData {
         receivers: 2,
         tones_hz: vec![100.0],
         scenario_hash,
+        noise: Vec::new(),
+        noise_dim: 0,
     }
 }

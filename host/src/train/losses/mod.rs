@@ -39,6 +39,8 @@ pub struct Forward {
     pub y_hat: Option<Tensor<2>>,
     /// log|det J| per sample.
     pub log_det: Tensor<1>,
+    /// INN: the padded input `[x, pad]` the flow mapped (the reconstruction target).
+    pub input: Option<Tensor<2>>,
 }
 
 /// x (padded for an INN) → latent, given y.
@@ -51,6 +53,7 @@ pub fn forward(net: &Network, batch: &Batch, pad: Option<&Tensor<2>>) -> Forward
                 z,
                 y_hat: None,
                 log_det,
+                input: None,
             }
         }
         Network::Inn(m) => {
@@ -58,13 +61,14 @@ pub fn forward(net: &Network, batch: &Batch, pad: Option<&Tensor<2>>) -> Forward
                 Some(p) => Tensor::cat(vec![batch.x.clone(), p.clone()], 1),
                 None => batch.x.clone(),
             };
-            let (out, log_det) = m.flow.forward(v, None);
+            let (out, log_det) = m.flow.forward(v.clone(), None);
             let [_, d] = out.dims();
             let y_dim = batch.y.dims()[1];
             Forward {
                 z: out.clone().narrow(1, y_dim, d - y_dim),
                 y_hat: Some(out.narrow(1, 0, y_dim)),
                 log_det,
+                input: Some(v),
             }
         }
     }
@@ -97,23 +101,33 @@ pub struct Terms {
     pub mmd_backward: f64,
     /// Sinkhorn cost.
     pub sinkhorn: f64,
+    /// INN: RMSE of the predicted observation, √mean (ŷ − y)².
+    pub fit: f64,
+    /// INN: RMSE of the inverse of `[y, z]` against the padded input.
+    pub recon: f64,
     /// Weighted total.
     pub total: f64,
+    /// What selects the best epoch: the NLL plus the weighted INN fit terms. Not the
+    /// total: a critic's bound moves as the critic trains, and sample-based terms are
+    /// noisy, so neither compares epochs.
+    pub score: f64,
 }
 
 impl Terms {
     /// Column names, CSV order.
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 8] = [
         "loss",
         "nll",
         "fgan",
         "mmd_forward",
         "mmd_backward",
         "sinkhorn",
+        "fit",
+        "recon",
     ];
 
     /// Values, CSV order.
-    pub fn values(&self) -> [f64; 6] {
+    pub fn values(&self) -> [f64; 8] {
         [
             self.total,
             self.nll,
@@ -121,6 +135,8 @@ impl Terms {
             self.mmd_forward,
             self.mmd_backward,
             self.sinkhorn,
+            self.fit,
+            self.recon,
         ]
     }
 
@@ -131,12 +147,21 @@ impl Terms {
         self.mmd_forward += w * other.mmd_forward;
         self.mmd_backward += w * other.mmd_backward;
         self.sinkhorn += w * other.sinkhorn;
+        self.fit += w * other.fit;
+        self.recon += w * other.recon;
         self.total += w * other.total;
+        self.score += w * other.score;
     }
 }
 
 fn scalar(t: &Tensor<1>) -> f64 {
     f64::from(t.clone().into_scalar::<f32>())
+}
+
+/// Root mean squared difference over all elements, `[1]` (the VINA reference code's
+/// "RMSE" terms; its gradient does not vanish as the residual does, so it pins ŷ to y).
+fn rmse(a: Tensor<2>, b: Tensor<2>) -> Tensor<1> {
+    (a - b).square().mean().add_scalar(1e-12).sqrt()
 }
 
 /// The network's training loss on a batch (a scalar `[1]`) and its terms.
@@ -152,12 +177,27 @@ pub fn objective(
 ) -> (Tensor<1>, Terms) {
     let x_dim = batch.x.dims()[1];
     let fw = forward(net, batch, noise.pad.as_ref());
-    let nll = ml::nll(&fw, &batch.y, cfg.y_weight).mean();
+    let nll = ml::nll(&fw, &batch.y, cfg.y_weight, cfg.y_base).mean();
     let mut terms = Terms {
         nll: scalar(&nll),
         ..Terms::default()
     };
     let mut total = nll.mul_scalar(cfg.ml);
+    if let (Network::Inn(m), Some(y_hat), Some(input)) = (net, &fw.y_hat, &fw.input) {
+        if cfg.fit_rmse > 0.0 {
+            let v = rmse(y_hat.clone(), batch.y.clone());
+            terms.fit = scalar(&v);
+            total = total + v.mul_scalar(cfg.fit_rmse);
+        }
+        if cfg.recon_rmse > 0.0 {
+            // The inverse of the forward output with ŷ replaced by the true y.
+            let v = Tensor::cat(vec![batch.y.clone(), fw.z.clone()], 1);
+            let back = m.flow.inverse(v, None).0;
+            let v = rmse(back, input.clone());
+            terms.recon = scalar(&v);
+            total = total + v.mul_scalar(cfg.recon_rmse);
+        }
+    }
     if cfg.mmd_forward > 0.0 {
         let z = noise.z.clone().expect("forward MMD needs latent draws");
         // Ardizzone: the y part enters detached, so this term only shapes z.
@@ -202,5 +242,7 @@ pub fn objective(
         }
     }
     terms.total = scalar(&total);
+    terms.score =
+        terms.nll + f64::from(cfg.fit_rmse) * terms.fit + f64::from(cfg.recon_rmse) * terms.recon;
     (total, terms)
 }
