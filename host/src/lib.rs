@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod invert;
 pub mod kraken_env;
 pub mod listen;
+pub mod loss_study;
 pub mod observation;
 pub mod observation_file;
 pub mod posterior;
