@@ -122,7 +122,8 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Refine the network posterior with the exact likelihood (importance sampling
-        /// from the widened network, then Metropolis sweeps): the model's scenario from
+        /// from the widened network, then Metropolis sweeps; when the network proposal
+        /// misses, tempered SMC from the prior, with a warning): the model's scenario from
         /// --scenario, or the one the model file carries (`vina export --scenario`).
         #[arg(long)]
         refine: bool,
@@ -210,6 +211,47 @@ enum Command {
         /// Noiseless peak as a fraction of the ADC's full scale (above 1 clips).
         #[arg(long, default_value_t = 0.25)]
         level: f64,
+    },
+    /// Compare the VINA losses on one task: train each with the same config and seeds,
+    /// evaluate on held-out data and against exact references (loss-study.md, results.csv).
+    ///
+    /// Example: vina loss-study --config configs/gi-pekeris-cinn.toml --data data/gi
+    ///   --held-out data/gi-test --reference models/eval/references/gi-pekeris --seeds 3 --out study
+    LossStudy {
+        /// Training config TOML: architecture, optimizer, epochs (its [loss] is replaced).
+        #[arg(long)]
+        config: PathBuf,
+        /// Training data set.
+        #[arg(long)]
+        data: PathBuf,
+        /// Held-out data set.
+        #[arg(long)]
+        held_out: PathBuf,
+        /// Directory of reference posteriors (vina reference) of fixed cases.
+        #[arg(long)]
+        reference: Option<PathBuf>,
+        /// Training seeds per loss.
+        #[arg(long, default_value_t = 3)]
+        seeds: u64,
+        /// Epochs, overriding the config's.
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Training samples used (0: all), overriding the config's max_samples.
+        #[arg(long)]
+        max_samples: Option<usize>,
+        /// Held-out observations evaluated.
+        #[arg(long, default_value_t = 1000)]
+        observations: usize,
+        /// Posterior draws per held-out observation.
+        #[arg(long, default_value_t = 1000)]
+        draws: usize,
+        /// Only these losses, comma-separated (ml, nll-mix, fgan-kl, fgan-rkl, fgan-js, mmd,
+        /// sinkhorn).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Train a cINN or INN on a simulated data set.
     Train {
@@ -379,6 +421,32 @@ pub fn main() -> ExitCode {
             )
         })(),
         Command::Inspect { file, json } => crate::inspect::run(&file, json),
+        Command::LossStudy {
+            config,
+            data,
+            held_out,
+            reference,
+            seeds,
+            epochs,
+            max_samples,
+            observations,
+            draws,
+            only,
+            out,
+        } => crate::loss_study::run(&crate::loss_study::StudyOptions {
+            config,
+            data,
+            held_out,
+            reference,
+            seeds,
+            epochs,
+            max_samples,
+            observations,
+            draws,
+            only,
+            out,
+        })
+        .map(|_| ()),
         Command::Train {
             data,
             config,

@@ -299,6 +299,10 @@ pub fn sample_tract(
 /// Run `vina invert`: JSON with `--json`, else a short table.
 pub fn run(o: &InvertOptions, json_out: bool) -> anyhow::Result<()> {
     let post = invert(o)?;
+    // On stderr, so a script reading --json still sees them.
+    for w in post.refine.iter().flat_map(Refined::warnings) {
+        eprintln!("warning: {w}");
+    }
     if json_out {
         println!("{}", post.to_json(o.engine, o.seed));
     } else {
@@ -309,21 +313,29 @@ pub fn run(o: &InvertOptions, json_out: bool) -> anyhow::Result<()> {
             o.seed
         );
         if let Some(r) = &post.refine {
-            let v = &r.report;
-            println!(
-                "refined: ESS {:.0} of {} ({:.1} %), max weight {:.3}, acceptance {:.2}, {} sweeps{}",
-                v.ess,
-                v.particles,
-                100.0 * v.ess / v.particles as f64,
-                v.max_weight,
-                v.acceptance,
-                v.steps,
-                if v.missed {
-                    "; the network proposal MISSED the exact posterior"
-                } else {
-                    ""
-                }
-            );
+            let o = &r.outcome;
+            match (&o.tempered, &o.network) {
+                (None, Some(v)) => println!(
+                    "refined: ESS {:.0} of {} ({:.1} %), max weight {:.3}, acceptance {:.2}, {} sweeps",
+                    v.ess,
+                    v.particles,
+                    100.0 * v.ess / v.particles as f64,
+                    v.max_weight,
+                    v.acceptance,
+                    v.steps,
+                ),
+                (Some(t), _) => println!(
+                    "refined by tempered SMC from the prior (the network proposal missed): {} stages to beta {}, {} sweeps, acceptance {:.2}, {} log-posterior evaluations",
+                    t.stages, t.beta, t.sweeps, t.acceptance, t.evaluations,
+                ),
+                (None, None) => {}
+            }
+            if let Some(f) = &r.fit {
+                println!(
+                    "fit: log-likelihood {:.1}, expected {:.1} ± {:.1}, posterior predictive p {:.3}",
+                    f.log_likelihood, f.expected, f.expected_sd, f.p_value
+                );
+            }
         }
         for (name, s) in post.parameters.iter().zip(post.summaries()) {
             let v = s.values();

@@ -1,11 +1,18 @@
 //! Exact-likelihood refinement on the host (`vina invert --refine`, issue 10): the
 //! network posterior as proposal, the exact posterior (a scenario's or the model file's
-//! environment template: priors × exact likelihood, f64 forward model) as the answer, through `vina-core`'s
-//! [`vina_core::refine::refine`], the loop the firmware would run in f32.
+//! environment template: priors × exact likelihood, f64 forward model) as the answer, through
+//! `vina-core`'s [`vina_core::refine::refine_with_fallback`]: the network refinement the
+//! firmware runs in f32, and when its proposal misses (issue 15), tempered SMC from the
+//! template's prior to the same exact posterior.
 //!
 //! The log target of a batch of particles is evaluated in parallel (rayon); the random
 //! stream is consumed in `vina-core`'s fixed order, so the result does not depend on the
 //! thread count.
+//!
+//! A refinement also checks the answer's fit ([`FitCheck`]): a posterior predictive
+//! check of the observation against the noise model at the refined particles, so an
+//! observation nothing in the prior explains is reported as such rather than as a
+//! confident posterior pinned to the prior's edge.
 
 use std::time::Instant;
 
@@ -14,8 +21,11 @@ use rayon::prelude::*;
 use serde_json::{Value, json};
 use vina_core::layers::Scratch;
 use vina_core::model::Model;
-pub use vina_core::refine::ProposalKind;
-use vina_core::refine::{RefineConfig, Report, refine_network, work_len};
+use vina_core::refine::{
+    Outcome, RefineConfig, TemperConfig, refine_with_fallback, tempered_work_len,
+};
+pub use vina_core::refine::{ProposalKind, RefinePath};
+use vina_core::rng::Rng;
 
 use vina_core::posterior::{ExactPosterior, ForwardBuffers};
 use vina_core::template::EnvironmentTemplate;
@@ -43,39 +53,139 @@ pub struct RefineSettings {
     pub seed: u64,
 }
 
+/// Particles the fit check replicates the observation at (evenly spread over the refined
+/// ones).
+pub const FIT_DRAWS: usize = 200;
+/// The fit check fails below this posterior predictive p-value.
+pub const FIT_P_MIN: f64 = 0.01;
+/// Stream index of the fit check's replicates (`Rng::for_index(seed, 2 + i)`; 1 is the
+/// tempering's).
+const FIT_STREAM: u64 = 2;
+
+/// Does the exact model explain the observation? A posterior predictive check at the
+/// refined particles ([`ExactPosterior::replicate`]): at each, the observation's
+/// log-likelihood against that of a replicate drawn from the noise model there.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FitCheck {
+    /// Particles checked (those where the forward model ran).
+    pub draws: usize,
+    /// Share of replicates whose log-likelihood is at or below the observation's: about ½
+    /// or above when the model explains the observation, ~0 when nothing in the prior does.
+    pub p_value: f64,
+    /// Mean log-likelihood of the observation over the checked particles.
+    pub log_likelihood: f64,
+    /// Mean log-likelihood of the replicates: what the noise model expects.
+    pub expected: f64,
+    /// Standard deviation of the replicates' log-likelihoods.
+    pub expected_sd: f64,
+}
+
+impl FitCheck {
+    /// The observation fits: `p_value` ≥ [`FIT_P_MIN`].
+    pub fn explained(&self) -> bool {
+        self.p_value >= FIT_P_MIN
+    }
+
+    /// How many replicate sds the observation's mean log-likelihood lies from the
+    /// expected one (negative: worse than noise explains).
+    pub fn z(&self) -> f64 {
+        (self.log_likelihood - self.expected) / self.expected_sd
+    }
+}
+
 /// A refined posterior.
 #[derive(Clone, Debug)]
 pub struct Refined {
     /// Equally weighted draws, one row per particle.
     pub samples: Vec<Vec<f64>>,
-    /// ESS, acceptance, missed flag.
-    pub report: Report,
-    /// The proposal used.
-    pub proposal: ProposalKind,
+    /// Which path produced them and the reports of each step.
+    pub outcome: Outcome,
     /// Settings.
     pub settings: RefineSettings,
-    /// Wall-clock seconds of the refinement.
+    /// The observation's fit at the refined particles; `None` when the forward model ran
+    /// at none of them.
+    pub fit: Option<FitCheck>,
+    /// Wall-clock seconds of the refinement (the fit check excluded).
     pub seconds: f64,
 }
 
 impl Refined {
-    /// The `"refine"` object of `vina invert --json`.
+    /// What a user should know before trusting the samples, one line each: the network
+    /// proposal missed and tempering ran instead, tempering stopped short of β = 1, or the
+    /// observation is not explained by the model.
+    pub fn warnings(&self) -> Vec<String> {
+        let o = &self.outcome;
+        let mut out = Vec::new();
+        if let Some(t) = &o.tempered {
+            let why = match &o.network {
+                None => "none of its draws is inside the prior".to_owned(),
+                Some(r) => format!(
+                    "ESS {:.1} of {}, largest weight {:.2}",
+                    r.ess, r.particles, r.max_weight
+                ),
+            };
+            out.push(format!(
+                "refine: the network proposal missed the exact posterior ({why}); refined by tempered SMC from the prior instead ({} stages, {} log-posterior evaluations)",
+                t.stages, t.evaluations
+            ));
+            if !t.complete {
+                out.push(format!(
+                    "refine: tempering stopped at beta = {:.3e} of 1 (stage cap): the samples lie between the prior and the posterior, not on it",
+                    t.beta
+                ));
+            }
+        }
+        if let Some(f) = self.fit.filter(|f| !f.explained()) {
+            out.push(format!(
+                "refine: the observation is not explained by the model: its log-likelihood {:.1} vs {:.1} ± {:.1} expected under the noise model (posterior predictive p = {:.3}); the samples are the best fit inside the prior, not a confident answer",
+                f.log_likelihood, f.expected, f.expected_sd, f.p_value
+            ));
+        }
+        out
+    }
+
+    /// The `"refine"` object of `vina invert --json`. The flat fields are the network
+    /// attempt's (null where it had no draw inside the prior); `"path"` says whose
+    /// particles these are, `"tempered"` what the fallback did.
     pub fn to_json(&self) -> Value {
-        let r = &self.report;
+        let o = &self.outcome;
+        let net = o.network.as_ref();
         json!({
-            "particles": r.particles,
-            "steps": r.steps,
+            "particles": self.settings.particles,
+            "steps": net.map(|r| r.steps),
             "widen": self.settings.widen,
             "seed": self.settings.seed,
-            "proposal": self.proposal,
-            "ess": r.ess,
-            "ess_fraction": r.ess / r.particles as f64,
-            "max_weight": r.max_weight,
-            "finite_fraction": r.finite_fraction,
-            "acceptance": r.acceptance,
-            "last_acceptance": r.last_acceptance,
-            "scale": r.scale,
-            "missed": r.missed,
+            "proposal": o.proposal,
+            "path": o.path,
+            "ess": net.map(|r| r.ess),
+            "ess_fraction": net.map(|r| r.ess / r.particles as f64),
+            "max_weight": net.map(|r| r.max_weight),
+            "finite_fraction": net.map_or(0.0, |r| r.finite_fraction),
+            "acceptance": net.map(|r| r.acceptance),
+            "last_acceptance": net.map(|r| r.last_acceptance),
+            "scale": net.map(|r| r.scale),
+            "missed": net.is_none_or(|r| r.missed),
+            "tempered": o.tempered.map(|t| json!({
+                "stages": t.stages,
+                "beta": t.beta,
+                "complete": t.complete,
+                "sweeps": t.sweeps,
+                "evaluations": t.evaluations,
+                "finite_fraction": t.finite_fraction,
+                "acceptance": t.acceptance,
+                "last_acceptance": t.last_acceptance,
+                "scale": t.scale,
+                "log_evidence": t.log_evidence,
+            })),
+            "fit": self.fit.map(|f| json!({
+                "draws": f.draws,
+                "p_value": f.p_value,
+                "log_likelihood": f.log_likelihood,
+                "expected": f.expected,
+                "expected_sd": f.expected_sd,
+                "explained": f.explained(),
+            })),
+            "warnings": self.warnings(),
             "seconds": self.seconds,
         })
     }
@@ -136,24 +246,67 @@ pub fn refine_exact(
         );
     };
     let mut particles = vec![0.0f64; s.particles * d];
-    let mut work = vec![0.0f64; work_len(s.particles, d)];
-    let (report, proposal) = refine_network(
+    let mut work = vec![0.0f64; tempered_work_len(s.particles, d)];
+    let outcome = refine_with_fallback(
         &cfg,
+        &TemperConfig::default(),
         model,
         &ctx,
         s.widen,
         s.seed,
+        template,
         target,
         |_| true,
         &mut particles,
         &mut work,
     )
     .map_err(|e| refuse(e.to_string()))?;
+    let seconds = start.elapsed().as_secs_f64();
+    let samples: Vec<Vec<f64>> = particles.chunks(d).map(<[f64]>::to_vec).collect();
     Ok(Refined {
-        samples: particles.chunks(d).map(<[f64]>::to_vec).collect(),
-        report,
-        proposal,
+        fit: fit_check(&exact, &samples, s.seed),
+        samples,
+        outcome,
         settings: *s,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds,
+    })
+}
+
+/// [`FitCheck`] at up to [`FIT_DRAWS`] of `samples`, evenly spread; replicate i draws
+/// from `Rng::for_index(seed, 2 + i)`.
+pub fn fit_check(
+    exact: &ExactPosterior<'_, '_, f64>,
+    samples: &[Vec<f64>],
+    seed: u64,
+) -> Option<FitCheck> {
+    let stride = samples.len().div_ceil(FIT_DRAWS).max(1);
+    let pairs: Vec<(f64, f64)> = samples
+        .par_iter()
+        .step_by(stride)
+        .enumerate()
+        .map_init(
+            || Box::new(ForwardBuffers::<f64, HOST_MODES>::new()),
+            |buffers, (i, x)| {
+                let mut rng = Rng::for_index(seed, FIT_STREAM + i as u64);
+                exact.replicate(x, &mut rng, buffers).ok()
+            },
+        )
+        .flatten()
+        .filter(|(o, r)| o.is_finite() && r.is_finite())
+        .collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    let n = pairs.len() as f64;
+    let below = pairs.iter().filter(|(o, r)| r <= o).count() as f64;
+    let mean = |f: fn(&(f64, f64)) -> f64| pairs.iter().map(f).sum::<f64>() / n;
+    let expected = mean(|p| p.1);
+    let var = pairs.iter().map(|p| (p.1 - expected).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    Some(FitCheck {
+        draws: pairs.len(),
+        p_value: below / n,
+        log_likelihood: mean(|p| p.0),
+        expected,
+        expected_sd: var.sqrt(),
     })
 }

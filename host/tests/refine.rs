@@ -2,6 +2,9 @@
 //! cases with exact grid posteriors: the refined posterior matches the grid's mean and sd
 //! within 10 % of the grid sd and C2ST ≤ 0.60 against the reference draws; the network's
 //! own numbers are printed beside it (`cargo test -p vina-host --test refine -- --nocapture`).
+//! Raw pressure (issue 15): the paper INN's proposal misses, the tempered fallback from the
+//! prior answers, against the committed grids and a fresh one at the prior's edge; an
+//! observation outside the prior is flagged by the fit check.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,14 +12,17 @@ use std::process::Command;
 use serde_json::Value;
 use vina_core::layers::Scratch;
 use vina_core::model::{Condition, Model};
-use vina_core::refine::{NetworkProposal, RefineConfig, refine, work_len};
+use vina_core::posterior::{ExactPosterior, ForwardBuffers};
+use vina_core::refine::{NetworkProposal, ProposalKind, RefineConfig, refine, work_len};
 use vina_core::rng::Rng;
+use vina_host::environment::HOST_MODES;
 use vina_host::eval::c2st::{C2stOptions, c2st};
 use vina_host::eval::coverage::Coverage;
+use vina_host::eval::grid::GridPosterior;
 use vina_host::invert::sample_core;
 use vina_host::observation_file::{FeatureLayout, ObservationFile, observe};
 use vina_host::reference::{GridSummary, ReferenceFile, posterior_of};
-use vina_host::refine::{RefineSettings, refine_posterior};
+use vina_host::refine::{RefinePath, RefineSettings, Refined, refine_posterior};
 use vina_host::scenario::Scenario;
 
 fn root() -> PathBuf {
@@ -112,7 +118,8 @@ fn refined_posterior_matches_exact_grid_on_fixed_cases() {
         let (err, ratio, outside) = against_grid(&refined.samples, grid);
         let net_c2st = c2st(&net, &refs, &opts).expect("c2st");
         let ref_c2st = c2st(&refined.samples, &refs, &opts).expect("c2st");
-        let r = &refined.report;
+        assert_eq!(refined.outcome.path, RefinePath::Network);
+        let r = refined.outcome.network.expect("network report");
         println!(
             "{case} | {:+.2} {:+.2}, {:.2} {:.2}, {:.3} | {:+.3} {:+.3}, {:.3} {:.3}, {:.3}, {:.3} | {:.0}, {:.2}, {:.1}",
             net_err[0],
@@ -244,6 +251,11 @@ fn cli_refine_reports_and_uses_the_models_scenario() {
     assert_eq!(r["particles"], 300);
     assert_eq!(r["steps"], 5);
     assert_eq!(r["missed"], false);
+    assert_eq!(r["path"], "network");
+    assert!(
+        r["tempered"].is_null() && r["warnings"] == serde_json::json!([]),
+        "{r}"
+    );
     assert!(r["ess"].as_f64().unwrap() > 30.0, "{r}");
     assert_eq!(v["samples"].as_array().unwrap().len(), 300);
     // The refined sd is the exact one (~0.055 m), not the network's (~0.1 m).
@@ -326,8 +338,9 @@ fn calibration_network_vs_refined() {
         let net = network_draws(&model, &y, n, i as u64);
         cov_net.push(&truth, &net).expect("coverage");
         cov_ref.push(&truth, &refined.samples).expect("coverage");
-        missed += usize::from(refined.report.missed);
-        ess.push(refined.report.ess / n as f64);
+        let r = refined.outcome.network.expect("network report");
+        missed += usize::from(r.missed);
+        ess.push(r.ess / n as f64);
     }
     ess.sort_by(f64::total_cmp);
     let se = |p: f64| vina_host::eval::coverage::binomial_se(p, cases);
@@ -353,48 +366,256 @@ fn calibration_network_vs_refined() {
     );
 }
 
-/// Raw pressure (known source): the paper INN misses the exact posterior by tens of
-/// sds, so the proposal is the RTF cINN on the same pressure's relative transfer
-/// functions (the RTF posterior contains the raw one: it only forgets the source phase
-/// and level). The exact raw posterior is ~50–100× narrower in speed, so the weights
-/// collapse (`missed`) and the Metropolis sweeps do the work.
+struct Raw {
+    inn: Vec<u8>,
+    scn: Scenario,
+}
+
+/// The paper INN (raw pressure, known source) and its scenario.
+fn raw_setup() -> Raw {
+    let (_, inn) = vina_host::export::read_model_file(&root().join("models/gi-pekeris-inn.vina"))
+        .expect("model");
+    let scn = Scenario::load(&root().join("scenarios/gi-pekeris-raw.toml")).expect("scenario");
+    Raw { inn, scn }
+}
+
+/// Refine `obs` under the raw scenario with `model`'s proposal (features of `obs` as the
+/// model reads them; the hash is dropped so the RTF cINN reads raw pressure too).
+fn refine_raw(
+    model: &Model<'_>,
+    raw: &Scenario,
+    obs: &ObservationFile,
+    n: usize,
+    seed: u64,
+) -> Refined {
+    let unhashed = ObservationFile {
+        scenario_hash: None,
+        ..obs.clone()
+    };
+    let y = features(model, &unhashed);
+    let post = posterior_of(raw, obs, raw.snr_db, "case").expect("posterior");
+    let settings = RefineSettings {
+        particles: n,
+        steps: 20,
+        widen: 1.5,
+        seed,
+    };
+    refine_posterior(model, &y, &post, &settings).expect("refine")
+}
+
+/// Tolerances of the raw-pressure comparisons with a grid, 500 particles. Over 10 seeds ×
+/// the 5 committed cases (both parameters) the mean errors had sd 0.045 grid sd, largest
+/// 0.13; the sd ratios sd 0.029, largest 0.095 off 1; the bounds are 4–5 of those sds.
+const RAW_MEAN_TOL: f64 = 0.2;
+const RAW_SD_TOL: f64 = 0.15;
+
+/// Checks a fallback refinement against `grid`: path, β = 1, the fit check, and mean and
+/// sd within the tolerances; returns the printed row.
+fn check_fallback(refined: &Refined, grid: &GridSummary, proposal: ProposalKind) -> String {
+    let o = &refined.outcome;
+    assert_eq!(o.path, RefinePath::TemperedFromPrior, "{o:?}");
+    assert_eq!(o.proposal, proposal);
+    let t = o.tempered.expect("tempered report");
+    assert!(t.complete && t.beta == 1.0, "{t:?}");
+    assert!(
+        refined.warnings()[0].contains("tempered SMC"),
+        "{:?}",
+        refined.warnings()
+    );
+    let fit = refined.fit.expect("fit check");
+    assert!(fit.explained(), "{fit:?}");
+    let (err, ratio, outside) = against_grid(&refined.samples, grid);
+    let row = format!(
+        "{:+.3} {:+.3}, {:.3} {:.3}, {:.3} | {:?}, {} stages, {} evaluations, fit p {:.2} | {:.1} s",
+        err[0],
+        err[1],
+        ratio[0],
+        ratio[1],
+        outside,
+        o.network.map(|r| r.ess),
+        t.stages,
+        t.evaluations,
+        fit.p_value,
+        refined.seconds
+    );
+    assert!(
+        err.iter().all(|e| e.abs() <= RAW_MEAN_TOL)
+            && ratio.iter().all(|q| (q - 1.0).abs() <= RAW_SD_TOL)
+            && outside < 0.01,
+        "{row}"
+    );
+    row
+}
+
+/// Raw pressure (known source), the paper's set-up: the paper INN's proposal (a Gaussian
+/// fitted to its draws) misses the exact posterior by tens of sds, as does the RTF cINN's
+/// (the RTF posterior contains the raw one, ~50–100× wider in speed). Both fall back to
+/// tempered SMC from the prior, which matches the committed grids.
 #[test]
-fn raw_pressure_from_rtf_proposal() {
-    let s = setup();
-    let model = Model::from_bytes(&s.bytes).expect("decode");
-    let raw = Scenario::load(&root().join("scenarios/gi-pekeris-raw.toml")).expect("scenario");
-    let n = 1000;
-    let opts = C2stOptions::default();
-    println!("raw case | refined: mean err/sd, sd ratio, C2ST | ESS, missed, acceptance, s");
+fn raw_pressure_refines_through_the_tempered_fallback() {
+    let raw = raw_setup();
+    let inn = Model::from_bytes(&raw.inn).expect("decode");
+    let rtf = setup();
+    let cinn = Model::from_bytes(&rtf.bytes).expect("decode");
+    println!(
+        "raw case, proposal | mean err/sd, sd ratio, outside grid | network ESS, stages, evaluations, fit p | s"
+    );
     for case in 0..5 {
         let dir = root().join("models/eval/references/gi-pekeris-raw");
         let reference = ReferenceFile::read(&dir.join(format!("case-{case}.json"))).expect("ref");
         let grid = reference.grid.as_ref().expect("grid");
-        let obs = &reference.observation;
-        let unhashed = ObservationFile {
-            scenario_hash: None,
-            ..obs.clone()
-        };
-        let y = features(&model, &unhashed);
-        let post = posterior_of(&raw, obs, reference.snr_db, "case").expect("posterior");
-        let refined = refine_posterior(
-            &model,
-            &y,
-            &post,
-            &RefineSettings {
-                particles: n,
-                steps: 60,
-                widen: 1.0,
-                seed: 0,
-            },
-        )
-        .expect("refine");
-        let (err, ratio, _) = against_grid(&refined.samples, grid);
-        let c = c2st(&refined.samples, &reference_draws(&reference, n), &opts).expect("c2st");
-        let r = &refined.report;
-        println!(
-            "{case} | {:+.3} {:+.3}, {:.3} {:.3}, {:.3} | {:.1}, {}, {:.2}, {:.1}",
-            err[0], err[1], ratio[0], ratio[1], c, r.ess, r.missed, r.acceptance, refined.seconds
-        );
+        let refined = refine_raw(&inn, &raw.scn, &reference.observation, 500, case);
+        let row = check_fallback(&refined, grid, ProposalKind::GaussianFit);
+        println!("{case}, INN | {row}");
+        if case == 2 {
+            let refined = refine_raw(&cinn, &raw.scn, &reference.observation, 500, 10 + case);
+            let row = check_fallback(&refined, grid, ProposalKind::Network);
+            println!("{case}, RTF cINN | {row}");
+        }
     }
+}
+
+/// A truth 1.4 posterior sds inside the prior's lower depth bound: the posterior is cut
+/// by the prior, and the fallback's mean and sd match a dense grid of the exact posterior
+/// (computed here, clipped at the bound) within the same tolerances.
+#[test]
+fn raw_pressure_near_the_prior_edge_matches_a_grid() {
+    let raw = raw_setup();
+    let inn = Model::from_bytes(&raw.inn).expect("decode");
+    let truth = [200.55, 1560.0];
+    let obs = observe(&raw.scn, &truth, 3, raw.scn.snr_db).expect("observe");
+    let post = posterior_of(&raw.scn, &obs, raw.scn.snr_db, "edge").expect("posterior");
+    // ±10 sd of the committed cases' raw posterior (0.035–0.075 m, 0.02 m/s), clipped.
+    let (lo, hi) = ([200.5, 1559.8], [201.1, 1560.2]);
+    let g = GridPosterior::evaluate(|t| post.log_posterior(t), lo, hi, 120).expect("grid");
+    let m = g.moments();
+    let grid = GridSummary {
+        lo: lo.to_vec(),
+        hi: hi.to_vec(),
+        cells: g.n,
+        mean: m.mean.to_vec(),
+        sd: m.sd.to_vec(),
+        corr: m.corr,
+        modes: Vec::new(),
+    };
+    // The grid holds the posterior: its mass at the open edges is negligible.
+    let edge: f64 = g.marginal(0)[115..].iter().sum::<f64>()
+        + g.marginal(1)[..5].iter().sum::<f64>()
+        + g.marginal(1)[115..].iter().sum::<f64>();
+    assert!(edge < 1e-6, "grid mass near its open edges {edge}");
+    assert!(
+        m.mean[0] - lo[0] < 2.0 * m.sd[0],
+        "not cut by the prior: {m:?}"
+    );
+    let refined = refine_raw(&inn, &raw.scn, &obs, 500, 7);
+    let row = check_fallback(&refined, &grid, ProposalKind::GaussianFit);
+    println!("edge | {row}");
+}
+
+/// A truth outside the prior (depth 240 m, the box ends at 236.5 m): the refinement
+/// still answers (the best fit, piled at the bound), but the fit check says the model
+/// does not explain the observation, and the CLI warns on stderr.
+#[test]
+fn observation_outside_the_prior_is_flagged() {
+    let raw = raw_setup();
+    let inn = Model::from_bytes(&raw.inn).expect("decode");
+    let obs = observe(&raw.scn, &[240.0, 1560.0], 3, raw.scn.snr_db).expect("observe");
+    let refined = refine_raw(&inn, &raw.scn, &obs, 300, 0);
+    assert_eq!(refined.outcome.path, RefinePath::TemperedFromPrior);
+    let fit = refined.fit.expect("fit check");
+    assert!(!fit.explained() && fit.z() < -10.0, "{fit:?}");
+    assert!(
+        refined
+            .warnings()
+            .iter()
+            .any(|w| w.contains("not explained")),
+        "{:?}",
+        refined.warnings()
+    );
+    let depth = refined.samples.iter().map(|x| x[0]).fold(0.0, f64::max);
+    assert!(depth <= 236.5 && depth > 236.4, "{depth}");
+
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("refine-outside-observation.json");
+    obs.write(&path).expect("write observation");
+    let out = Command::new(env!("CARGO_BIN_EXE_vina"))
+        .args(["invert", "--model"])
+        .arg(root().join("models/gi-pekeris-inn.vina"))
+        .arg("--observation")
+        .arg(&path)
+        .args(["--samples", "200", "--refine", "--json"])
+        .output()
+        .expect("run vina");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: refine: the network proposal missed")
+            && stderr.contains("warning: refine: the observation is not explained"),
+        "{stderr}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let r = &v["refine"];
+    assert_eq!(r["path"], "tempered_from_prior");
+    assert_eq!(r["tempered"]["beta"], 1.0);
+    assert_eq!(r["tempered"]["complete"], true);
+    assert!(r["tempered"]["stages"].as_u64().unwrap() > 1, "{r}");
+    assert_eq!(r["fit"]["explained"], false);
+    assert_eq!(r["warnings"].as_array().unwrap().len(), 2, "{r}");
+}
+
+/// The fit check's replicates follow the likelihood's noise model: for raw pressure,
+/// `log p(y_rep | θ) = −D − Σ_f R·ln(π·σ_f²)` with D ~ Gamma(T·R, 1) (a sum of T·R
+/// unit exponentials, |noise|²/σ²), so over replicates its mean is −T·R − Σ_f R·ln(π·σ_f²)
+/// and its sd √(T·R); σ_f² from the clean pressure as the simulator sets it.
+#[test]
+fn replicates_follow_the_noise_model() {
+    let raw = raw_setup();
+    let theta = [218.2, 1561.3];
+    let obs = observe(&raw.scn, &theta, 1, raw.scn.snr_db).expect("observe");
+    let post = posterior_of(&raw.scn, &obs, raw.scn.snr_db, "replicates").expect("posterior");
+    let template = post.template();
+    let exact = ExactPosterior::new(template, post.observed()).expect("posterior");
+    let mut buffers = Box::new(ForwardBuffers::<f64, HOST_MODES>::new());
+    let (t, r) = (template.tones_hz.len(), template.receiver_depths_m.len());
+    let mut g = vec![[0.0; 2]; t * r];
+    template
+        .pressure(&theta, &mut buffers.modes, &mut g)
+        .expect("pressure");
+    let norm: f64 = g
+        .chunks(r)
+        .map(|tone| {
+            let s2 = tone.iter().map(|c| c[0] * c[0] + c[1] * c[1]).sum::<f64>()
+                / r as f64
+                / 10f64.powf(raw.scn.snr_db / 10.0);
+            r as f64 * (std::f64::consts::PI * s2).ln()
+        })
+        .sum();
+    let dof = (t * r) as f64;
+    let k = 4000;
+    let mut rng = Rng::new(9);
+    let reps: Vec<f64> = (0..k)
+        .map(|_| {
+            exact
+                .replicate(&theta, &mut rng, &mut buffers)
+                .expect("replicate")
+                .1
+        })
+        .collect();
+    let mean = reps.iter().sum::<f64>() / k as f64;
+    let sd = (reps.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1) as f64).sqrt();
+    let se = dof.sqrt() / (k as f64).sqrt();
+    assert!(
+        (mean - (-dof - norm)).abs() < 4.0 * se,
+        "mean {mean} vs {}",
+        -dof - norm
+    );
+    // sd of a sample sd ≈ sd·√((κ − 1)/(4k)), κ = 3 + 6/dof the Gamma's kurtosis: ~1.2 %.
+    assert!(
+        (sd / dof.sqrt() - 1.0).abs() < 0.05,
+        "sd {sd} vs {}",
+        dof.sqrt()
+    );
 }

@@ -4,7 +4,9 @@
 //! reference posteriors and refinement run it in f64, the buoy's refinement in f32.
 
 use crate::acoustics::{ModeSet, Real};
+use crate::features::FeatureError;
 use crate::likelihood::{self, LikelihoodError, check_observed};
+use crate::rng::Rng;
 use crate::template::{EnvironmentTemplate, ForwardError, MAX_RECEIVERS, MAX_TONES};
 
 /// The buffers one forward evaluation needs (`N` modes per tone): keep one per thread
@@ -39,6 +41,8 @@ pub enum EvalError {
     Forward(ForwardError),
     /// The likelihood is undefined (e.g. zero modeled pressure at a tone).
     Likelihood(LikelihoodError),
+    /// A replicated observation has no features (its noisy reference receiver is zero).
+    Replicate(FeatureError),
 }
 
 impl core::fmt::Display for EvalError {
@@ -46,6 +50,7 @@ impl core::fmt::Display for EvalError {
         match self {
             Self::Forward(e) => write!(f, "{e}"),
             Self::Likelihood(e) => write!(f, "likelihood: {e}"),
+            Self::Replicate(e) => write!(f, "replicated observation: {e}"),
         }
     }
 }
@@ -105,6 +110,58 @@ impl<'t, 'o, T: Real> ExactPosterior<'t, 'o, T> {
             Ok(v) if !v.is_nan() => v,
             _ => T::neg_infinity(),
         }
+    }
+
+    /// A posterior predictive check at θ: `(log p(y_obs | θ), log p(y_rep | θ))`, with
+    /// y_rep drawn from the noise model at θ (the simulator's: per tone `CN(0, σ_f²)`
+    /// added to the clean pressure, `σ_f² = mean_r |g_f,r|² / 10^(SNR/10)`, one f32 normal
+    /// per real and imaginary part in tone-major order, features in f32 as an observation's).
+    ///
+    /// Over posterior draws θ, the share with `log p(y_rep) ≤ log p(y_obs)` is a posterior
+    /// predictive p-value: near ½ or above when the model explains the observation (draws
+    /// fit their own data a little better than fresh noise), near 0 when no θ the prior
+    /// allows does. For raw pressure the difference is the misfit `‖y − g‖²/σ²` of the
+    /// replicate against the observation's, exactly; for relative transfer functions, the
+    /// same for the unit-norm direction.
+    pub fn replicate<const N: usize>(
+        &self,
+        theta: &[T],
+        rng: &mut Rng,
+        buffers: &mut ForwardBuffers<T, N>,
+    ) -> Result<(T, T), EvalError> {
+        let tpl = self.template;
+        let (t, r) = (tpl.tones_hz.len(), tpl.receiver_depths_m.len());
+        let g = &mut buffers.pressure[..t * r];
+        tpl.pressure(theta, &mut buffers.modes, g)
+            .map_err(EvalError::Forward)?;
+        let kind = tpl.features;
+        let observed = likelihood::log_likelihood(kind, self.observed, g, t, r, tpl.snr_db)
+            .map_err(EvalError::Likelihood)?;
+        let inv_snr = T::lit(10.0).powf(-tpl.snr_db / T::lit(10.0));
+        let mut noisy = [[0.0f32; 2]; MAX_TONES * MAX_RECEIVERS];
+        for (clean, out) in g.chunks_exact(r).zip(noisy.chunks_exact_mut(r)) {
+            let power = clean
+                .iter()
+                .fold(T::zero(), |s, c| s + c[0] * c[0] + c[1] * c[1]);
+            let sd = (power / T::lit(r as f64) * inv_snr * T::lit(0.5)).sqrt();
+            for (c, o) in clean.iter().zip(out.iter_mut()) {
+                for (v, w) in c.iter().zip(o.iter_mut()) {
+                    let e = T::lit(f64::from(rng.normal_f32()));
+                    *w = (*v + sd * e).to_f32().unwrap_or(f32::NAN);
+                }
+            }
+        }
+        let n = kind.len(t, r);
+        let mut features = [0.0f32; 2 * MAX_TONES * MAX_RECEIVERS];
+        kind.compute(&noisy[..t * r], t, r, &mut features[..n])
+            .map_err(EvalError::Replicate)?;
+        let mut y = [T::zero(); 2 * MAX_TONES * MAX_RECEIVERS];
+        for (o, v) in y.iter_mut().zip(&features[..n]) {
+            *o = T::lit(f64::from(*v));
+        }
+        let replicate = likelihood::log_likelihood(kind, &y[..n], g, t, r, tpl.snr_db)
+            .map_err(EvalError::Likelihood)?;
+        Ok((observed, replicate))
     }
 
     /// `log_prior + log_likelihood`; −∞ outside the prior's support without running the

@@ -25,7 +25,28 @@
 //! is evaluated in batches through a closure, so the host may evaluate a batch in
 //! parallel and still get the device's result for the same seed, up to float rounding
 //! (a rounding difference can flip an accept decision very close to its threshold).
+//!
+//! # Fallback: tempered sequential Monte Carlo from the prior
+//!
+//! A proposal that misses leaves a few duplicated points, and the sweeps can only hope
+//! they sit on the posterior. [`refine_with_fallback`] then starts again from a reference
+//! q0 that surely covers it, the prior, and bridges to the exact posterior π through
+//! `π_β ∝ q0^{1−β}·π^β`, β from 0 to 1 ([`temper`]). Each stage
+//!
+//! 1. picks the next β by bisection so the ESS of the incremental weights `(π/q0)^{Δβ}`
+//!    is [`TemperConfig::ess_fraction`] of the particles that can carry weight (after
+//!    resampling every weight is equal, so this is the conditional ESS of Zhou, Johansen
+//!    & Aston 2016);
+//! 2. resamples systematically, as above;
+//! 3. runs [`TemperConfig::sweeps`] sweeps of the same Metropolis kernel on π_β (log q0 and
+//!    log π are kept per particle: the acceptance ratio of π_β needs both).
+//!
+//! Small steps in β keep each stage's importance sampling well conditioned, so the
+//! particles follow the posterior as it narrows from the prior box, whatever the network
+//! said. The price is about stages × sweeps × particles log-target evaluations instead of
+//! (1 + steps) × particles, so it is the fallback, not the default.
 
+use core::convert::Infallible;
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +56,7 @@ use crate::error::ModelError;
 use crate::layers::{MAX_DIM, Scratch};
 use crate::model::Model;
 use crate::model_file::ModelKind;
+use crate::prior::Prior;
 use crate::rng::Rng;
 use crate::sampling;
 
@@ -100,15 +122,32 @@ pub enum RefineError<E> {
     Proposal(E),
     /// No proposal draw has a finite log target: nothing to weight.
     NoSupport,
+    /// A setting is out of its range.
+    Settings {
+        /// Which, and the rule it breaks.
+        what: &'static str,
+    },
+}
+
+impl RefineError<Infallible> {
+    /// The same error for a caller whose proposal can fail with `E`.
+    fn widen<E>(self) -> RefineError<E> {
+        match self {
+            Self::Shape { what } => RefineError::Shape { what },
+            Self::NoSupport => RefineError::NoSupport,
+            Self::Settings { what } => RefineError::Settings { what },
+            Self::Proposal(never) => match never {},
+        }
+    }
 }
 
 impl<E: fmt::Display> fmt::Display for RefineError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Shape { what } => write!(f, "refine: {what}"),
+            Self::Shape { what } | Self::Settings { what } => write!(f, "refine: {what}"),
             Self::Proposal(e) => write!(f, "refine: proposal: {e}"),
             Self::NoSupport => f.write_str(
-                "refine: no proposal draw has a finite log posterior (all outside the prior or the forward model failed)",
+                "refine: no proposal or prior draw has a finite log posterior (all outside the prior or the forward model failed)",
             ),
         }
     }
@@ -122,11 +161,133 @@ pub const fn work_len(particles: usize, dim: usize) -> usize {
     particles * dim + 3 * particles
 }
 
+/// Length of the `work` buffer [`temper`] and [`refine_with_fallback`] need for
+/// `particles` particles of `dim` parameters (≥ [`work_len`]).
+pub const fn tempered_work_len(particles: usize, dim: usize) -> usize {
+    particles * dim + 5 * particles
+}
+
 fn finite_or_neg_inf<T: Real>(v: T) -> T {
     if v.is_nan() || v == T::infinity() {
         T::neg_infinity()
     } else {
         v
+    }
+}
+
+/// Rows of `dim` values in `particles`, or why the shapes cannot be refined.
+fn rows<T, E>(dim: usize, particles: &[T]) -> Result<usize, RefineError<E>> {
+    if dim == 0 || dim > MAX_PARAMS {
+        return Err(RefineError::Shape {
+            what: "parameter count must be 1 … MAX_PARAMS",
+        });
+    }
+    if particles.is_empty() || !particles.len().is_multiple_of(dim) {
+        return Err(RefineError::Shape {
+            what: "particle buffer must hold a positive whole number of rows",
+        });
+    }
+    Ok(particles.len() / dim)
+}
+
+/// Row `j` of `src` into row `i` of `dst`.
+fn copy_row<T: Copy>(dst: &mut [T], src: &[T], dim: usize, i: usize, j: usize) {
+    dst[i * dim..(i + 1) * dim].copy_from_slice(&src[j * dim..(j + 1) * dim]);
+}
+
+/// `ln u` for the next f32 uniform u, the Metropolis test's draw.
+fn ln_uniform<T: Real>(rng: &mut Rng) -> T {
+    T::lit(f64::from(rng.uniform_f32())).ln()
+}
+
+/// Systematic resampling: new row i is the first old row whose cumulative weight exceeds
+/// (i + u)/n, one uniform u for all; `take(i, j)` copies old row j into new row i
+/// (everything a row carries). `weights` are non-negative with sum `sum` > 0.
+fn systematic<T: Real>(rng: &mut Rng, weights: &[T], sum: T, mut take: impl FnMut(usize, usize)) {
+    let n = weights.len();
+    let nt = T::lit(n as f64);
+    let u = T::lit(f64::from(rng.uniform_f32()));
+    let (mut cum, mut j) = (weights[0] / sum, 0usize);
+    for i in 0..n {
+        let target = (T::lit(i as f64) + u) / nt;
+        while cum < target && j + 1 < n {
+            j += 1;
+            cum = cum + weights[j] / sum;
+        }
+        take(i, j);
+    }
+}
+
+/// The Metropolis kernel both loops share: Gaussian steps `N(0, λ·2.38²/d·Σ)`, Σ the
+/// current particles' covariance (recomputed each sweep: an SMC move kernel may adapt to
+/// the population, each sweep still leaves its target invariant), λ adapted to each
+/// sweep's acceptance so a population that collapsed onto few points spreads again.
+struct RandomWalk<T> {
+    dim: usize,
+    base: T,
+    lambda: T,
+    sweeps: u32,
+    accepted: usize,
+    tried: usize,
+    last: f64,
+}
+
+impl<T: Real> RandomWalk<T> {
+    fn new(dim: usize) -> Self {
+        Self {
+            dim,
+            base: T::lit(2.38 * 2.38 / dim as f64),
+            lambda: T::one(),
+            sweeps: 0,
+            accepted: 0,
+            tried: 0,
+            last: 0.0,
+        }
+    }
+
+    /// One proposed move from each row of `particles` into `moved` (`dim` normals per
+    /// row, rows in order). Never inlined: one copy keeps the refining buoy ~1 KB smaller.
+    #[inline(never)]
+    fn propose(&self, rng: &mut Rng, particles: &[T], moved: &mut [T]) {
+        // dim ≤ MAX_PARAMS (checked by the callers); saying so drops the bounds checks.
+        let dim = self.dim.min(MAX_PARAMS);
+        let chol = proposal_cholesky(particles, dim, self.base * self.lambda);
+        for (x, y) in particles.chunks_exact(dim).zip(moved.chunks_exact_mut(dim)) {
+            let mut e = [T::zero(); MAX_PARAMS];
+            for v in &mut e[..dim] {
+                *v = T::lit(f64::from(rng.normal_f32()));
+            }
+            for r in 0..dim {
+                let step = (0..=r).fold(T::zero(), |s, c| s + chol[r][c] * e[c]);
+                y[r] = x[r] + step;
+            }
+        }
+    }
+
+    /// Counts a sweep of `n` proposals and adapts λ.
+    fn record(&mut self, accepted: usize, n: usize) {
+        self.sweeps += 1;
+        self.accepted += accepted;
+        self.tried += n;
+        let rate = accepted as f64 / n as f64;
+        self.last = rate;
+        // Aim at ~0.3 acceptance: ×e^0.8 per sweep when everything moves, ÷e^0.6 when
+        // nothing does; bounded so one unlucky sweep cannot wreck the scale.
+        self.lambda = (self.lambda * T::lit(libm::exp(2.0 * (rate - 0.3))))
+            .max(T::lit(1e-4))
+            .min(T::lit(1e4));
+    }
+
+    fn acceptance(&self) -> f64 {
+        if self.tried == 0 {
+            0.0
+        } else {
+            self.accepted as f64 / self.tried as f64
+        }
+    }
+
+    fn scale(&self) -> f64 {
+        self.lambda.to_f64().unwrap_or(0.0)
     }
 }
 
@@ -165,29 +326,40 @@ pub fn refine_within<T: Real, E>(
     config: &RefineConfig,
     dim: usize,
     rng: &mut Rng,
+    proposal: impl FnMut(&mut Rng, &mut [T]) -> Result<T, E>,
+    log_target: impl FnMut(&[T], &mut [T]),
+    keep_going: impl FnMut(u32) -> bool,
+    particles: &mut [T],
+    work: &mut [T],
+) -> Result<Report, RefineError<E>> {
+    refine_or_report_miss(
+        config, dim, rng, proposal, log_target, keep_going, particles, work, false,
+    )
+}
+
+/// [`refine_within`]; with `stop_if_missed`, a proposal that missed returns its report
+/// before resampling (no sweeps: the fallback starts over), and anything else runs as
+/// without it, the same random numbers included.
+#[allow(clippy::too_many_arguments)] // refine_within's inputs and the switch
+fn refine_or_report_miss<T: Real, E>(
+    config: &RefineConfig,
+    dim: usize,
+    rng: &mut Rng,
     mut proposal: impl FnMut(&mut Rng, &mut [T]) -> Result<T, E>,
     mut log_target: impl FnMut(&[T], &mut [T]),
     mut keep_going: impl FnMut(u32) -> bool,
     particles: &mut [T],
     work: &mut [T],
+    stop_if_missed: bool,
 ) -> Result<Report, RefineError<E>> {
-    if dim == 0 || dim > MAX_PARAMS {
-        return Err(RefineError::Shape {
-            what: "parameter count must be 1 … MAX_PARAMS",
-        });
-    }
-    if particles.is_empty() || !particles.len().is_multiple_of(dim) {
-        return Err(RefineError::Shape {
-            what: "particle buffer must hold a positive whole number of rows",
-        });
-    }
-    let n = particles.len() / dim;
+    let n = rows(dim, particles)?;
     let work = work.get_mut(..work_len(n, dim)).ok_or(RefineError::Shape {
         what: "work buffer shorter than work_len(particles, dim)",
     })?;
-    let (moved, rest) = work.split_at_mut(n * dim);
-    let (lp, rest) = rest.split_at_mut(n);
-    let (lw, lp_moved) = rest.split_at_mut(n);
+    // Layout (as `resample_and_sweep` reads it): moved rows, log targets, weights, moved
+    // log targets.
+    let (lp, rest) = work[n * dim..].split_at_mut(n);
+    let lw = &mut rest[..n];
 
     // 1. Importance sampling.
     for (x, w) in particles.chunks_exact_mut(dim).zip(lw.iter_mut()) {
@@ -217,81 +389,83 @@ pub fn refine_within<T: Real, E>(
     }
     let ess = (sum * sum / sum2).to_f64().unwrap_or(0.0);
     let max_weight = (T::one() / sum).to_f64().unwrap_or(1.0);
-
-    // 2. Systematic resampling: row i of the new set is the first old row whose
-    //    cumulative weight exceeds (i + u)/n.
-    let nt = T::lit(n as f64);
-    let u = T::lit(f64::from(rng.uniform_f32()));
-    let (mut cum, mut j) = (lw[0] / sum, 0usize);
-    for i in 0..n {
-        let target = (T::lit(i as f64) + u) / nt;
-        while cum < target && j + 1 < n {
-            j += 1;
-            cum = cum + lw[j] / sum;
-        }
-        moved[i * dim..(i + 1) * dim].copy_from_slice(&particles[j * dim..(j + 1) * dim]);
-        lp_moved[i] = lp[j];
+    let missed = ess < config.min_ess_fraction * n as f64 || max_weight > config.max_weight;
+    let mut walk = RandomWalk::new(dim);
+    let report = |walk: &RandomWalk<T>| Report {
+        particles: n,
+        steps: walk.sweeps,
+        ess,
+        max_weight,
+        finite_fraction: finite as f64 / n as f64,
+        acceptance: walk.acceptance(),
+        last_acceptance: walk.last,
+        scale: walk.scale(),
+        missed,
+    };
+    if missed && stop_if_missed {
+        return Ok(report(&walk));
     }
+    resample_and_sweep(
+        config,
+        dim,
+        rng,
+        &mut log_target,
+        &mut keep_going,
+        &mut walk,
+        particles,
+        work,
+        sum,
+    );
+    Ok(report(&walk))
+}
+
+/// Steps 2 and 3 of [`refine_within`] on the weighted particles (`work` as it left them:
+/// log targets and weights summing to `sum`). Generic over the target and the budget
+/// only, so refinements with different proposals (the buoy links two) share one copy.
+#[allow(clippy::too_many_arguments)] // the loop's state, each a different role
+fn resample_and_sweep<T: Real>(
+    config: &RefineConfig,
+    dim: usize,
+    rng: &mut Rng,
+    log_target: &mut impl FnMut(&[T], &mut [T]),
+    keep_going: &mut impl FnMut(u32) -> bool,
+    walk: &mut RandomWalk<T>,
+    particles: &mut [T],
+    work: &mut [T],
+    sum: T,
+) {
+    let n = particles.len() / dim;
+    let (moved, rest) = work.split_at_mut(n * dim);
+    let (lp, rest) = rest.split_at_mut(n);
+    let (lw, lp_moved) = rest.split_at_mut(n);
+
+    // 2. Systematic resampling.
+    systematic(rng, lw, sum, |i, j| {
+        copy_row(moved, particles, dim, i, j);
+        lp_moved[i] = lp[j];
+    });
     particles.copy_from_slice(moved);
     lp.copy_from_slice(lp_moved);
 
     // 3. Random-walk Metropolis sweeps.
-    let mut lambda = T::one();
-    let base = T::lit(2.38 * 2.38 / dim as f64);
-    let (mut accepted_total, mut last_acceptance, mut steps) = (0usize, 0.0, 0u32);
     for k in 0..config.steps {
         if !keep_going(k) {
             break;
         }
-        steps += 1;
-        let chol = proposal_cholesky(particles, dim, base * lambda);
-        for (x, y) in particles.chunks_exact(dim).zip(moved.chunks_exact_mut(dim)) {
-            let mut e = [T::zero(); MAX_PARAMS];
-            for v in &mut e[..dim] {
-                *v = T::lit(f64::from(rng.normal_f32()));
-            }
-            for r in 0..dim {
-                let step = (0..=r).fold(T::zero(), |s, c| s + chol[r][c] * e[c]);
-                y[r] = x[r] + step;
-            }
-        }
+        walk.propose(rng, particles, moved);
         log_target(moved, lp_moved);
         let mut accepted = 0usize;
         for i in 0..n {
-            let u = T::lit(f64::from(rng.uniform_f32()));
+            let ln_u = ln_uniform::<T>(rng);
             let new = finite_or_neg_inf(lp_moved[i]);
-            if new != T::neg_infinity() && u.ln() < new - lp[i] {
-                particles[i * dim..(i + 1) * dim].copy_from_slice(&moved[i * dim..(i + 1) * dim]);
+            if new != T::neg_infinity() && ln_u < new - lp[i] {
+                copy_row(particles, moved, dim, i, i);
                 lp[i] = new;
                 accepted += 1;
             }
         }
-        accepted_total += accepted;
-        let rate = accepted as f64 / n as f64;
-        last_acceptance = rate;
-        // Aim at ~0.3 acceptance: ×e^0.8 per sweep when everything moves, ÷e^0.6 when
-        // nothing does; bounded so one unlucky sweep cannot wreck the scale.
-        lambda = (lambda * T::lit(libm::exp(2.0 * (rate - 0.3))))
-            .max(T::lit(1e-4))
-            .min(T::lit(1e4));
+        walk.record(accepted, n);
     }
-    let acceptance = if steps == 0 {
-        0.0
-    } else {
-        accepted_total as f64 / (n as f64 * f64::from(steps))
-    };
-    let min_ess = config.min_ess_fraction * n as f64;
-    Ok(Report {
-        particles: n,
-        steps,
-        ess,
-        max_weight,
-        finite_fraction: finite as f64 / n as f64,
-        acceptance,
-        last_acceptance,
-        scale: lambda.to_f64().unwrap_or(0.0),
-        missed: ess < min_ess || max_weight > config.max_weight,
-    })
 }
 
 /// Lower Cholesky factor of `scale` × the particles' covariance, with a small ridge so a
@@ -512,6 +686,9 @@ pub enum ProposalKind {
 /// The refinement's own stream is `Rng::new(seed)`. One entry point for the host (f64,
 /// parallel `log_target`) and the buoy (f32, budgeted by `keep_going`), so both draw the
 /// same random numbers for the same seed. Arguments as in [`refine_within`].
+///
+/// A proposal that misses is only flagged ([`Report::missed`]); [`refine_with_fallback`]
+/// starts over from the prior instead.
 #[allow(clippy::too_many_arguments)] // refine_within's inputs plus the network's
 pub fn refine_network<T: Real>(
     config: &RefineConfig,
@@ -524,13 +701,40 @@ pub fn refine_network<T: Real>(
     particles: &mut [T],
     work: &mut [T],
 ) -> Result<(Report, ProposalKind), RefineError<ModelError>> {
+    network_or_report_miss(
+        config, model, context, widen, seed, log_target, keep_going, particles, work, false,
+    )
+}
+
+/// [`refine_network`] through [`refine_or_report_miss`].
+#[allow(clippy::too_many_arguments)] // refine_network's inputs and the switch
+fn network_or_report_miss<T: Real>(
+    config: &RefineConfig,
+    model: &Model<'_>,
+    context: &[f32],
+    widen: f32,
+    seed: u64,
+    log_target: impl FnMut(&[T], &mut [T]),
+    keep_going: impl FnMut(u32) -> bool,
+    particles: &mut [T],
+    work: &mut [T],
+    stop_if_missed: bool,
+) -> Result<(Report, ProposalKind), RefineError<ModelError>> {
     let d = model.x_dim();
     let mut rng = Rng::new(seed);
     if model.header().kind == ModelKind::Cinn {
         let mut q = NetworkProposal::new(model, context, widen).map_err(RefineError::Proposal)?;
         let draw = |rng: &mut Rng, x: &mut [T]| q.draw(rng, x);
-        let report = refine_within(
-            config, d, &mut rng, draw, log_target, keep_going, particles, work,
+        let report = refine_or_report_miss(
+            config,
+            d,
+            &mut rng,
+            draw,
+            log_target,
+            keep_going,
+            particles,
+            work,
+            stop_if_missed,
         )?;
         return Ok((report, ProposalKind::Network));
     }
@@ -551,8 +755,420 @@ pub fn refine_network<T: Real>(
         }),
     )?;
     let draw = |rng: &mut Rng, x: &mut [T]| q.draw(rng, x);
-    let report = refine_within(
-        config, d, &mut rng, draw, log_target, keep_going, particles, work,
+    let report = refine_or_report_miss(
+        config,
+        d,
+        &mut rng,
+        draw,
+        log_target,
+        keep_going,
+        particles,
+        work,
+        stop_if_missed,
     )?;
     Ok((report, ProposalKind::GaussianFit))
+}
+
+/// A reference distribution q0 for [`temper`]: it can be sampled and its log density
+/// evaluated. The prior is the one refinement uses ([`crate::template::EnvironmentTemplate`]
+/// implements it): π/q0 is then the likelihood, and the bridge tempers it alone.
+pub trait Reference<T> {
+    /// Number of parameters.
+    fn dim(&self) -> usize;
+    /// One draw into `x` (length [`Reference::dim`]).
+    fn draw(&self, rng: &mut Rng, x: &mut [T]);
+    /// Log density at `x` (constants may be dropped: they cancel); −∞ outside the support.
+    fn log_density(&self, x: &[T]) -> T;
+}
+
+/// Independent priors, one per parameter (a box of uniforms in the tests).
+impl<T: Real> Reference<T> for [Prior<T>] {
+    fn dim(&self) -> usize {
+        self.len()
+    }
+
+    fn draw(&self, rng: &mut Rng, x: &mut [T]) {
+        for (o, p) in x.iter_mut().zip(self) {
+            *o = p.draw(rng);
+        }
+    }
+
+    fn log_density(&self, x: &[T]) -> T {
+        if x.len() != self.len() {
+            return T::neg_infinity();
+        }
+        self.iter()
+            .zip(x)
+            .fold(T::zero(), |s, (p, &v)| s + p.log_density(v))
+    }
+}
+
+/// Settings of [`temper`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TemperConfig {
+    /// Each β step keeps the ESS of its incremental weights at this fraction of the
+    /// particles that can carry weight, in (0, 1): higher is safer and takes more stages.
+    pub ess_fraction: f64,
+    /// Metropolis sweeps on π_β after each stage's resampling.
+    pub sweeps: u32,
+    /// Most stages (β steps); a run that needs more stops short of β = 1 and says so.
+    pub max_stages: u32,
+}
+
+impl Default for TemperConfig {
+    fn default() -> Self {
+        Self {
+            ess_fraction: 0.5,
+            sweeps: 5,
+            max_stages: 100,
+        }
+    }
+}
+
+/// What a tempered run did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TemperReport {
+    /// Particles.
+    pub particles: usize,
+    /// Stages run (β steps, each with a resampling and its sweeps).
+    pub stages: u32,
+    /// Metropolis sweeps over all stages.
+    pub sweeps: u32,
+    /// β of the last stage: 1 unless the budget or the stage cap cut the run.
+    pub beta: f64,
+    /// β reached 1, so the particles target π. When `false` they are draws of π_β, between
+    /// the prior and the posterior: not the posterior, whatever they look like.
+    pub complete: bool,
+    /// Rows passed to the log target (forward-model runs, the cost).
+    pub evaluations: usize,
+    /// Share of the reference draws with a finite log target.
+    pub finite_fraction: f64,
+    /// Metropolis acceptance rate over all sweeps.
+    pub acceptance: f64,
+    /// Acceptance rate of the last sweep.
+    pub last_acceptance: f64,
+    /// Step-size multiplier λ after adaptation (1 = the 2.38²/d rule).
+    pub scale: f64,
+    /// Estimate of `ln(∫π / ∫q0)` up to the last β (the sum over stages of the log mean
+    /// incremental weight): the log marginal likelihood when q0 is the normalized prior
+    /// and π the prior × likelihood.
+    pub log_evidence: f64,
+}
+
+/// Tempered sequential Monte Carlo from `reference` (q0) to the target π (module docs):
+/// `particles` (`n × dim`, dim = `reference.dim()`; written, not read) end as `n` equally
+/// weighted draws of π. `log_target` as in [`refine`]; `work`: at least
+/// [`tempered_work_len`]`(n, dim)` values. [`temper_within`] stops early when a budget
+/// runs out.
+pub fn temper<T: Real, R: Reference<T> + ?Sized>(
+    config: &TemperConfig,
+    rng: &mut Rng,
+    reference: &R,
+    log_target: impl FnMut(&[T], &mut [T]),
+    particles: &mut [T],
+    work: &mut [T],
+) -> Result<TemperReport, RefineError<Infallible>> {
+    let always = |_| true;
+    temper_within(config, rng, reference, log_target, always, particles, work)
+}
+
+/// [`temper`] under a budget: before Metropolis sweep `k` (0-based, counted over all
+/// stages) `keep_going(k)` is asked, and the run stops at the first `false`, wherever it
+/// is ([`TemperReport::complete`] says whether β had reached 1). Random numbers are drawn
+/// in a fixed order (reference draws, then per stage one resampling uniform and per sweep
+/// `dim` normals and one uniform per particle), so a run cut after k sweeps equals the
+/// first k sweeps of an uncut one.
+pub fn temper_within<T: Real, R: Reference<T> + ?Sized>(
+    config: &TemperConfig,
+    rng: &mut Rng,
+    reference: &R,
+    mut log_target: impl FnMut(&[T], &mut [T]),
+    mut keep_going: impl FnMut(u32) -> bool,
+    particles: &mut [T],
+    work: &mut [T],
+) -> Result<TemperReport, RefineError<Infallible>> {
+    let dim = reference.dim();
+    let n = rows(dim, particles)?;
+    if !(config.ess_fraction > 0.0 && config.ess_fraction < 1.0) {
+        return Err(RefineError::Settings {
+            what: "tempering ESS fraction must be in (0, 1)",
+        });
+    }
+    let work = work
+        .get_mut(..tempered_work_len(n, dim))
+        .ok_or(RefineError::Shape {
+            what: "work buffer shorter than tempered_work_len(particles, dim)",
+        })?;
+    let (moved, rest) = work.split_at_mut(n * dim);
+    let (lp, rest) = rest.split_at_mut(n);
+    let (lq, rest) = rest.split_at_mut(n);
+    let (lw, rest) = rest.split_at_mut(n);
+    let (lp_moved, lq_moved) = rest.split_at_mut(n);
+
+    // Reference draws. A particle without a finite log target (or reference density)
+    // can never carry weight: its log target is −∞ from here on, the mark of a dead one.
+    for (x, q) in particles.chunks_exact_mut(dim).zip(lq.iter_mut()) {
+        reference.draw(rng, x);
+        *q = finite_or_neg_inf(reference.log_density(x));
+    }
+    log_target(particles, lp);
+    let mut evaluations = n;
+    let mut finite = 0usize;
+    for (p, q) in lp.iter_mut().zip(lq.iter()) {
+        *p = finite_or_neg_inf(*p);
+        if *p == T::neg_infinity() || *q == T::neg_infinity() {
+            *p = T::neg_infinity();
+        } else {
+            finite += 1;
+        }
+    }
+    if finite == 0 {
+        return Err(RefineError::NoSupport);
+    }
+
+    let mut walk = RandomWalk::new(dim);
+    let (mut beta, mut log_evidence, mut stages) = (T::zero(), 0.0f64, 0u32);
+    'stages: while beta < T::one() && stages < config.max_stages {
+        // 1. The next β and its incremental weights (π/q0)^Δβ, scaled by the largest.
+        let room = T::one() - beta;
+        let step = next_step(config.ess_fraction, room, lp, lq);
+        let top = log_ratio_max(lp, lq);
+        let mut sum = T::zero();
+        for ((w, p), q) in lw.iter_mut().zip(lp.iter()).zip(lq.iter()) {
+            *w = if *p == T::neg_infinity() {
+                T::zero()
+            } else {
+                (step * (*p - *q - top)).exp()
+            };
+            sum = sum + *w;
+        }
+        log_evidence += ((sum / T::lit(n as f64)).ln() + step * top)
+            .to_f64()
+            .unwrap_or(f64::NAN);
+        beta = if step >= room { T::one() } else { beta + step };
+        stages += 1;
+
+        // 2. Systematic resampling.
+        systematic(rng, lw, sum, |i, j| {
+            copy_row(moved, particles, dim, i, j);
+            lp_moved[i] = lp[j];
+            lq_moved[i] = lq[j];
+        });
+        particles.copy_from_slice(moved);
+        lp.copy_from_slice(lp_moved);
+        lq.copy_from_slice(lq_moved);
+
+        // 3. Metropolis sweeps on π_β.
+        for _ in 0..config.sweeps {
+            if !keep_going(walk.sweeps) {
+                break 'stages;
+            }
+            walk.propose(rng, particles, moved);
+            for (q, y) in lq_moved.iter_mut().zip(moved.chunks_exact(dim)) {
+                *q = finite_or_neg_inf(reference.log_density(y));
+            }
+            log_target(moved, lp_moved);
+            evaluations += n;
+            let mut accepted = 0usize;
+            for i in 0..n {
+                let ln_u = ln_uniform::<T>(rng);
+                let (p, q) = (finite_or_neg_inf(lp_moved[i]), lq_moved[i]);
+                let new = tempered(beta, p, q);
+                if new != T::neg_infinity() && ln_u < new - tempered(beta, lp[i], lq[i]) {
+                    copy_row(particles, moved, dim, i, i);
+                    lp[i] = p;
+                    lq[i] = q;
+                    accepted += 1;
+                }
+            }
+            walk.record(accepted, n);
+        }
+    }
+    let beta = beta.to_f64().unwrap_or(0.0);
+    Ok(TemperReport {
+        particles: n,
+        stages,
+        sweeps: walk.sweeps,
+        beta,
+        complete: beta == 1.0,
+        evaluations,
+        finite_fraction: finite as f64 / n as f64,
+        acceptance: walk.acceptance(),
+        last_acceptance: walk.last,
+        scale: walk.scale(),
+        log_evidence,
+    })
+}
+
+/// `log π_β = (1 − β)·log q0 + β·log π`; −∞ when either is (a dead particle).
+fn tempered<T: Real>(beta: T, lp: T, lq: T) -> T {
+    if lp == T::neg_infinity() || lq == T::neg_infinity() {
+        T::neg_infinity()
+    } else {
+        (T::one() - beta) * lq + beta * lp
+    }
+}
+
+/// Largest `log π − log q0` of the live particles (at least one is live).
+fn log_ratio_max<T: Real>(lp: &[T], lq: &[T]) -> T {
+    lp.iter()
+        .zip(lq)
+        .filter(|(p, _)| **p != T::neg_infinity())
+        .fold(T::neg_infinity(), |m, (p, q)| m.max(*p - *q))
+}
+
+/// Bisection steps for the next β (2⁻⁴⁰ of the room left: below f64's use here).
+const BISECTIONS: u32 = 40;
+
+/// The β step `Δ ≤ room` whose incremental weights `(π/q0)^Δ` keep an ESS of `fraction`
+/// × the live particles, or `room` when the whole of it does. The ESS falls as Δ grows
+/// (from the live count at Δ → 0), so bisection finds it; the step is never zero, so a
+/// run always advances.
+fn next_step<T: Real>(fraction: f64, room: T, lp: &[T], lq: &[T]) -> T {
+    let top = log_ratio_max(lp, lq);
+    let live = lp.iter().filter(|p| **p != T::neg_infinity()).count();
+    let target = T::lit(fraction * live as f64);
+    let ess = |delta: T| {
+        let (mut s, mut s2) = (T::zero(), T::zero());
+        for (p, q) in lp.iter().zip(lq) {
+            if *p != T::neg_infinity() {
+                let w = (delta * (*p - *q - top)).exp();
+                s = s + w;
+                s2 = s2 + w * w;
+            }
+        }
+        s * s / s2
+    };
+    if ess(room) >= target {
+        return room;
+    }
+    let (mut lo, mut hi) = (T::zero(), room);
+    for _ in 0..BISECTIONS {
+        let mid = T::lit(0.5) * (lo + hi);
+        if ess(mid) >= target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    if lo > T::zero() { lo } else { hi }
+}
+
+/// Which way [`refine_with_fallback`] reached its particles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefinePath {
+    /// Importance sampling from the cINN's widened density, then Metropolis sweeps.
+    Network,
+    /// Importance sampling from a Gaussian fitted to the INN's draws, then sweeps.
+    GaussianFit,
+    /// The network proposal missed: tempered SMC from the prior ([`temper`]).
+    TemperedFromPrior,
+}
+
+impl From<ProposalKind> for RefinePath {
+    fn from(kind: ProposalKind) -> Self {
+        match kind {
+            ProposalKind::Network => Self::Network,
+            ProposalKind::GaussianFit => Self::GaussianFit,
+        }
+    }
+}
+
+/// What [`refine_with_fallback`] did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outcome {
+    /// The path whose particles were returned.
+    pub path: RefinePath,
+    /// The proposal the network attempt used.
+    pub proposal: ProposalKind,
+    /// The network attempt's report; `None` when none of its draws had a finite log
+    /// target. After a miss it ran no sweeps.
+    pub network: Option<Report>,
+    /// The tempered run's report, when the fallback ran.
+    pub tempered: Option<TemperReport>,
+}
+
+/// Stream index of the fallback's random numbers (`Rng::for_index(seed, ·)`), apart from
+/// the network attempt's `Rng::new(seed)`.
+const TEMPER_STREAM: u64 = 1;
+
+/// [`refine_network`] first; when it finds no support or its proposal missed
+/// ([`Report::missed`]), [`temper_within`] from `prior` (the model file's or scenario's
+/// [`crate::template::EnvironmentTemplate`]) to the same `log_target`, into the same
+/// particles, with the stream `Rng::for_index(seed, 1)`. When the network succeeds the
+/// result is [`refine_network`]'s exactly, random numbers included; a miss skips its
+/// sweeps. `keep_going(k)` is asked before sweep `k` of the path that runs. `work`: at
+/// least [`tempered_work_len`]`(n, x_dim)` values, checked before anything runs.
+#[allow(clippy::too_many_arguments)] // refine_network's inputs plus the fallback's
+pub fn refine_with_fallback<T: Real, R: Reference<T> + ?Sized>(
+    config: &RefineConfig,
+    temper_config: &TemperConfig,
+    model: &Model<'_>,
+    context: &[f32],
+    widen: f32,
+    seed: u64,
+    prior: &R,
+    mut log_target: impl FnMut(&[T], &mut [T]),
+    mut keep_going: impl FnMut(u32) -> bool,
+    particles: &mut [T],
+    work: &mut [T],
+) -> Result<Outcome, RefineError<ModelError>> {
+    let d = model.x_dim();
+    if prior.dim() != d {
+        return Err(RefineError::Shape {
+            what: "the prior's parameter count differs from the model's x_dim",
+        });
+    }
+    let n = rows(d, particles)?;
+    if work.len() < tempered_work_len(n, d) {
+        return Err(RefineError::Shape {
+            what: "work buffer shorter than tempered_work_len(particles, dim)",
+        });
+    }
+    let proposal = match model.header().kind {
+        ModelKind::Cinn => ProposalKind::Network,
+        _ => ProposalKind::GaussianFit,
+    };
+    let network = match network_or_report_miss(
+        config,
+        model,
+        context,
+        widen,
+        seed,
+        &mut log_target,
+        &mut keep_going,
+        particles,
+        work,
+        true,
+    ) {
+        Ok((report, kind)) if !report.missed => {
+            return Ok(Outcome {
+                path: kind.into(),
+                proposal: kind,
+                network: Some(report),
+                tempered: None,
+            });
+        }
+        Ok((report, _)) => Some(report),
+        Err(RefineError::NoSupport) => None,
+        Err(e) => return Err(e),
+    };
+    let mut rng = Rng::for_index(seed, TEMPER_STREAM);
+    let tempered = temper_within(
+        temper_config,
+        &mut rng,
+        prior,
+        log_target,
+        keep_going,
+        particles,
+        work,
+    )
+    .map_err(RefineError::widen)?;
+    Ok(Outcome {
+        path: RefinePath::TemperedFromPrior,
+        proposal,
+        network,
+        tempered: Some(tempered),
+    })
 }

@@ -16,7 +16,8 @@ use crate::acoustics::{AcousticsError, Layer, Layered, Medium, ModeSet, Pekeris,
 use crate::error::ModelError;
 use crate::features::FeatureKind;
 use crate::prior::Prior;
-use crate::refine::MAX_PARAMS;
+use crate::refine::{MAX_PARAMS, Reference};
+use crate::rng::Rng;
 
 /// Every physical parameter, in posterior order. Units: m, m/s, g/cm³, dB/λ (KRAKEN's).
 pub const PARAM_NAMES: [&str; PARAM_COUNT] = [
@@ -183,6 +184,21 @@ impl<T: Real> EnvironmentTemplate<T> {
             .fold(T::zero(), |s, (u, &x)| s + u.prior.log_density(x))
     }
 
+    /// One draw of the unknowns from their priors into `theta` (x order, one
+    /// [`Prior::draw`] per unknown in turn).
+    pub fn draw_prior(&self, rng: &mut Rng, theta: &mut [T]) -> Result<(), ForwardError> {
+        if theta.len() != self.dim() {
+            return Err(ForwardError::Length {
+                expected: self.dim(),
+                found: theta.len(),
+            });
+        }
+        for (x, u) in theta.iter_mut().zip(&self.unknowns) {
+            *x = u.prior.draw(rng);
+        }
+        Ok(())
+    }
+
     /// Clean pressure at every tone and receiver, tone-major (`[tone · R + receiver]`,
     /// `[re, im]`), in KRAKEN FIELD's convention; `modes` is the caller's mode buffer.
     pub fn pressure<const N: usize>(
@@ -242,5 +258,74 @@ impl<T: Real> EnvironmentTemplate<T> {
             snr_db: c(&self.snr_db),
             features: self.features,
         }
+    }
+}
+
+/// The priors of the unknowns as the tempering reference q0: refinement's fallback
+/// ([`crate::refine::refine_with_fallback`]) tempers from the prior to the posterior.
+impl<T: Real> Reference<T> for EnvironmentTemplate<T> {
+    fn dim(&self) -> usize {
+        EnvironmentTemplate::dim(self)
+    }
+
+    fn draw(&self, rng: &mut Rng, x: &mut [T]) {
+        // A wrong length draws nothing; the refinement checks `dim` first.
+        let _ = self.draw_prior(rng, x);
+    }
+
+    fn log_density(&self, x: &[T]) -> T {
+        self.log_prior(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Prior draws land in each unknown's support, in x order, with a finite log prior;
+    /// a θ of the wrong length is refused.
+    #[test]
+    fn prior_draws_fill_the_unknowns_in_order() {
+        let mut unknowns = Vec::new();
+        let depth = Prior::Uniform {
+            min: 200.5,
+            max: 236.5,
+        };
+        let range = Prior::LogUniform {
+            min: 1000.0,
+            max: 8000.0,
+        };
+        let _ = unknowns.push(Unknown {
+            param: 2,
+            prior: depth,
+        });
+        let _ = unknowns.push(Unknown {
+            param: 0,
+            prior: range,
+        });
+        let t = EnvironmentTemplate {
+            waveguide: WaveguideKind::Pekeris,
+            values: [1.0; PARAM_COUNT],
+            unknowns,
+            tones_hz: Vec::new(),
+            receiver_depths_m: Vec::new(),
+            snr_db: 20.0,
+            features: FeatureKind::RawPressure,
+        };
+        let mut rng = Rng::new(1);
+        let mut theta = [0.0f64; 2];
+        for _ in 0..1000 {
+            t.draw_prior(&mut rng, &mut theta).unwrap();
+            assert!((200.5..=236.5).contains(&theta[0]), "{theta:?}");
+            assert!((1000.0..=8000.0).contains(&theta[1]), "{theta:?}");
+            assert!(t.log_prior(&theta).is_finite());
+            assert_eq!(Reference::log_density(&t, &theta), t.log_prior(&theta));
+        }
+        // The same stream as the priors' own draws, one per unknown in turn.
+        let mut a = Rng::new(4);
+        let mut b = Rng::new(4);
+        Reference::draw(&t, &mut a, &mut theta);
+        assert_eq!(theta, [depth.draw(&mut b), range.draw(&mut b)]);
+        assert!(t.draw_prior(&mut rng, &mut [0.0; 3]).is_err());
     }
 }
