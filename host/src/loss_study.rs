@@ -33,13 +33,15 @@ pub struct Variant {
     pub loss: LossConfig,
 }
 
-/// The INN's fit terms, kept by every INN variant: without them the forward direction
-/// does not predict y and no inverse is a posterior (docs/architecture.md, "noise in x").
-fn inn_fit(l: LossConfig) -> LossConfig {
+/// The INN's fit terms, the base config's, kept by every INN variant: without them the
+/// forward direction does not predict y and no inverse is a posterior
+/// (docs/architecture.md, "noise in x").
+fn inn_fit(l: LossConfig, base: &LossConfig) -> LossConfig {
     LossConfig {
-        y_base: true,
-        fit_rmse: 25.0,
-        recon_rmse: 5.0,
+        y_weight: base.y_weight,
+        y_base: base.y_base,
+        fit_rmse: base.fit_rmse,
+        recon_rmse: base.recon_rmse,
         ..l
     }
 }
@@ -108,7 +110,7 @@ pub fn variants(kind: KindName, base: &LossConfig) -> Vec<Variant> {
     ];
     if kind == KindName::Inn {
         for x in &mut v {
-            x.loss = inn_fit(x.loss.clone());
+            x.loss = inn_fit(x.loss.clone(), base);
         }
         v.insert(
             1,

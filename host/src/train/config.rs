@@ -227,6 +227,9 @@ pub struct LossConfig {
     pub critic_betas: [f32; 2],
     /// Critic output on real samples is clamped to ±this.
     pub critic_clamp: f32,
+    /// Critic output on model samples is clamped to ±this inside f* (the reference code
+    /// clips the KL conjugate's argument to ±10): keeps e^{v−1} finite.
+    pub critic_fake_clamp: f32,
     /// Critic steps per network step.
     pub critic_steps: usize,
     /// MMD between the forward output ([y, z] or (z, y)) and the prior (Ardizzone).
@@ -257,6 +260,7 @@ impl Default for LossConfig {
             critic_lr: 2e-4,
             critic_betas: [0.5, 0.9],
             critic_clamp: 4.0,
+            critic_fake_clamp: 10.0,
             critic_steps: 1,
             mmd_forward: 0.0,
             mmd_backward: 0.0,
@@ -343,6 +347,9 @@ impl TrainConfig {
         ];
         if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || weights.iter().all(|w| *w == 0.0) {
             return bad("loss weights must be non-negative and at least one positive");
+        }
+        if !(l.critic_clamp > 0.0 && l.critic_fake_clamp > 0.0) {
+            return bad("loss.critic_clamp and loss.critic_fake_clamp must be positive");
         }
         if !(self.optim.lr > 0.0 && self.optim.lr_decay > 0.0 && self.optim.lr_decay <= 1.0) {
             return bad("optim.lr must be positive and optim.lr_decay in (0, 1]");

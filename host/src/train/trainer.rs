@@ -642,6 +642,7 @@ fn critic_step(
             x_fake,
             batch.y.clone(),
             l.critic_clamp,
+            l.critic_fake_clamp,
         )
         .neg();
         let grads = GradientsParams::from_grads(loss.backward(), &critic);

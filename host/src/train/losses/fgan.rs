@@ -111,8 +111,9 @@ impl Critic {
 }
 
 /// The variational bound F on a batch: real samples (x, y), model samples (x̃, y). The
-/// critic's output on real samples is clamped to ±`clamp` (VINA's reference code), so
-/// exp-type activations cannot blow up.
+/// critic's output on real samples is clamped to ±`clamp` (VINA's reference code), and
+/// on model samples to ±`fake_clamp` (the reference clips the KL conjugate's argument to
+/// ±10), so exp-type conjugates cannot overflow.
 pub fn bound(
     div: Divergence,
     critic: &Critic,
@@ -120,20 +121,27 @@ pub fn bound(
     x_fake: Tensor<2>,
     y: Tensor<2>,
     clamp: f32,
+    fake_clamp: f32,
 ) -> Tensor<1> {
     let real = critic.value(x_real, y.clone()).clamp(-clamp, clamp);
-    let fake = critic.value(x_fake, y);
+    let fake = critic.value(x_fake, y).clamp(-fake_clamp, fake_clamp);
     div.activation(real).mean() - div.conjugate_of_activation(fake).mean()
 }
 
-/// The network's loss: `−E_q[f*(g(V(x̃, y)))]` (F up to the term without x̃).
+/// The network's loss: `−E_q[f*(g(V(x̃, y)))]` (F up to the term without x̃), with the
+/// critic's output clamped to ±`fake_clamp` as in [`bound`].
+///
+/// Why the clamp: the network lowers this loss by moving x̃ to where the critic is large,
+/// and for KL f*(g(v)) = e^{v−1} has no ceiling; unclamped, 2 of 3 seeds of the
+/// `gi-pekeris` cINN ran to NaN within 10 epochs (`vina loss-study`, docs/loss-study.md).
 pub fn generator_loss(
     div: Divergence,
     critic: &Critic,
     x_fake: Tensor<2>,
     y: Tensor<2>,
+    fake_clamp: f32,
 ) -> Tensor<1> {
-    div.conjugate_of_activation(critic.value(x_fake, y))
+    div.conjugate_of_activation(critic.value(x_fake, y).clamp(-fake_clamp, fake_clamp))
         .mean()
         .neg()
 }

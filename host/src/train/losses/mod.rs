@@ -219,7 +219,13 @@ pub fn objective(
         let x_fake = sample(net, &batch.y, z, x_dim);
         if cfg.fgan > 0.0 {
             let critic = critic.expect("the f-GAN loss needs a critic");
-            let v = fgan::generator_loss(cfg.divergence, critic, x_fake.clone(), batch.y.clone());
+            let v = fgan::generator_loss(
+                cfg.divergence,
+                critic,
+                x_fake.clone(),
+                batch.y.clone(),
+                cfg.critic_fake_clamp,
+            );
             terms.fgan = scalar(&v);
             total = total + v.mul_scalar(cfg.fgan);
         }
