@@ -217,42 +217,7 @@ enum Command {
     ///
     /// Example: vina loss-study --config configs/gi-pekeris-cinn.toml --data data/gi
     ///   --held-out data/gi-test --reference models/eval/references/gi-pekeris --seeds 3 --out study
-    LossStudy {
-        /// Training config TOML: architecture, optimizer, epochs (its [loss] is replaced).
-        #[arg(long)]
-        config: PathBuf,
-        /// Training data set.
-        #[arg(long)]
-        data: PathBuf,
-        /// Held-out data set.
-        #[arg(long)]
-        held_out: PathBuf,
-        /// Directory of reference posteriors (vina reference) of fixed cases.
-        #[arg(long)]
-        reference: Option<PathBuf>,
-        /// Training seeds per loss.
-        #[arg(long, default_value_t = 3)]
-        seeds: u64,
-        /// Epochs, overriding the config's.
-        #[arg(long)]
-        epochs: Option<usize>,
-        /// Training samples used (0: all), overriding the config's max_samples.
-        #[arg(long)]
-        max_samples: Option<usize>,
-        /// Held-out observations evaluated.
-        #[arg(long, default_value_t = 1000)]
-        observations: usize,
-        /// Posterior draws per held-out observation.
-        #[arg(long, default_value_t = 1000)]
-        draws: usize,
-        /// Only these losses, comma-separated (ml, nll-mix, fgan-kl, fgan-rkl, fgan-js, mmd,
-        /// sinkhorn).
-        #[arg(long, value_delimiter = ',')]
-        only: Vec<String>,
-        /// Output directory.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    LossStudy(crate::loss_study::StudyOptions),
     /// Train a cINN or INN on a simulated data set.
     Train {
         /// Data set directory (safetensors shards) or one shard.
@@ -421,32 +386,7 @@ pub fn main() -> ExitCode {
             )
         })(),
         Command::Inspect { file, json } => crate::inspect::run(&file, json),
-        Command::LossStudy {
-            config,
-            data,
-            held_out,
-            reference,
-            seeds,
-            epochs,
-            max_samples,
-            observations,
-            draws,
-            only,
-            out,
-        } => crate::loss_study::run(&crate::loss_study::StudyOptions {
-            config,
-            data,
-            held_out,
-            reference,
-            seeds,
-            epochs,
-            max_samples,
-            observations,
-            draws,
-            only,
-            out,
-        })
-        .map(|_| ()),
+        Command::LossStudy(o) => crate::loss_study::run(&o).map(|_| ()),
         Command::Train {
             data,
             config,

@@ -130,30 +130,42 @@ pub fn variants(kind: KindName, base: &LossConfig) -> Vec<Variant> {
     v
 }
 
-/// What `vina loss-study` needs.
-#[derive(Clone, Debug)]
+/// What `vina loss-study` needs (its command-line arguments).
+#[derive(Clone, Debug, clap::Args)]
 pub struct StudyOptions {
-    /// Training config: architecture, optimizer, epochs; its `[loss]` is replaced.
+    /// Training config TOML: architecture, optimizer, epochs (its [loss] is replaced).
+    #[arg(long)]
     pub config: PathBuf,
     /// Training data set.
+    #[arg(long)]
     pub data: PathBuf,
     /// Held-out data set.
+    #[arg(long)]
     pub held_out: PathBuf,
-    /// Reference posteriors (fixed cases) to compare with.
+    /// Directory of reference posteriors (vina reference) of fixed cases.
+    #[arg(long)]
     pub reference: Option<PathBuf>,
-    /// Seeds per variant (0 … seeds − 1).
+    /// Training seeds per loss (0 … seeds − 1).
+    #[arg(long, default_value_t = 3)]
     pub seeds: u64,
-    /// Override the config's epochs.
+    /// Epochs, overriding the config's.
+    #[arg(long)]
     pub epochs: Option<usize>,
-    /// Override the config's `max_samples`.
+    /// Training samples used (0: all), overriding the config's max_samples.
+    #[arg(long)]
     pub max_samples: Option<usize>,
     /// Held-out observations evaluated.
+    #[arg(long, default_value_t = 1000)]
     pub observations: usize,
-    /// Posterior draws per observation.
+    /// Posterior draws per held-out observation.
+    #[arg(long, default_value_t = 1000)]
     pub draws: usize,
-    /// Only these variants (all when empty).
+    /// Only these losses, comma-separated (ml, nll-mix, fgan-kl, fgan-rkl, fgan-js, mmd,
+    /// sinkhorn); all when absent.
+    #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Output directory.
+    #[arg(long)]
     pub out: PathBuf,
 }
 
@@ -251,6 +263,27 @@ pub fn run(o: &StudyOptions) -> anyhow::Result<Vec<RunResult>> {
     Ok(results)
 }
 
+/// Mean C2ST over the fixed cases (NaN without references).
+fn c2st_mean(m: &Metrics) -> f64 {
+    let c: Vec<f64> = m.reference.iter().map(|c| c.c2st).collect();
+    if c.is_empty() {
+        f64::NAN
+    } else {
+        mean_sd(&c).0
+    }
+}
+
+/// Median over the fixed cases of network sd / exact sd for parameter `k`.
+fn sd_ratio_median(m: &Metrics, k: usize) -> f64 {
+    let mut r: Vec<f64> = m
+        .reference
+        .iter()
+        .filter_map(|c| c.sd_ratio.get(k).copied())
+        .collect();
+    r.sort_by(f64::total_cmp);
+    r.get(r.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 fn mean_sd(v: &[f64]) -> (f64, f64) {
     let n = v.len() as f64;
     let m = v.iter().sum::<f64>() / n;
@@ -276,19 +309,7 @@ fn write(
         match &r.metrics {
             Ok(m) => {
                 for (k, p) in m.parameters.iter().enumerate() {
-                    let c2st = m.reference.iter().map(|c| c.c2st).collect::<Vec<_>>();
-                    let mut ratios: Vec<f64> = m
-                        .reference
-                        .iter()
-                        .filter_map(|c| c.sd_ratio.get(k).copied())
-                        .collect();
-                    ratios.sort_by(f64::total_cmp);
-                    let median = ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN);
-                    let c2st = if c2st.is_empty() {
-                        f64::NAN
-                    } else {
-                        mean_sd(&c2st).0
-                    };
+                    let (c2st, median) = (c2st_mean(m), sd_ratio_median(m, k));
                     writeln!(
                         csv,
                         "{},{},{:.1},{},{:.6},{:.6},{:.4},{:.4},{:.4},{:.4},{:.4},{:.3},",
@@ -365,23 +386,8 @@ fn write(
             let sd = col(&|m| m.parameters[k].mean_sd);
             let cov = [0, 1, 2].map(|i| col(&|m| m.parameters[k].coverage[i]).0);
             let sbc = col(&|m| m.parameters[k].sbc_p);
-            let c2st = col(&|m| {
-                let c: Vec<f64> = m.reference.iter().map(|c| c.c2st).collect();
-                if c.is_empty() {
-                    f64::NAN
-                } else {
-                    mean_sd(&c).0
-                }
-            });
-            let ratio = col(&|m| {
-                let mut r: Vec<f64> = m
-                    .reference
-                    .iter()
-                    .filter_map(|c| c.sd_ratio.get(k).copied())
-                    .collect();
-                r.sort_by(f64::total_cmp);
-                r.get(r.len() / 2).copied().unwrap_or(f64::NAN)
-            });
+            let c2st = col(&c2st_mean);
+            let ratio = col(&|m| sd_ratio_median(m, k));
             writeln!(
                 md,
                 "| {} | {} | {:.4} ± {:.4} | {:.4} | {:.3} / {:.3} / {:.3} | {:.2} ± {:.2} | {:.3} ± {:.3} | {:.2} ± {:.2} | {:.0} | {failed}/{} |",
