@@ -19,7 +19,7 @@ use crate::dataset::Dataset;
 use crate::error::refuse;
 use crate::evaluate::{EvalOptions, Metrics};
 use crate::train::config::{KindName, LossConfig, TrainConfig};
-use crate::train::losses::fgan::Divergence;
+use crate::train::losses::fgan::{Divergence, Generator};
 use crate::train::{TrainData, train};
 
 /// One loss of the study: a name and what it sets in `[loss]`.
@@ -79,6 +79,14 @@ pub fn variants(kind: KindName, base: &LossConfig) -> Vec<Variant> {
             name: "fgan-kl",
             what: "f-GAN, KL",
             loss: fgan(Divergence::Kl),
+        },
+        Variant {
+            name: "fgan-kl-ns",
+            what: "f-GAN, KL, the reference code's generator loss −E[g(V)]",
+            loss: LossConfig {
+                generator: Generator::NonSaturating,
+                ..fgan(Divergence::Kl)
+            },
         },
         Variant {
             name: "fgan-rkl",
@@ -160,8 +168,8 @@ pub struct StudyOptions {
     /// Posterior draws per held-out observation.
     #[arg(long, default_value_t = 1000)]
     pub draws: usize,
-    /// Only these losses, comma-separated (ml, nll-mix, fgan-kl, fgan-rkl, fgan-js, mmd,
-    /// sinkhorn); all when absent.
+    /// Only these losses, comma-separated (ml, nll-mix, fgan-kl, fgan-kl-ns, fgan-rkl,
+    /// fgan-js, mmd, sinkhorn); all when absent.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Output directory.

@@ -219,6 +219,9 @@ pub struct LossConfig {
     pub fgan: f32,
     /// Which f-divergence.
     pub divergence: Divergence,
+    /// The network's side of the f-GAN game: "saddle" (default) or "non_saturating"
+    /// (the VINA reference code's).
+    pub generator: super::losses::fgan::Generator,
     /// Critic hidden widths.
     pub critic_hidden: Vec<usize>,
     /// Critic Adam learning rate.
@@ -256,6 +259,7 @@ impl Default for LossConfig {
             recon_rmse: 0.0,
             fgan: 0.0,
             divergence: Divergence::Kl,
+            generator: super::losses::fgan::Generator::Saddle,
             critic_hidden: vec![64, 64],
             critic_lr: 2e-4,
             critic_betas: [0.5, 0.9],

@@ -15,6 +15,18 @@ use vina_core::rng::Rng;
 
 use crate::train::modules::Mlp;
 
+/// What the network minimizes against the critic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Generator {
+    /// The saddle point of F: `−E_q[f*(g(V(x̃, y)))]` (Nowozin et al.'s minimax).
+    #[default]
+    Saddle,
+    /// `−E_q[g(V(x̃, y))]`, the VINA reference code's generator loss (Nowozin et al.'s
+    /// "single-step" heuristic, the f-GAN analogue of the non-saturating GAN loss).
+    NonSaturating,
+}
+
 /// Which f-divergence D_f(p‖q).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -128,20 +140,26 @@ pub fn bound(
     div.activation(real).mean() - div.conjugate_of_activation(fake).mean()
 }
 
-/// The network's loss: `−E_q[f*(g(V(x̃, y)))]` (F up to the term without x̃), with the
-/// critic's output clamped to ±`fake_clamp` as in [`bound`].
+/// The network's loss: `−E_q[f*(g(V(x̃, y)))]` (F up to the term without x̃), or with
+/// [`Generator::NonSaturating`] `−E_q[g(V(x̃, y))]`; the critic's output is clamped to
+/// ±`fake_clamp` as in [`bound`].
 ///
-/// Why the clamp: the network lowers this loss by moving x̃ to where the critic is large,
-/// and for KL f*(g(v)) = e^{v−1} has no ceiling; unclamped, 2 of 3 seeds of the
+/// Why the clamp: the network lowers the saddle loss by moving x̃ to where the critic is
+/// large, and for KL f*(g(v)) = e^{v−1} has no ceiling; unclamped, 2 of 3 seeds of the
 /// `gi-pekeris` cINN ran to NaN within 10 epochs (`vina loss-study`, docs/loss-study.md).
 pub fn generator_loss(
     div: Divergence,
+    generator: Generator,
     critic: &Critic,
     x_fake: Tensor<2>,
     y: Tensor<2>,
     fake_clamp: f32,
 ) -> Tensor<1> {
-    div.conjugate_of_activation(critic.value(x_fake, y).clamp(-fake_clamp, fake_clamp))
-        .mean()
-        .neg()
+    let v = critic.value(x_fake, y).clamp(-fake_clamp, fake_clamp);
+    match generator {
+        Generator::Saddle => div.conjugate_of_activation(v),
+        Generator::NonSaturating => div.activation(v),
+    }
+    .mean()
+    .neg()
 }

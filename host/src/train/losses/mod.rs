@@ -221,6 +221,7 @@ pub fn objective(
             let critic = critic.expect("the f-GAN loss needs a critic");
             let v = fgan::generator_loss(
                 cfg.divergence,
+                cfg.generator,
                 critic,
                 x_fake.clone(),
                 batch.y.clone(),
