@@ -8,7 +8,7 @@ likelihood), on the same number of threads:
 - `cinn`: configs/gi-pekeris-cinn.toml on the RTF features (63 values): condition network
   63 -> 64 -> 32 (ReLU), 4 x [ActNorm, GLOWCouplingBlock(2 dims, condition 32, subnets 48-48,
   clamp 2 atan), PermuteRandom].
-- `paper-inn`: configs/paper-inn.toml on raw pressure (70 values): x (2) padded with
+- `paper-inn`: bench/paper-inn-padded.toml on raw pressure (70 values): x (2) padded with
   N(0, 0.01^2) noise to 88 dims, 3 x [GLOWCouplingBlock(88, subnets 64-64, clamp 2),
   PermuteRandom]; loss 1/2|z|^2 - log|det J| + 1/2|y_hat - y|^2.
 
@@ -41,7 +41,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-CONFIGS = {"cinn": ROOT / "configs/gi-pekeris-cinn.toml", "paper-inn": ROOT / "configs/paper-inn.toml"}
+CONFIGS = {"cinn": ROOT / "configs/gi-pekeris-cinn.toml", "paper-inn": ROOT / "bench/paper-inn-padded.toml"}
 
 
 # --------------------------------------------------------------------------------- vina side
