@@ -73,11 +73,12 @@ fn mmd_and_sinkhorn_vanish_on_equal_samples_and_grow_with_a_shift() {
 
 #[test]
 fn committed_configs_parse() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for name in [
-        "gi-pekeris-cinn.toml",
-        "paper-inn.toml",
-        "paper-inn-wide.toml",
+        "configs/gi-pekeris-cinn.toml",
+        "configs/paper-inn.toml",
+        "configs/paper-inn-wide.toml",
+        "bench/paper-inn-padded.toml",
     ] {
         let c = TrainConfig::read(&dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         assert_eq!(c.batch_size, 512, "{name}");
