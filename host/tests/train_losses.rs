@@ -163,3 +163,55 @@ fn every_loss_term_trains_both_kinds() {
         }
     }
 }
+
+/// A critic that outputs 1000 on every sample: the KL conjugate e^{v−1} overflows f32
+/// there. The losses stay finite because the critic's output on model samples is clamped
+/// (`loss.critic_fake_clamp`), and equal the closed form at the clamp.
+#[test]
+fn a_runaway_critic_cannot_overflow_the_f_gan_losses() {
+    use vina_core::layers::Activation;
+    use vina_core::spec::DenseSpec;
+    use vina_host::train::losses::fgan::{Critic, Generator, bound, generator_loss};
+    use vina_host::train::modules::Mlp;
+
+    let device = Device::flex();
+    let critic = Critic {
+        net: Mlp::from_spec(
+            &[DenseSpec {
+                in_dim: 3,
+                out_dim: 1,
+                activation: Activation::Identity,
+                weights: vec![0.0; 3],
+                bias: vec![1000.0],
+            }],
+            &device,
+        ),
+    };
+    let x = tensor2(vec![0.1, -0.2, 0.3, 0.4], 2, 2, &device);
+    let y = tensor2(vec![0.5, 0.6], 2, 1, &device);
+    let clamp = 10.0f32;
+    let saddle = to_vec(&generator_loss(
+        Divergence::Kl,
+        Generator::Saddle,
+        &critic,
+        x.clone(),
+        y.clone(),
+        clamp,
+    ))[0];
+    assert!(
+        (f64::from(saddle) + (f64::from(clamp) - 1.0).exp()).abs() < 1e-2,
+        "{saddle}"
+    );
+    let ns = to_vec(&generator_loss(
+        Divergence::Kl,
+        Generator::NonSaturating,
+        &critic,
+        x.clone(),
+        y.clone(),
+        clamp,
+    ))[0];
+    assert_eq!(ns, -clamp);
+    // the bound: real output clamped to ±4, model output to ±10: 4 − e^9
+    let f = to_vec(&bound(Divergence::Kl, &critic, x.clone(), x, y, 4.0, clamp))[0];
+    assert!((f64::from(f) - (4.0 - 9f64.exp())).abs() < 1e-2, "{f}");
+}
