@@ -112,6 +112,27 @@ struct Errors {
     rho: f64,
 }
 
+impl Errors {
+    /// Assert each error below its bound.
+    fn assert_within(&self, mean_sd: f64, sd_ratio: f64, rho: f64) {
+        assert!(
+            self.mean_sd < mean_sd,
+            "posterior mean off by {:.3} sd",
+            self.mean_sd
+        );
+        assert!(
+            self.sd_ratio < sd_ratio,
+            "posterior sd off by {:.1} %",
+            100.0 * self.sd_ratio
+        );
+        assert!(
+            self.rho < rho,
+            "posterior correlation off by {:.3}",
+            self.rho
+        );
+    }
+}
+
 fn check_posteriors(model_file: &[u8]) -> Errors {
     let model = Model::from_bytes(model_file).expect("the trained model decodes");
     let mut e = Errors {
@@ -219,17 +240,7 @@ fn run_config(what: &str, config: TrainConfig) -> (Errors, f64) {
 #[test]
 fn maximum_likelihood_recovers_the_analytic_posterior() {
     let (e, excess) = run("maximum likelihood", LossConfig::default(), 40, 1e-3);
-    assert!(
-        e.mean_sd < 0.10,
-        "posterior mean off by {:.3} sd",
-        e.mean_sd
-    );
-    assert!(
-        e.sd_ratio < 0.07,
-        "posterior sd off by {:.1} %",
-        100.0 * e.sd_ratio
-    );
-    assert!(e.rho < 0.03, "posterior correlation off by {:.3}", e.rho);
+    e.assert_within(0.10, 0.07, 0.03);
     assert!(
         excess.abs() < 0.05,
         "validation NLL {excess:.4} nats from exact"
@@ -252,17 +263,7 @@ fn f_divergence_recovers_the_analytic_posterior() {
         ..LossConfig::default()
     };
     let (e, excess) = run("f-GAN (KL)", loss, 25, 3e-4);
-    assert!(
-        e.mean_sd < 0.20,
-        "posterior mean off by {:.3} sd",
-        e.mean_sd
-    );
-    assert!(
-        e.sd_ratio < 0.10,
-        "posterior sd off by {:.1} %",
-        100.0 * e.sd_ratio
-    );
-    assert!(e.rho < 0.05, "posterior correlation off by {:.3}", e.rho);
+    e.assert_within(0.20, 0.10, 0.05);
     assert!(
         excess.abs() < 0.12,
         "validation NLL {excess:.4} nats from exact"
@@ -271,7 +272,7 @@ fn f_divergence_recovers_the_analytic_posterior() {
 
 // The VINA reference set-up: an INN whose x carries the noise draws that made y (so
 // y = A·θ + σ·n is a deterministic function of x), the reference "NLL" mix (maximum
-// likelihood on z, 25·RMSE fit of y, 5·RMSE reconstruction). A posterior draw is the θ
+// likelihood on z, 25·RMSE fit of y, 5·RMSE reconstruction) with the ŷ base density. A posterior draw is the θ
 // part of INN⁻¹([y, z]): the analytic posterior, with the noise marginalized.
 #[test]
 fn noise_in_x_inn_recovers_the_analytic_posterior() {
@@ -294,15 +295,5 @@ fn noise_in_x_inn_recovers_the_analytic_posterior() {
         ..LossConfig::default()
     };
     let (e, _) = run_config("noise-in-x INN", config_for(model, loss, 30, 1e-3));
-    assert!(
-        e.mean_sd < 0.15,
-        "posterior mean off by {:.3} sd",
-        e.mean_sd
-    );
-    assert!(
-        e.sd_ratio < 0.10,
-        "posterior sd off by {:.1} %",
-        100.0 * e.sd_ratio
-    );
-    assert!(e.rho < 0.05, "posterior correlation off by {:.3}", e.rho);
+    e.assert_within(0.15, 0.10, 0.05);
 }

@@ -109,16 +109,21 @@ impl<T: Real> Prior<T> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn densities_integrate_to_one() {
-        let priors = [
+    /// One prior of each kind, for the tests below.
+    fn one_of_each() -> [Prior<f64>; 3] {
+        [
             Prior::Uniform { min: 2.0, max: 5.0 },
             Prior::LogUniform { min: 0.5, max: 8.0 },
             Prior::Normal {
                 mean: 1.0,
                 std: 0.3,
             },
-        ];
+        ]
+    }
+
+    #[test]
+    fn densities_integrate_to_one() {
+        let priors = one_of_each();
         for p in priors {
             let (a, b) = match p {
                 Prior::Normal { .. } => (-2.0, 4.0),
@@ -151,14 +156,7 @@ mod tests {
     /// the support.
     #[test]
     fn draws_follow_the_density() {
-        let priors = [
-            Prior::Uniform { min: 2.0, max: 5.0 },
-            Prior::LogUniform { min: 0.5, max: 8.0 },
-            Prior::Normal {
-                mean: 1.0,
-                std: 0.3,
-            },
-        ];
+        let priors = one_of_each();
         let n = 20_000;
         for p in priors {
             let mut rng = Rng::new(5);
