@@ -8,9 +8,10 @@
 //! (Van Trees, *Optimum Array Processing*, §8). Its overall phase and scale are arbitrary,
 //! which is exactly what the relative-transfer-function feature removes.
 //!
-//! Time convention: KRAKEN writes a tone as Re{P·e^{−iωt}}, so a hydrophone's DFT (kernel
-//! e^{−iωn}) sees conj(P)·N/2. Whoever turns these vectors into features in KRAKEN's
-//! convention conjugates them first.
+//! Each frame's DFT value becomes the tone's model amplitude through
+//! `Goertzel::finish_amplitude` (the core's one statement of the time convention,
+//! `vina_core::acoustics::amplitude_from_dft`), so the vectors here are the forward
+//! model's pressures up to the unknown source factor.
 
 use num_complex::Complex32;
 use vina_core::features::Goertzel;
@@ -115,7 +116,7 @@ impl ToneBank {
         {
             let mut d = [Complex32::new(0.0, 0.0); MAX_CHANNELS];
             for (di, g) in d.iter_mut().zip(row.iter_mut()).take(self.channels) {
-                let [re, im] = g.finish();
+                let [re, im] = g.finish_amplitude();
                 *di = Complex32::new(re, im);
             }
             for i in 0..self.channels {
@@ -247,8 +248,8 @@ mod tests {
         let mut a = [0.0f32; 21];
         let mut b = [0.0f32; 21];
         kind.compute(&est, tones.len(), channels, &mut a).unwrap();
-        // the signal model cos/sin above is Re{(a + ib)·e^{iωt}}: the DFT with e^{−iωn}
-        // sees the conjugate-free vector (a + ib)·N/2
+        // the signal model cos/sin above is Re{(a + ib)·e^{+iωt}}, the physical time
+        // convention: the recovered vector is (a + ib) itself, unconjugated
         kind.compute(&truth, tones.len(), channels, &mut b).unwrap();
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() < 0.01, "estimated {x} vs true {y}");

@@ -6,7 +6,6 @@
 //! dropped frames, undefined features or a refused model input each produce a report
 //! with [`Status::Rejected`] and no parameters.
 
-use num_complex::Complex32;
 use vina_core::features::FeatureKind;
 use vina_core::layers::Scratch;
 use vina_core::model::Model;
@@ -216,11 +215,6 @@ impl<'m> Pipeline<'m> {
         self.bank
             .principal_vectors(vectors)
             .ok_or(Rejection::Features)?;
-        // KRAKEN's e^{−iωt} convention: the DFT measured conj(P) (see `dsp`).
-        for v in vectors.iter_mut() {
-            let c = Complex32::new(v[0], v[1]).conj();
-            *v = [c.re, c.im];
-        }
         let y = &mut self.features[..self.model.y_dim()];
         h.features
             .kind
@@ -261,12 +255,14 @@ pub fn sample_summaries(
 mod tests {
     use super::*;
     use crate::acquisition::SampleStatus;
+    use num_complex::Complex32;
     use std::vec::Vec;
+    use vina_core::acoustics::tone_signal;
     use vina_core::rng::Rng;
     use vina_core::spec::{Precision, RandomArch};
 
-    /// A 5-channel source playing the model's tones with receiver vectors `p` (KRAKEN's
-    /// e^{−iωt} convention), a source phase that changes every frame, noise, and 24-bit
+    /// A 5-channel source playing the model's tones with receiver vectors `p` (played as
+    /// Re{p·e^{+iωt}}, the physical time convention), a source phase that changes every frame, noise, and 24-bit
     /// quantization with clipping.
     struct Tones {
         p: Vec<[f32; 2]>,
@@ -303,8 +299,8 @@ mod tests {
                 let mut v = 0.0;
                 for (k, f) in self.tones.iter().enumerate() {
                     let [re, im] = self.p[k * 5 + ch];
-                    let arg = -core::f32::consts::TAU * f * t + self.phase[k];
-                    v += re * libm::cosf(arg) - im * libm::sinf(arg);
+                    let arg = core::f32::consts::TAU * f * t + self.phase[k];
+                    v += tone_signal(Complex32::new(re, im), arg);
                 }
                 v = self.gain * (v + 0.01 * self.rng.normal_f32());
                 let code = libm::roundf(v * 8_388_608.0).clamp(-8_388_608.0, 8_388_607.0) as i32;

@@ -1,8 +1,8 @@
 //! `vina synth`: a multi-channel hydrophone recording of the scenario's tones at a given
 //! truth, in the firmware's replay format (`vina_core::recording`).
 //!
-//! Channel r carries g·Σ_f Re{a_f·P_f,r·e^{−iω_f t}} + noise: P from the forward model in
-//! KRAKEN's e^{−iωt} convention, a_f = e^{iφ_f} an unknown source phase per tone, white
+//! Channel r carries g·Σ_f Re{a_f·P_f,r·e^{+iω_f t}} + noise: P from the forward model, in
+//! the physical time convention (`vina_core::acoustics::tone_signal`), a_f = e^{iφ_f} an unknown source phase per tone, white
 //! Gaussian noise set so that, in a DFT frame of `frame_len` samples, the tones' mean
 //! per-receiver power over the noise power is the SNR (design §4's definition, averaged
 //! over tones), then 24-bit quantization; a `level` above 1 drives the ADC into clipping.
@@ -10,6 +10,7 @@
 use std::path::Path;
 
 use num_complex::Complex64;
+use vina_core::acoustics::tone_signal;
 use vina_core::recording::Recording;
 use vina_core::rng::Rng;
 
@@ -94,8 +95,7 @@ pub fn synthesize(
         for ch in 0..r {
             let mut v = 0.0;
             for (t, w) in omegas.iter().enumerate() {
-                let c = phases[t] * p[t * r + ch] * Complex64::from_polar(1.0, -w * k as f64);
-                v += gain * c.re;
+                v += gain * tone_signal(phases[t] * p[t * r + ch], w * k as f64);
             }
             v += noise_std * rng.normal_f64();
             codes.push((v * fs).round().clamp(-fs, fs - 1.0) as i32);

@@ -202,6 +202,16 @@ impl Goertzel {
         self.n = self.n.saturating_add(1);
     }
 
+    /// The tone's model amplitude P = 2·X/N `[re, im]` of the samples pushed so far, in the
+    /// forward model's time convention ([`crate::acoustics::amplitude_from_dft`]); resets
+    /// the detector.
+    pub fn finish_amplitude(&mut self) -> [f32; 2] {
+        let n = self.n;
+        let [re, im] = self.finish();
+        let p = crate::acoustics::amplitude_from_dft(num_complex::Complex::new(re, im), n);
+        [p.re, p.im]
+    }
+
     /// The DFT value `[re, im]` of the samples pushed so far; resets the detector.
     pub fn finish(&mut self) -> [f32; 2] {
         // y = s[N−1] − e^{−iω}·s[N−2] = Σ x[n]·e^{iω(N−1−n)}; X = e^{−iω(N−1)}·y.

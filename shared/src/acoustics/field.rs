@@ -1,4 +1,14 @@
-//! Pressure from modes, in KRAKEN FIELD's convention, and transmission loss.
+//! Pressure from modes, in KRAKEN FIELD's convention, transmission loss, and the time
+//! convention that ties the complex pressure to what a hydrophone records.
+//!
+//! # Time convention (docs/architecture.md, "Time convention")
+//! The field carries e^{−i·k·r} with Im k < 0: it decays with range only because of that
+//! sign, and its phase fronts move outward only if the time factor is **e^{+iωt}** (the
+//! phase ωt − Re(k)·r is constant on r = r₀ + ω·t/Re k). A tone whose model amplitude is P
+//! is therefore the physical signal Re{P·e^{+iωt}} ([`tone_signal`]), and a DFT with the
+//! usual kernel e^{−iωn} measures P itself, unconjugated ([`amplitude_from_dft`]). These
+//! two functions are the only place the convention is written: the buoy, `vina synth`
+//! and every host path that reads samples go through them.
 
 use num_complex::Complex;
 
@@ -84,6 +94,21 @@ fn field_scale<T: Real>() -> Complex<T> {
     let a = (T::lit(2.0) * T::PI()).root() * T::FRAC_1_SQRT_2();
     // i·(1 + i)/√2·√(2π) = (−1 + i)·√π
     Complex::new(-a, a)
+}
+
+/// The physical signal of a tone of model amplitude `p` at phase `omega_t` = ω·t (rad):
+/// Re{p·e^{+iωt}} (see the module's time convention).
+pub fn tone_signal<T: Real>(p: Complex<T>, omega_t: T) -> T {
+    let (s, c) = omega_t.sine_cosine();
+    p.re * c - p.im * s
+}
+
+/// The model amplitude P of a tone from its single-bin DFT `X = Σₙ x[n]·e^{−iωn}` over
+/// `samples` samples: for x[n] = Re{P·e^{+iωn}} (an integer number of cycles, or many of
+/// them) X = P·N/2, so P = 2·X/N — unconjugated (see the module's time convention).
+pub fn amplitude_from_dft<T: Real>(dft: Complex<T>, samples: u32) -> Complex<T> {
+    let n = T::from(samples).unwrap_or_else(T::one).max(T::one());
+    dft * (T::lit(2.0) / n)
 }
 
 /// Transmission loss TL = −20·log10|p| (dB re 1 m) of a FIELD-convention pressure;

@@ -47,7 +47,7 @@ mod single;
 mod waveguide;
 
 pub use error::{AcousticsError, Param};
-pub use field::transmission_loss;
+pub use field::{amplitude_from_dft, tone_signal, transmission_loss};
 pub use layered::{Layer, Layered};
 pub use medium::Medium;
 pub use modes::{Mode, ModeSet};
