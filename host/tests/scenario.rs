@@ -177,3 +177,26 @@ fn truth_strings_are_checked() {
             .contains("finite")
     );
 }
+
+/// A model file names its scenario by this hash and refuses any other, so the hash must
+/// not move when the code that parses scenarios is reorganized: the committed models'
+/// hashes are those of the committed scenario files, and the layered scenario's hash is
+/// pinned (the value it had when the models were exported).
+#[test]
+fn scenario_hashes_are_stable() {
+    let hash = |name: &str| {
+        Scenario::load(&root().join("scenarios").join(name))
+            .unwrap()
+            .hash()
+    };
+    let model_hash = |name: &str| {
+        let bytes = std::fs::read(root().join("models").join(name)).unwrap();
+        vina_core::model::Model::from_bytes(&bytes)
+            .unwrap()
+            .header()
+            .scenario_hash
+    };
+    assert_eq!(hash("gi-pekeris.toml"), model_hash("gi-pekeris-cinn.vina"));
+    assert_eq!(hash("gi-pekeris-raw.toml"), model_hash("gi-pekeris-inn.vina"));
+    assert_eq!(hash("swellex-layered.toml"), 0x20a4_0834_6c3f_904c);
+}
