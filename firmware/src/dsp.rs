@@ -1,4 +1,4 @@
-//! Tonal DSP (design §8): a Goertzel filter per channel and tone over each frame, and
+//! Tonal DSP: a Goertzel filter per channel and tone over each frame, and
 //! snapshot averaging of the per-tone cross-spectral matrix.
 //!
 //! With an unknown source level and phase, the tone's receiver vector is only known up to
@@ -16,10 +16,12 @@
 use num_complex::Complex32;
 use vina_core::features::Goertzel;
 
-/// Most channels (hydrophones).
+/// Most channels (hydrophones) this buoy build digitizes: its cross-spectral matrices
+/// (MAX_TONES × MAX_CHANNELS² complex values) are static RAM, so fewer than the core's
+/// `MAX_RECEIVERS`.
 pub const MAX_CHANNELS: usize = 8;
-/// Most tones.
-pub const MAX_TONES: usize = 16;
+const _: () = assert!(MAX_CHANNELS <= vina_core::limits::MAX_RECEIVERS);
+pub use vina_core::limits::MAX_TONES;
 
 /// Goertzel filters for every (tone, channel) and the running cross-spectral matrices.
 #[derive(Clone, Debug)]

@@ -23,7 +23,7 @@ const MAX_FEATURES: usize = 256;
 
 /// Window and sampling settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Config {
+pub struct PipelineConfig {
     /// Samples per frame (one DFT snapshot).
     pub frame_len: u32,
     /// Snapshots per report.
@@ -36,7 +36,7 @@ pub struct Config {
     pub max_dropped: u32,
 }
 
-impl Default for Config {
+impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
             frame_len: 4096,
@@ -68,7 +68,7 @@ pub enum SetupError {
 pub struct Pipeline<'m> {
     model: &'m Model<'m>,
     bank: ToneBank,
-    config: Config,
+    config: PipelineConfig,
     sequence: u32,
     scratch: Scratch,
     context: [f32; MAX_CONTEXT],
@@ -81,7 +81,7 @@ impl<'m> Pipeline<'m> {
         model: &'m Model<'m>,
         channels: usize,
         sample_rate_hz: f32,
-        config: Config,
+        config: PipelineConfig,
     ) -> Result<Self, SetupError> {
         let mut pipeline = Self::unconfigured(model, config);
         pipeline.configure(channels, sample_rate_hz)?;
@@ -93,7 +93,7 @@ impl<'m> Pipeline<'m> {
     /// the way to build the ~20 KiB of state where it stays: a `Result<Pipeline, _>` moved
     /// into place costs the Cortex-M's stack a copy of it per move (47 KiB of stack with
     /// this, 52 KiB with `new`).
-    pub(crate) fn unconfigured(model: &'m Model<'m>, config: Config) -> Self {
+    pub(crate) fn unconfigured(model: &'m Model<'m>, config: PipelineConfig) -> Self {
         Self {
             model,
             bank: ToneBank::idle(),
@@ -341,12 +341,12 @@ mod tests {
         (bytes, source)
     }
 
-    fn config() -> Config {
-        Config {
+    fn config() -> PipelineConfig {
+        PipelineConfig {
             frame_len: 1000,
             snapshots: 6,
             samples: 300,
-            ..Config::default()
+            ..PipelineConfig::default()
         }
     }
 

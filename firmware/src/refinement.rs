@@ -1,9 +1,10 @@
-//! Exact-likelihood refinement on the buoy (issue 10, design §6): after the network's
+//! Exact-likelihood refinement on the buoy (docs/architecture.md, "Exact-likelihood
+//! refinement and its fallback"): after the network's
 //! posterior, `vina-core`'s [`refine_network`] corrects it with the exact posterior of the
 //! model file's environment template, in f32, under a budget on the target's clock.
 //!
 //! The forward model dominates the cost (one normal-mode solve per tone per particle
-//! and sweep: ~8 M instructions for gi-pekeris on a Cortex-M4), so the budget is what
+//! and sweep: ~0.6 M instructions per gi-pekeris environment on a Cortex-M4), so the budget is what
 //! makes this fit a report period: the sweeps stop when the next one would overrun it,
 //! and the report says how many ran. The host replays the same refinement for the same
 //! seed (`vina invert --refine` with the report's sweep count).
@@ -20,28 +21,26 @@ pub const MAX_PARTICLES: usize = 64;
 /// Mode capacity per tone (gi-pekeris has at most ~25 trapped modes at 148 Hz).
 pub const MODES: usize = 64;
 
-/// How much refinement a report may spend.
+/// How much refinement a report may spend: the core's settings plus what is the buoy's.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Budget {
     /// Particles (≤ [`MAX_PARTICLES`]).
     pub particles: u16,
-    /// Metropolis sweeps at most.
-    pub steps: u32,
-    /// Latent widening τ of the network proposal (`vina invert --widen`).
-    pub widen: f32,
+    /// Sweeps (at most: the clock may stop them earlier), widening and thresholds.
+    pub config: RefineConfig,
     /// Stop before a sweep that would end past this many clock units (instructions on
     /// QEMU `-icount`, cycles on a board) since the refinement began; 0: no limit.
     pub max_clock: u64,
 }
 
 impl Default for Budget {
-    /// 64 particles and up to 5 sweeps: ~64 × 6 forward solves ≈ 3.2 G instructions for
-    /// gi-pekeris, ~40 s at 80 MHz (measured: `bench/refine_cortex_m4.txt`).
+    /// 64 particles and the core's buoy settings ([`RefineConfig::BUOY`]: up to 5
+    /// sweeps): ~64 × 6 forward solves ≈ 0.24 G instructions for gi-pekeris, ~3 s at
+    /// 80 MHz (measured: `bench/refine_cortex_m4.txt`).
     fn default() -> Self {
         Self {
             particles: 64,
-            steps: 5,
-            widen: 1.5,
+            config: RefineConfig::BUOY,
             max_clock: 0,
         }
     }
@@ -139,17 +138,12 @@ impl Refiner {
             last_mark = now;
             elapsed + last_cost <= budget.max_clock
         };
-        let config = RefineConfig {
-            steps: budget.steps,
-            ..RefineConfig::default()
-        };
         let particles = &mut self.particles[..n * d];
         let work = &mut self.work[..work_len(n, d)];
         let result = refine_network(
-            &config,
+            &budget.config,
             model,
             context,
-            budget.widen,
             seed,
             &mut log_target,
             &mut keep_going,
@@ -228,7 +222,10 @@ mod tests {
         let ctx = prepared(&model, &y);
         let budget = Budget {
             particles: 16,
-            steps: 8,
+            config: RefineConfig {
+                steps: 8,
+                ..RefineConfig::BUOY
+            },
             ..Budget::default()
         };
         // a clock that advances by one unit per read: the importance step reads it 3
@@ -253,7 +250,7 @@ mod tests {
             )
             .unwrap();
         assert!(
-            0 < cut.steps && u32::from(cut.steps) < budget.steps,
+            0 < cut.steps && u32::from(cut.steps) < budget.config.steps,
             "{cut:?}"
         );
         let same = refiner
@@ -262,7 +259,10 @@ mod tests {
                 &ctx,
                 &y,
                 &Budget {
-                    steps: u32::from(cut.steps),
+                    config: RefineConfig {
+                        steps: u32::from(cut.steps),
+                        ..budget.config
+                    },
                     ..budget
                 },
                 9,
@@ -274,7 +274,7 @@ mod tests {
 
         // no limit: all sweeps; refined draws near the truth of a noise-free observation
         let full = refiner.run(&model, &ctx, &y, &budget, 9, &|| 0).unwrap();
-        assert_eq!(u32::from(full.steps), budget.steps);
+        assert_eq!(u32::from(full.steps), budget.config.steps);
         let depth = full.parameters[0];
         assert!((depth.mean - 214.0).abs() < 0.5, "{depth:?}");
     }

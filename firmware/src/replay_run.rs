@@ -12,7 +12,7 @@ use vina_core::recording::{Recording, RecordingError};
 use vina_core::report::{MAX_FRAME, Report, Status};
 
 use crate::acquisition::replay::Replay;
-use crate::pipeline::{Config, Pipeline, SetupError};
+use crate::pipeline::{Pipeline, PipelineConfig, SetupError};
 use crate::refinement::Refinement;
 
 /// Why the replay stopped before the end of the recording.
@@ -60,7 +60,7 @@ impl fmt::Display for Fault {
 pub fn replay(
     model: &[u8],
     recording: &[u8],
-    config: Config,
+    config: PipelineConfig,
     mut refinement: Option<Refinement<'_>>,
     mut emit: impl FnMut(&Report, &[u8], &[f32]),
 ) -> Result<u32, Fault> {
@@ -107,11 +107,11 @@ mod tests {
         broken[40] ^= 1;
         let none = |_: &Report, _: &[u8], _: &[f32]| panic!("no report expected");
         assert!(matches!(
-            replay(&broken, &[], Config::default(), None, none),
+            replay(&broken, &[], PipelineConfig::default(), None, none),
             Err(Fault::Model(_))
         ));
         assert!(matches!(
-            replay(&model, b"VREC", Config::default(), None, none),
+            replay(&model, b"VREC", PipelineConfig::default(), None, none),
             Err(Fault::Recording(_))
         ));
         // refinement with a model that carries no template: refused at boot
@@ -122,13 +122,13 @@ mod tests {
             clock: &|| 0,
         };
         assert!(matches!(
-            replay(&model, &[], Config::default(), Some(refine), none),
+            replay(&model, &[], PipelineConfig::default(), Some(refine), none),
             Err(Fault::NoTemplate)
         ));
         // a valid 3-channel recording for a 5-receiver model
         let rec: Vec<u8> = Recording::encode(3, 1000.0, 1 << 23, &[0; 30]);
         assert!(matches!(
-            replay(&model, &rec, Config::default(), None, none),
+            replay(&model, &rec, PipelineConfig::default(), None, none),
             Err(Fault::Setup(SetupError::Channels { .. }))
         ));
     }

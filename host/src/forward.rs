@@ -5,9 +5,10 @@ use std::path::Path;
 
 use num_complex::Complex64;
 use serde_json::json;
-use vina_core::acoustics::{Layer, Medium, transmission_loss};
+use vina_core::acoustics::{Layer, Medium, ModeSet, transmission_loss};
+use vina_core::environment::Environment;
+use vina_core::limits::{HOST_MODES, MAX_LAYERS};
 
-use crate::environment::{Environment, HostModes};
 use crate::error::refuse;
 use crate::kraken_env::{EnvMedium, read_env, read_flp};
 use crate::scenario::Scenario;
@@ -16,7 +17,7 @@ use crate::scenario::Scenario;
 #[derive(Clone, Debug)]
 pub struct ForwardCase {
     /// The environment (source depth and first range included).
-    pub env: Environment,
+    pub env: Environment<f64>,
     /// Frequencies (Hz).
     pub frequencies_hz: Vec<f64>,
     /// Ranges (m); pressure is reported at the first.
@@ -86,6 +87,13 @@ pub fn load_case(env_path: &Path, flp: Option<&Path>) -> anyhow::Result<ForwardC
         .ranges_m
         .first()
         .ok_or_else(|| refuse(format!("{}: no receiver range", flp_path.display())))?;
+    if e.sediment.len() > MAX_LAYERS {
+        return Err(refuse(format!(
+            "{}: {} sediment layers; the forward model takes at most {MAX_LAYERS}",
+            env_path.display(),
+            e.sediment.len()
+        )));
+    }
     Ok(ForwardCase {
         env: Environment {
             water_depth: e.water_depth,
@@ -107,7 +115,7 @@ pub fn load_case(env_path: &Path, flp: Option<&Path>) -> anyhow::Result<ForwardC
 
 /// Solve every frequency.
 pub fn solve(case: &ForwardCase) -> anyhow::Result<ForwardResult> {
-    let mut modes = Box::new(HostModes::new());
+    let mut modes = Box::new(ModeSet::<f64, HOST_MODES>::new());
     let mut result = ForwardResult {
         wavenumbers: Vec::new(),
         pressure: Vec::new(),

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use tract_onnx::prelude::*;
 use vina_core::layers::Scratch;
 use vina_core::model::Model;
+use vina_core::refine::RefineConfig;
 use vina_core::rng::Rng;
 use vina_core::summary::Summary;
 
@@ -19,7 +20,7 @@ use crate::error::refuse;
 use crate::export::read_model_file;
 use crate::observation_file::{FeatureLayout, ObservationFile};
 use crate::reference::posterior_of;
-use crate::refine::{RefineSettings, Refined, refine_exact, refine_posterior};
+use crate::refine::{RefineSettings, RefinedPosterior, refine_exact, refine_posterior};
 use crate::scenario::Scenario;
 
 /// Which implementation draws the samples.
@@ -60,12 +61,10 @@ pub struct RefineRequest {
     /// Scenario TOML (must be the one the model was trained for); `None`: the
     /// environment template the model file carries (`vina export --scenario`).
     pub scenario: Option<PathBuf>,
-    /// Particles (default: `--samples`).
+    /// Particles (default: the posterior draws asked for).
     pub particles: Option<usize>,
-    /// Metropolis sweeps.
-    pub steps: u32,
-    /// Latent widening τ.
-    pub widen: f32,
+    /// Sweeps, widening and thresholds.
+    pub config: RefineConfig,
 }
 
 /// Samples and what produced them.
@@ -78,7 +77,7 @@ pub struct Posterior {
     /// The observation's features.
     pub y: Vec<f32>,
     /// What the refinement did, when the samples are refined ones.
-    pub refine: Option<Refined>,
+    pub refine: Option<RefinedPosterior>,
 }
 
 impl Posterior {
@@ -211,11 +210,10 @@ fn refine_samples(
     y: &[f32],
     o: &InvertOptions,
     r: &RefineRequest,
-) -> anyhow::Result<Refined> {
+) -> anyhow::Result<RefinedPosterior> {
     let settings = RefineSettings {
         particles: r.particles.unwrap_or(o.samples as usize),
-        steps: r.steps,
-        widen: r.widen,
+        config: r.config,
         seed: o.seed,
     };
     let Some(path) = &r.scenario else {
@@ -300,7 +298,7 @@ pub fn sample_tract(
 pub fn run(o: &InvertOptions, json_out: bool) -> anyhow::Result<()> {
     let post = invert(o)?;
     // On stderr, so a script reading --json still sees them.
-    for w in post.refine.iter().flat_map(Refined::warnings) {
+    for w in post.refine.iter().flat_map(RefinedPosterior::warnings) {
         eprintln!("warning: {w}");
     }
     if json_out {

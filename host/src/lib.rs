@@ -6,7 +6,6 @@
 
 pub mod cli;
 pub mod dataset;
-pub mod environment;
 pub mod error;
 pub mod eval;
 pub mod evaluate;

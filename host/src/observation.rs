@@ -1,15 +1,17 @@
-//! From a clean pressure field to what the network sees: the design's complex Gaussian
-//! noise (design §4) and the features, computed by `vina-core`'s function (the same
+//! From a clean pressure field to what the network sees: the noise model's complex
+//! Gaussian noise (`vina_core::likelihood`) and the features, computed by `vina-core`'s function (the same
 //! code the firmware runs).
 
 use num_complex::Complex64;
 use vina_core::features::FeatureKind;
+use vina_core::likelihood::noise_variance;
 use vina_core::rng::Rng;
 
 use crate::error::refuse;
 
-/// Add complex Gaussian noise per tone: σ_f² = mean over receivers of |p_f,r|² / 10^(SNR/10),
-/// real and imaginary parts each N(0, σ_f²/2). `pressure` is tone-major.
+/// Add complex Gaussian noise per tone, σ_f² from the noise model
+/// (`vina_core::likelihood::noise_variance`: mean receiver power over 10^(SNR/10); 0 for a
+/// silent tone), real and imaginary parts each N(0, σ_f²/2). `pressure` is tone-major.
 ///
 /// Returns the standard-normal draws `n` (tone-major, `[re, im]` per receiver) so that
 /// the noisy field is `p + σ_f/√2 · n`: the paper INN's x carries them (noise in x makes
@@ -22,8 +24,8 @@ pub fn add_noise(
 ) -> Vec<f64> {
     let mut draws = Vec::with_capacity(2 * pressure.len());
     for tone in pressure.chunks_mut(receivers.max(1)) {
-        let power = tone.iter().map(|p| p.norm_sqr()).sum::<f64>() / tone.len() as f64;
-        let sigma = (power / 10f64.powf(snr_db / 10.0) / 2.0).sqrt();
+        let pairs: Vec<[f64; 2]> = tone.iter().map(|p| [p.re, p.im]).collect();
+        let sigma = (noise_variance(&pairs, snr_db).unwrap_or(0.0) / 2.0).sqrt();
         for p in tone {
             let (re, im) = (rng.normal_f64(), rng.normal_f64());
             draws.extend([re, im]);

@@ -29,10 +29,10 @@ use vina_core::features::FeatureKind;
 use vina_core::posterior::{ExactPosterior, ForwardBuffers};
 use vina_core::template::EnvironmentTemplate;
 
-use crate::environment::HOST_MODES;
 use crate::error::refuse;
 use crate::observation;
 use crate::scenario::Scenario;
+use vina_core::limits::HOST_MODES;
 
 /// Log-prior, log-likelihood and log-posterior of one observation under a scenario.
 #[derive(Clone, Debug)]

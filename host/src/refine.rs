@@ -30,25 +30,18 @@ use vina_core::rng::Rng;
 use vina_core::posterior::{ExactPosterior, ForwardBuffers};
 use vina_core::template::EnvironmentTemplate;
 
-use crate::environment::HOST_MODES;
 use crate::error::refuse;
 use crate::posterior::ScenarioPosterior;
+use vina_core::limits::HOST_MODES;
 
-/// Default latent widening τ: the cINN is calibrated but about 2× wider than the exact
-/// posterior, so τ = 1.5 keeps its tails heavier than the target's where it is offset.
-pub const DEFAULT_WIDEN: f32 = 1.5;
-/// Default Metropolis sweeps after resampling.
-pub const DEFAULT_STEPS: u32 = 20;
-
-/// Settings of one refinement.
+/// Settings of one refinement on the host: the core's [`RefineConfig`] (sweeps, widening,
+/// thresholds; defaults [`RefineConfig::WORKSTATION`]) plus what is the host's.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RefineSettings {
     /// Particles (= refined samples).
     pub particles: usize,
-    /// Metropolis sweeps.
-    pub steps: u32,
-    /// Latent widening τ of the network proposal (Gaussian-fit widening for an INN).
-    pub widen: f32,
+    /// The refinement's settings.
+    pub config: RefineConfig,
     /// Seed of the refinement's random stream.
     pub seed: u64,
 }
@@ -95,7 +88,7 @@ impl FitCheck {
 
 /// A refined posterior.
 #[derive(Clone, Debug)]
-pub struct Refined {
+pub struct RefinedPosterior {
     /// Equally weighted draws, one row per particle.
     pub samples: Vec<Vec<f64>>,
     /// Which path produced them and the reports of each step.
@@ -109,7 +102,7 @@ pub struct Refined {
     pub seconds: f64,
 }
 
-impl Refined {
+impl RefinedPosterior {
     /// What a user should know before trusting the samples, one line each: the network
     /// proposal missed and tempering ran instead, tempering stopped short of β = 1, or the
     /// observation is not explained by the model.
@@ -153,7 +146,7 @@ impl Refined {
         json!({
             "particles": self.settings.particles,
             "steps": net.map(|r| r.steps),
-            "widen": self.settings.widen,
+            "widen": self.settings.config.widen,
             "seed": self.settings.seed,
             "proposal": o.proposal,
             "path": o.path,
@@ -197,7 +190,7 @@ pub fn refine_posterior(
     y: &[f32],
     post: &ScenarioPosterior,
     s: &RefineSettings,
-) -> anyhow::Result<Refined> {
+) -> anyhow::Result<RefinedPosterior> {
     refine_exact(model, y, post.template(), post.observed(), s)
 }
 
@@ -209,7 +202,7 @@ pub fn refine_exact(
     template: &EnvironmentTemplate<f64>,
     observed: &[f64],
     s: &RefineSettings,
-) -> anyhow::Result<Refined> {
+) -> anyhow::Result<RefinedPosterior> {
     let d = model.x_dim();
     let names: Vec<&str> = model.header().param_names.split(',').collect();
     let unknowns: Vec<&str> = template.unknown_names().collect();
@@ -223,22 +216,18 @@ pub fn refine_exact(
     if s.particles < 2 {
         return Err(refuse("refine: needs at least 2 particles"));
     }
-    if !(s.widen.is_finite() && s.widen > 0.0) {
-        return Err(refuse(format!(
-            "refine: --widen must be a positive number, found {}",
-            s.widen
-        )));
-    }
+    s.config.check().map_err(|why| {
+        refuse(format!(
+            "refine: {why} (--widen {}, --steps {})",
+            s.config.widen, s.config.steps
+        ))
+    })?;
     let start = Instant::now();
     let mut scratch = Scratch::new();
     let mut ctx = vec![0.0f32; model.context_len()];
     model
         .prepare(y, &mut ctx, &mut scratch)
         .map_err(|e| refuse(format!("refine: model: {e}")))?;
-    let cfg = RefineConfig {
-        steps: s.steps,
-        ..RefineConfig::default()
-    };
     let target = |pts: &[f64], out: &mut [f64]| {
         out.par_iter_mut().zip(pts.par_chunks(d)).for_each_init(
             || Box::new(ForwardBuffers::<f64, HOST_MODES>::new()),
@@ -248,11 +237,10 @@ pub fn refine_exact(
     let mut particles = vec![0.0f64; s.particles * d];
     let mut work = vec![0.0f64; tempered_work_len(s.particles, d)];
     let outcome = refine_with_fallback(
-        &cfg,
+        &s.config,
         &TemperConfig::default(),
         model,
         &ctx,
-        s.widen,
         s.seed,
         template,
         target,
@@ -263,7 +251,7 @@ pub fn refine_exact(
     .map_err(|e| refuse(e.to_string()))?;
     let seconds = start.elapsed().as_secs_f64();
     let samples: Vec<Vec<f64>> = particles.chunks(d).map(<[f64]>::to_vec).collect();
-    Ok(Refined {
+    Ok(RefinedPosterior {
         fit: fit_check(&exact, &samples, s.seed),
         samples,
         outcome,

@@ -1,4 +1,4 @@
-//! Scenario files (design §4): geometry, tones, noise, features and, for every physical
+//! Scenario files: geometry, tones, noise, features and, for every physical
 //! parameter, a fixed value or a prior.
 //!
 //! ```toml
@@ -15,166 +15,33 @@
 //! ```
 //!
 //! Priors: `uniform` (min, max), `normal` (mean, std), `log_uniform` (min, max). Unknowns
-//! (parameters with a prior) appear in the posterior in the order of [`PARAMETERS`].
+//! (parameters with a prior) appear in the posterior in the order of
+//! `vina_core::parameters::PARAMETERS`, the one parameter table.
 
 use std::path::Path;
 
 use anyhow::Context;
 use serde::Serialize;
+use vina_core::environment::Environment;
 use vina_core::features::FeatureKind;
-use vina_core::refine::MAX_PARAMS;
+use vina_core::limits::{MAX_PARAMS, MAX_RECEIVERS, MAX_TONES};
+use vina_core::parameters::{self, PARAM_COUNT};
 use vina_core::rng::Rng;
-use vina_core::template::{
-    EnvironmentTemplate, MAX_RECEIVERS, MAX_TONES, PARAM_COUNT, PARAM_NAMES, Unknown, WaveguideKind,
-};
+use vina_core::template::{EnvironmentTemplate, Unknown};
 
-use crate::environment::Environment;
 use crate::error::refuse;
 
-/// Which waveguide a scenario describes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WaveguideModel {
-    /// Isovelocity water over a fluid half-space.
-    Pekeris,
-    /// Isovelocity water over one isovelocity sediment layer over a half-space.
-    Layered,
-}
-
-/// A physical parameter a scenario can fix or give a prior.
-#[derive(Clone, Copy, Debug)]
-pub struct ParamInfo {
-    /// Name in the TOML file and in the posterior.
-    pub name: &'static str,
-    /// Smallest allowed value.
-    pub min: f64,
-    /// True when `min` itself is allowed.
-    pub min_inclusive: bool,
-    /// Value when the scenario does not mention it (`None`: required).
-    pub default: Option<f64>,
-    /// Used only by the layered model.
-    pub layered_only: bool,
-}
-
-const fn param(
-    name: &'static str,
-    min: f64,
-    min_inclusive: bool,
-    default: Option<f64>,
-    layered_only: bool,
-) -> ParamInfo {
-    ParamInfo {
-        name,
-        min,
-        min_inclusive,
-        default,
-        layered_only,
-    }
-}
-
-/// Every parameter, in posterior order. Units: m, m/s, g/cm³, dB/λ (KRAKEN's).
-pub const PARAMETERS: [ParamInfo; 13] = [
-    param("source_range_m", 0.0, false, None, false),
-    param("source_depth_m", 0.0, true, None, false),
-    param("water_depth_m", 0.0, false, None, false),
-    param("water_sound_speed_mps", 0.0, false, None, false),
-    param("water_density_gcc", 0.0, false, Some(1.0), false),
-    param(
-        "water_attenuation_db_per_wavelength",
-        0.0,
-        true,
-        Some(0.0),
-        false,
-    ),
-    param("sediment_thickness_m", 0.0, false, None, true),
-    param("sediment_sound_speed_mps", 0.0, false, None, true),
-    param("sediment_density_gcc", 0.0, false, None, true),
-    param(
-        "sediment_attenuation_db_per_wavelength",
-        0.0,
-        true,
-        Some(0.0),
-        true,
-    ),
-    param("bottom_sound_speed_mps", 0.0, false, None, false),
-    param("bottom_density_gcc", 0.0, false, None, false),
-    param(
-        "bottom_attenuation_db_per_wavelength",
-        0.0,
-        true,
-        Some(0.0),
-        false,
-    ),
-];
-
-/// A prior distribution.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-#[serde(tag = "prior", rename_all = "snake_case")]
-pub enum Prior {
-    /// Uniform on [min, max].
-    Uniform {
-        /// Lower bound.
-        min: f64,
-        /// Upper bound.
-        max: f64,
-    },
-    /// Normal with mean and standard deviation.
-    Normal {
-        /// Mean.
-        mean: f64,
-        /// Standard deviation.
-        std: f64,
-    },
-    /// log-uniform on [min, max], min > 0.
-    LogUniform {
-        /// Lower bound.
-        min: f64,
-        /// Upper bound.
-        max: f64,
-    },
-}
-
-impl Prior {
-    /// One draw.
-    pub fn sample(&self, rng: &mut Rng) -> f64 {
-        match *self {
-            Self::Uniform { min, max } => min + (max - min) * rng.uniform_f64(),
-            Self::Normal { mean, std } => mean + std * rng.normal_f64(),
-            Self::LogUniform { min, max } => {
-                (min.ln() + (max.ln() - min.ln()) * rng.uniform_f64()).exp()
-            }
-        }
-    }
-
-    /// log density (up to a constant for none: all are normalized).
-    pub fn log_density(&self, x: f64) -> f64 {
-        self.core().log_density(x)
-    }
-
-    /// Smallest and largest value a draw can take (±∞ for a normal).
-    pub fn support(&self) -> (f64, f64) {
-        self.core().support()
-    }
-
-    /// The same prior as `vina-core` evaluates it (host and buoy share its density).
-    pub fn core(&self) -> vina_core::prior::Prior<f64> {
-        use vina_core::prior::Prior as P;
-        match *self {
-            Self::Uniform { min, max } => P::Uniform { min, max },
-            Self::Normal { mean, std } => P::Normal { mean, std },
-            Self::LogUniform { min, max } => P::LogUniform { min, max },
-        }
-    }
-}
+pub use vina_core::environment::WaveguideKind;
+pub use vina_core::parameters::{PARAMETERS, Parameter};
+pub use vina_core::prior::Prior;
 
 /// A parameter's role in a scenario.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ParamSpec {
     /// Known value.
     Fixed(f64),
     /// Unknown, with a prior.
-    Prior(Prior),
+    Prior(Prior<f64>),
 }
 
 impl ParamSpec {
@@ -187,6 +54,37 @@ impl ParamSpec {
     }
 }
 
+/// The scenario file's spelling (a number, or `{prior = "uniform", min, max}` …): the
+/// content [`Scenario::hash`] covers, so models keep their scenario's hash.
+impl Serialize for ParamSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let p = match self {
+            Self::Fixed(v) => return s.serialize_f64(*v),
+            Self::Prior(p) => p,
+        };
+        let mut m = s.serialize_map(Some(3))?;
+        match *p {
+            Prior::Uniform { min, max } => {
+                m.serialize_entry("prior", "uniform")?;
+                m.serialize_entry("min", &min)?;
+                m.serialize_entry("max", &max)?;
+            }
+            Prior::Normal { mean, std } => {
+                m.serialize_entry("prior", "normal")?;
+                m.serialize_entry("mean", &mean)?;
+                m.serialize_entry("std", &std)?;
+            }
+            Prior::LogUniform { min, max } => {
+                m.serialize_entry("prior", "log_uniform")?;
+                m.serialize_entry("min", &min)?;
+                m.serialize_entry("max", &max)?;
+            }
+        }
+        m.end()
+    }
+}
+
 /// A parsed, validated scenario.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Scenario {
@@ -195,18 +93,26 @@ pub struct Scenario {
     /// One line of description.
     pub description: String,
     /// Waveguide model.
-    pub model: WaveguideModel,
+    #[serde(serialize_with = "waveguide_name")]
+    pub model: WaveguideKind,
     /// Tone frequencies (Hz).
     pub tones_hz: Vec<f64>,
     /// Receiver depths (m), increasing.
     pub receiver_depths_m: Vec<f64>,
-    /// Signal-to-noise ratio per tone (dB), design §4.
+    /// Signal-to-noise ratio per tone (dB); the noise model is `vina_core::likelihood`'s.
     pub snr_db: f64,
     /// Features the networks see.
     #[serde(serialize_with = "feature_name")]
     pub features: FeatureKind,
     /// The model's parameters in [`PARAMETERS`] order.
     pub parameters: Vec<(&'static str, ParamSpec)>,
+}
+
+fn waveguide_name<S: serde::Serializer>(k: &WaveguideKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match k {
+        WaveguideKind::Pekeris => "pekeris",
+        WaveguideKind::Layered => "layered",
+    })
 }
 
 fn feature_name<S: serde::Serializer>(k: &FeatureKind, s: S) -> Result<S::Ok, S::Error> {
@@ -253,7 +159,7 @@ fn numbers(v: Option<&toml::Value>, at: &str) -> anyhow::Result<Vec<f64>> {
         .collect()
 }
 
-fn prior(v: &toml::Value, at: &str) -> anyhow::Result<Prior> {
+fn prior(v: &toml::Value, at: &str) -> anyhow::Result<Prior<f64>> {
     let t = v
         .as_table()
         .ok_or_else(|| refuse(format!("{at}: expected a number or a prior table")))?;
@@ -346,8 +252,8 @@ impl Scenario {
             .unwrap_or("")
             .to_owned();
         let model = match doc.get("model").and_then(toml::Value::as_str) {
-            Some("pekeris") => WaveguideModel::Pekeris,
-            Some("layered") => WaveguideModel::Layered,
+            Some("pekeris") => WaveguideKind::Pekeris,
+            Some("layered") => WaveguideKind::Layered,
             other => {
                 return Err(refuse(at(&format!(
                     "model: expected \"pekeris\" or \"layered\", found {other:?}"
@@ -405,7 +311,7 @@ impl Scenario {
         for key in params.keys() {
             match PARAMETERS.iter().find(|p| p.name == key) {
                 None => return Err(refuse(at(&format!("parameters.{key}: unknown parameter")))),
-                Some(p) if p.layered_only && model == WaveguideModel::Pekeris => {
+                Some(p) if p.layered_only && model == WaveguideKind::Pekeris => {
                     return Err(refuse(at(&format!(
                         "parameters.{key}: only the layered model has a sediment layer"
                     ))));
@@ -416,7 +322,7 @@ impl Scenario {
         let mut parameters = Vec::new();
         for info in PARAMETERS
             .iter()
-            .filter(|p| model == WaveguideModel::Layered || !p.layered_only)
+            .filter(|p| model == WaveguideKind::Layered || !p.layered_only)
         {
             let field = at(&format!("parameters.{}", info.name));
             let spec =
@@ -430,16 +336,12 @@ impl Scenario {
                     Some(v) => ParamSpec::Prior(prior(v, &field)?),
                 };
             let (lo, _) = spec.range();
-            let ok = if info.min_inclusive {
-                lo >= info.min
-            } else {
-                lo > info.min
-            };
-            if !ok {
+            if !info.allows(lo) {
                 let rel = if info.min_inclusive { "≥" } else { ">" };
                 return Err(refuse(format!(
-                    "{field}: values must be {rel} {}, but the {} reaches {lo}",
+                    "{field}: values must be {rel} {} {}, but the {} reaches {lo}",
                     info.min,
+                    info.unit,
                     if matches!(spec, ParamSpec::Fixed(_)) {
                         "value"
                     } else {
@@ -506,7 +408,7 @@ impl Scenario {
     }
 
     /// The priors of the unknowns, in posterior order.
-    pub fn priors(&self) -> Vec<Prior> {
+    pub fn priors(&self) -> Vec<Prior<f64>> {
         self.parameters
             .iter()
             .filter_map(|(_, s)| match s {
@@ -516,13 +418,14 @@ impl Scenario {
             .collect()
     }
 
-    /// Draw the unknowns from their priors.
+    /// Draw the unknowns from their priors (one [`Prior::draw`] each, posterior order).
     pub fn draw(&self, rng: &mut Rng) -> Vec<f64> {
-        self.priors().iter().map(|p| p.sample(rng)).collect()
+        self.priors().iter().map(|p| p.draw(rng)).collect()
     }
 
-    /// The environment for given values of the unknowns (posterior order).
-    pub fn environment(&self, unknowns: &[f64]) -> anyhow::Result<Environment> {
+    /// The environment for given values of the unknowns (posterior order), through the
+    /// scenario's [`EnvironmentTemplate`] (the only path from θ to pressure).
+    pub fn environment(&self, unknowns: &[f64]) -> anyhow::Result<Environment<f64>> {
         let n = self.unknowns().len();
         if unknowns.len() != n {
             return Err(refuse(format!(
@@ -532,23 +435,23 @@ impl Scenario {
                 unknowns.len()
             )));
         }
-        let mut values = unknowns.iter();
-        let mut get = std::collections::HashMap::new();
-        for (name, spec) in &self.parameters {
-            let v = match spec {
-                ParamSpec::Fixed(v) => *v,
-                ParamSpec::Prior(_) => *values.next().unwrap_or(&f64::NAN),
-            };
-            get.insert(*name, v);
-        }
-        Ok(Environment::from_parameters(self.model, &|name| {
-            get.get(name).copied().unwrap_or(f64::NAN)
-        }))
+        self.compile()?
+            .environment(unknowns)
+            .map_err(|e| refuse(format!("scenario {}: {e}", self.name)))
     }
 
     /// What the exact posterior needs of this scenario, in f64 (`vina-core`'s template:
     /// the host's reference posteriors and refinement, and in f32 the model file's).
     pub fn template(&self) -> anyhow::Result<EnvironmentTemplate<f64>> {
+        let t = self.compile()?;
+        t.validate()
+            .map_err(|e| refuse(format!("scenario {}: {e}", self.name)))?;
+        Ok(t)
+    }
+
+    /// The scenario as a template, not yet checked for what the exact posterior needs (a
+    /// fully fixed scenario, for `vina forward`, has no unknowns).
+    fn compile(&self) -> anyhow::Result<EnvironmentTemplate<f64>> {
         let too_many = |what: &str, n: usize, cap: usize| {
             refuse(format!(
                 "scenario {}: {n} {what} do not fit the environment template (at most {cap})",
@@ -558,7 +461,7 @@ impl Scenario {
         let mut values = [0.0; PARAM_COUNT];
         let mut unknowns = heapless::Vec::new();
         for (name, spec) in &self.parameters {
-            let index = PARAM_NAMES.iter().position(|n| n == name).ok_or_else(|| {
+            let index = parameters::index(name).ok_or_else(|| {
                 refuse(format!("scenario {}: unknown parameter {name}", self.name))
             })?;
             match spec {
@@ -569,7 +472,7 @@ impl Scenario {
                     unknowns
                         .push(Unknown {
                             param: index as u8,
-                            prior: p.core(),
+                            prior: *p,
                         })
                         .map_err(|_| too_many("unknowns", n, MAX_PARAMS))?;
                 }
@@ -580,10 +483,7 @@ impl Scenario {
         let receivers = heapless::Vec::from_slice(&self.receiver_depths_m)
             .map_err(|_| too_many("receivers", self.receiver_depths_m.len(), MAX_RECEIVERS))?;
         let t = EnvironmentTemplate {
-            waveguide: match self.model {
-                WaveguideModel::Pekeris => WaveguideKind::Pekeris,
-                WaveguideModel::Layered => WaveguideKind::Layered,
-            },
+            waveguide: self.model,
             values,
             unknowns,
             tones_hz: tones,
@@ -591,8 +491,6 @@ impl Scenario {
             snr_db: self.snr_db,
             features: self.features,
         };
-        t.validate()
-            .map_err(|e| refuse(format!("scenario {}: {e}", self.name)))?;
         Ok(t)
     }
 

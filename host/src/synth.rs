@@ -11,6 +11,7 @@ use std::path::Path;
 
 use num_complex::Complex64;
 use vina_core::acoustics::tone_signal;
+use vina_core::likelihood::noise_variance;
 use vina_core::recording::Recording;
 use vina_core::rng::Rng;
 
@@ -79,10 +80,12 @@ pub fn synthesize(
         .map(|t| t.iter().map(|c| c.norm()).fold(0.0, f64::max))
         .sum();
     let gain = opt.level / bound;
-    // noise: DFT of a tone of amplitude A is A·N/2, of white noise of variance s² is N·s²
-    let mean_power = p.iter().map(|c| (gain * c.norm()).powi(2)).sum::<f64>() / p.len() as f64;
-    let n = opt.frame_len as f64;
-    let noise_std = (mean_power * n / 4.0 / 10f64.powf(opt.snr_db / 10.0)).sqrt();
+    // noise: DFT of a tone of amplitude A is A·N/2, of white noise of variance s² is N·s²,
+    // so the noise model's σ² (over every tone and receiver) in a frame is s²·4/N
+    let scaled: Vec<[f64; 2]> = p.iter().map(|c| [gain * c.re, gain * c.im]).collect();
+    let sigma2 = noise_variance(&scaled, opt.snr_db)
+        .ok_or_else(|| refuse(format!("--snr: no finite noise level at {} dB", opt.snr_db)))?;
+    let noise_std = (sigma2 * opt.frame_len as f64 / 4.0).sqrt();
     let frames = (opt.seconds * opt.sample_rate_hz).round() as usize;
     let omegas: Vec<f64> = scn
         .tones_hz

@@ -11,18 +11,18 @@ use std::process::Command;
 
 use serde_json::Value;
 use vina_core::layers::Scratch;
+use vina_core::limits::HOST_MODES;
 use vina_core::model::{Condition, Model};
 use vina_core::posterior::{ExactPosterior, ForwardBuffers};
 use vina_core::refine::{NetworkProposal, ProposalKind, RefineConfig, refine, work_len};
 use vina_core::rng::Rng;
-use vina_host::environment::HOST_MODES;
 use vina_host::eval::c2st::{C2stOptions, c2st};
 use vina_host::eval::coverage::Coverage;
 use vina_host::eval::grid::GridPosterior;
 use vina_host::invert::sample_core;
 use vina_host::observation_file::{FeatureLayout, ObservationFile, observe};
 use vina_host::reference::{GridSummary, ReferenceFile, posterior_of};
-use vina_host::refine::{RefinePath, RefineSettings, Refined, refine_posterior};
+use vina_host::refine::{RefinePath, RefineSettings, RefinedPosterior, refine_posterior};
 use vina_host::scenario::Scenario;
 
 fn root() -> PathBuf {
@@ -95,8 +95,11 @@ fn refined_posterior_matches_exact_grid_on_fixed_cases() {
     let n = 1000;
     let settings = RefineSettings {
         particles: n,
-        steps: 20,
-        widen: 1.5,
+        config: RefineConfig {
+            steps: 20,
+            widen: 1.5,
+            ..RefineConfig::default()
+        },
         seed: 0,
     };
     let opts = C2stOptions::default();
@@ -312,8 +315,11 @@ fn calibration_network_vs_refined() {
     let n = var("VINA_REFINE_PARTICLES", 500);
     let settings = RefineSettings {
         particles: n,
-        steps: var("VINA_REFINE_STEPS", 15) as u32,
-        widen: 1.5,
+        config: RefineConfig {
+            steps: var("VINA_REFINE_STEPS", 15) as u32,
+            widen: 1.5,
+            ..RefineConfig::default()
+        },
         seed: 0,
     };
     let (mut cov_net, mut cov_ref) = (Coverage::new(2), Coverage::new(2));
@@ -346,7 +352,7 @@ fn calibration_network_vs_refined() {
     let se = |p: f64| vina_host::eval::coverage::binomial_se(p, cases);
     println!(
         "{cases} simulated gi-pekeris cases (RTF, 20 dB), {n} draws each, {} sweeps",
-        settings.steps
+        settings.config.steps
     );
     for (name, c) in [("network", &cov_net), ("refined", &cov_ref)] {
         println!(
@@ -387,7 +393,7 @@ fn refine_raw(
     obs: &ObservationFile,
     n: usize,
     seed: u64,
-) -> Refined {
+) -> RefinedPosterior {
     let unhashed = ObservationFile {
         scenario_hash: None,
         ..obs.clone()
@@ -396,8 +402,11 @@ fn refine_raw(
     let post = posterior_of(raw, obs, raw.snr_db, "case").expect("posterior");
     let settings = RefineSettings {
         particles: n,
-        steps: 20,
-        widen: 1.5,
+        config: RefineConfig {
+            steps: 20,
+            widen: 1.5,
+            ..RefineConfig::default()
+        },
         seed,
     };
     refine_posterior(model, &y, &post, &settings).expect("refine")
@@ -411,7 +420,11 @@ const RAW_SD_TOL: f64 = 0.15;
 
 /// Checks a fallback refinement against `grid`: path, β = 1, the fit check, and mean and
 /// sd within the tolerances; returns the printed row.
-fn check_fallback(refined: &Refined, grid: &GridSummary, proposal: ProposalKind) -> String {
+fn check_fallback(
+    refined: &RefinedPosterior,
+    grid: &GridSummary,
+    proposal: ProposalKind,
+) -> String {
     let o = &refined.outcome;
     assert_eq!(o.path, RefinePath::TemperedFromPrior, "{o:?}");
     assert_eq!(o.proposal, proposal);

@@ -20,12 +20,15 @@ extern crate std;
 
 pub mod acoustics;
 pub mod array;
+pub mod environment;
 pub mod error;
 pub mod features;
 pub mod layers;
 pub mod likelihood;
+pub mod limits;
 pub mod model;
 pub mod model_file;
+pub mod parameters;
 pub mod posterior;
 pub mod prior;
 pub mod quant;

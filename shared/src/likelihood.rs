@@ -199,14 +199,7 @@ pub fn log_likelihood<T: Real>(
             index,
         });
     }
-    if !snr_db.is_finite() {
-        return Err(LikelihoodError::Snr);
-    }
-    // Noise variance per unit mean power.
-    let inv_snr = T::lit(10.0).powf(-snr_db / T::lit(10.0));
-    if !(inv_snr.is_finite() && inv_snr > T::zero()) {
-        return Err(LikelihoodError::Snr);
-    }
+    let inv_snr = inv_snr(snr_db).ok_or(LikelihoodError::Snr)?;
     let per_tone = expected / tones.max(1);
     let mut total = T::zero();
     for (tone, (g, o)) in clean
@@ -221,6 +214,21 @@ pub fn log_likelihood<T: Real>(
             };
     }
     Ok(total)
+}
+
+/// The noise model's variance of one tone, σ_f² = (1/R)·Σ_r |g_f,r|²·10^(−SNR/10), from
+/// its clean pressures `tone` (`[re, im]` per receiver): the one definition, with which
+/// the simulator draws noise and the likelihood evaluates it. `None` for a silent tone
+/// or an SNR that gives no finite, positive variance.
+pub fn noise_variance<T: Real>(tone: &[[T; 2]], snr_db: T) -> Option<T> {
+    let (big, s2) = scaled_variance(tone, inv_snr(snr_db)?)?;
+    Some(s2 * big * big)
+}
+
+/// Noise variance per unit mean power, 10^(−SNR/10); `None` when not finite and positive.
+fn inv_snr<T: Real>(snr_db: T) -> Option<T> {
+    let v = T::lit(10.0).powf(-snr_db / T::lit(10.0));
+    (snr_db.is_finite() && v.is_finite() && v > T::zero()).then_some(v)
 }
 
 /// Largest |component| of a complex vector.

@@ -13,10 +13,7 @@ use crate::layers::{ActNorm, Coupling, Dense, MAX_DIM, MAX_WIDTH, Permutation};
 use crate::model_file::{self, FlowRecord, Header, ModelKind, take};
 use crate::template::EnvironmentTemplate;
 
-/// Most dense layers a model may hold (condition network and all subnets).
-pub const MAX_DENSE: usize = 64;
-/// Most flow layers (couplings, permutations, ActNorms) a model may hold.
-pub const MAX_FLOW_LAYERS: usize = 48;
+pub use crate::limits::{MAX_DENSE, MAX_FLOW_LAYERS};
 
 /// A flow layer with its subnets resolved to the model's dense sequence.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -36,7 +36,7 @@ impl<T: Real, const N: usize> Default for ForwardBuffers<T, N> {
 
 /// Why a log-likelihood could not be evaluated at a θ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EvalError {
+pub enum PosteriorError {
     /// The forward model failed (e.g. a receiver below the seabed).
     Forward(ForwardError),
     /// The likelihood is undefined (e.g. zero modeled pressure at a tone).
@@ -45,7 +45,7 @@ pub enum EvalError {
     Replicate(FeatureError),
 }
 
-impl core::fmt::Display for EvalError {
+impl core::fmt::Display for PosteriorError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Forward(e) => write!(f, "{e}"),
@@ -90,14 +90,14 @@ impl<'t, 'o, T: Real> ExactPosterior<'t, 'o, T> {
         &self,
         theta: &[T],
         buffers: &mut ForwardBuffers<T, N>,
-    ) -> Result<T, EvalError> {
+    ) -> Result<T, PosteriorError> {
         let tpl = self.template;
         let (t, r) = (tpl.tones_hz.len(), tpl.receiver_depths_m.len());
         let g = &mut buffers.pressure[..t * r];
         tpl.pressure(theta, &mut buffers.modes, g)
-            .map_err(EvalError::Forward)?;
+            .map_err(PosteriorError::Forward)?;
         likelihood::log_likelihood(tpl.features, self.observed, g, t, r, tpl.snr_db)
-            .map_err(EvalError::Likelihood)
+            .map_err(PosteriorError::Likelihood)
     }
 
     /// The exact log-likelihood; −∞ where it is undefined or NaN.
@@ -128,22 +128,19 @@ impl<'t, 'o, T: Real> ExactPosterior<'t, 'o, T> {
         theta: &[T],
         rng: &mut Rng,
         buffers: &mut ForwardBuffers<T, N>,
-    ) -> Result<(T, T), EvalError> {
+    ) -> Result<(T, T), PosteriorError> {
         let tpl = self.template;
         let (t, r) = (tpl.tones_hz.len(), tpl.receiver_depths_m.len());
         let g = &mut buffers.pressure[..t * r];
         tpl.pressure(theta, &mut buffers.modes, g)
-            .map_err(EvalError::Forward)?;
+            .map_err(PosteriorError::Forward)?;
         let kind = tpl.features;
         let observed = likelihood::log_likelihood(kind, self.observed, g, t, r, tpl.snr_db)
-            .map_err(EvalError::Likelihood)?;
-        let inv_snr = T::lit(10.0).powf(-tpl.snr_db / T::lit(10.0));
+            .map_err(PosteriorError::Likelihood)?;
         let mut noisy = [[0.0f32; 2]; MAX_TONES * MAX_RECEIVERS];
         for (clean, out) in g.chunks_exact(r).zip(noisy.chunks_exact_mut(r)) {
-            let power = clean
-                .iter()
-                .fold(T::zero(), |s, c| s + c[0] * c[0] + c[1] * c[1]);
-            let sd = (power / T::lit(r as f64) * inv_snr * T::lit(0.5)).sqrt();
+            let variance = likelihood::noise_variance(clean, tpl.snr_db).unwrap_or(T::zero());
+            let sd = (variance * T::lit(0.5)).sqrt();
             for (c, o) in clean.iter().zip(out.iter_mut()) {
                 for (v, w) in c.iter().zip(o.iter_mut()) {
                     let e = T::lit(f64::from(rng.normal_f32()));
@@ -154,13 +151,13 @@ impl<'t, 'o, T: Real> ExactPosterior<'t, 'o, T> {
         let n = kind.len(t, r);
         let mut features = [0.0f32; 2 * MAX_TONES * MAX_RECEIVERS];
         kind.compute(&noisy[..t * r], t, r, &mut features[..n])
-            .map_err(EvalError::Replicate)?;
+            .map_err(PosteriorError::Replicate)?;
         let mut y = [T::zero(); 2 * MAX_TONES * MAX_RECEIVERS];
         for (o, v) in y.iter_mut().zip(&features[..n]) {
             *o = T::lit(f64::from(*v));
         }
         let replicate = likelihood::log_likelihood(kind, &y[..n], g, t, r, tpl.snr_db)
-            .map_err(EvalError::Likelihood)?;
+            .map_err(PosteriorError::Likelihood)?;
         Ok((observed, replicate))
     }
 

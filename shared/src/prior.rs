@@ -1,5 +1,5 @@
-//! Prior densities of a scenario's unknowns (design §4): one implementation for the
-//! host's reference posteriors and the buoy's refinement.
+//! Prior densities and draws of a scenario's unknowns: one implementation for the
+//! simulator's draws, the host's reference posteriors and the buoy's refinement.
 
 use serde::{Deserialize, Serialize};
 
@@ -47,21 +47,22 @@ impl<T: Real> Prior<T> {
         }
     }
 
-    /// One draw: one f32 uniform through the inverse CDF (uniform, log-uniform) or one
-    /// f32 normal (normal), converted to `T`, so the random stream does not depend on `T`.
+    /// One draw: one f64 uniform through the inverse CDF (uniform, log-uniform) or one
+    /// f64 normal (normal), converted to `T`, so the random stream does not depend on `T`
+    /// (the simulator's training sets and a buoy's fallback draw the same numbers).
     /// Bounded draws are clamped to the support (rounding of `exp`/`ln` could leave it).
     pub fn draw(&self, rng: &mut Rng) -> T {
         match *self {
             Self::Uniform { min, max } => {
-                let u = T::lit(f64::from(rng.uniform_f32()));
+                let u = T::lit(rng.uniform_f64());
                 (min + (max - min) * u).max(min).min(max)
             }
             Self::LogUniform { min, max } => {
-                let u = T::lit(f64::from(rng.uniform_f32()));
+                let u = T::lit(rng.uniform_f64());
                 let (a, b) = (min.ln(), max.ln());
                 (a + (b - a) * u).exp().max(min).min(max)
             }
-            Self::Normal { mean, std } => mean + std * T::lit(f64::from(rng.normal_f32())),
+            Self::Normal { mean, std } => mean + std * T::lit(rng.normal_f64()),
         }
     }
 

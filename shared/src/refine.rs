@@ -17,7 +17,7 @@
 //! Why both: importance sampling alone is exact only as `n → ∞` and degenerates when the
 //! proposal is much wider or offset; the MH sweeps rejuvenate duplicated particles and
 //! correct what the weights could not, while the weights give the ESS that says how well
-//! the network did. A low ESS or a dominant weight is reported as [`Report::missed`].
+//! the network did. A low ESS or a dominant weight is reported as [`RefineStats::missed`].
 //!
 //! Everything runs on caller buffers (no heap) and is generic over [`Real`]: f32 on the
 //! buoy, f64 on the host. Random numbers come from one [`Rng`] in a fixed order that
@@ -59,35 +59,70 @@ use crate::model_file::ModelKind;
 use crate::prior::Prior;
 use crate::rng::Rng;
 use crate::sampling;
+use crate::template::EnvironmentTemplate;
 
-/// Most parameters a refinement handles (its covariance and Cholesky factor live on the
-/// stack).
-pub const MAX_PARAMS: usize = 8;
+pub use crate::limits::MAX_PARAMS;
 
-/// Settings of [`refine`].
+/// Settings of a refinement: the one configuration type. The host adds only its seed and
+/// particle count (`vina_host::refine::RefineSettings`), the buoy its static particle
+/// count and its instruction budget (`vina_firmware::refinement::Budget`). The particle
+/// count is the caller's buffer (`particles.len() / dim`), not a setting here.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RefineConfig {
     /// Random-walk Metropolis sweeps over all particles after resampling.
     pub steps: u32,
+    /// Latent widening τ of the network proposal (`vina invert --widen`): the cINN is
+    /// calibrated but about 2× wider than the exact posterior, so τ = 1.5 keeps its tails
+    /// heavier than the target's where it is offset. For an INN, the widening of the
+    /// Gaussian fitted to its draws.
+    pub widen: f32,
     /// The proposal missed when the ESS is below `min_ess_fraction` × particles.
     pub min_ess_fraction: f64,
     /// … or when the largest normalized weight exceeds this.
     pub max_weight: f64,
 }
 
-impl Default for RefineConfig {
-    fn default() -> Self {
-        Self {
-            steps: 20,
-            min_ess_fraction: 0.02,
-            max_weight: 0.5,
+impl RefineConfig {
+    /// The workstation's defaults (`vina invert --refine`): 20 sweeps.
+    pub const WORKSTATION: Self = Self {
+        steps: 20,
+        widen: 1.5,
+        min_ess_fraction: 0.02,
+        max_weight: 0.5,
+    };
+
+    /// The buoy's defaults: 5 sweeps, ~64 × 6 forward solves per report
+    /// (`bench/refine_cortex_m4.txt`), as many as a report period allows.
+    pub const BUOY: Self = Self {
+        steps: 5,
+        ..Self::WORKSTATION
+    };
+
+    /// Check the settings: a finite, positive widening and thresholds in range.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if !(self.widen.is_finite() && self.widen > 0.0) {
+            return Err("widening factor must be finite and positive");
         }
+        if !(self.min_ess_fraction >= 0.0 && self.min_ess_fraction <= 1.0) {
+            return Err("min_ess_fraction must be in [0, 1]");
+        }
+        if !(self.max_weight > 0.0 && self.max_weight <= 1.0) {
+            return Err("max_weight must be in (0, 1]");
+        }
+        Ok(())
+    }
+}
+
+impl Default for RefineConfig {
+    /// [`RefineConfig::WORKSTATION`].
+    fn default() -> Self {
+        Self::WORKSTATION
     }
 }
 
 /// What a refinement did: the numbers to report beside the refined posterior.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Report {
+pub struct RefineStats {
     /// Particles.
     pub particles: usize,
     /// Metropolis sweeps.
@@ -309,7 +344,7 @@ pub fn refine<T: Real, E>(
     log_target: impl FnMut(&[T], &mut [T]),
     particles: &mut [T],
     work: &mut [T],
-) -> Result<Report, RefineError<E>> {
+) -> Result<RefineStats, RefineError<E>> {
     let always = |_| true;
     refine_within(
         config, dim, rng, proposal, log_target, always, particles, work,
@@ -317,7 +352,7 @@ pub fn refine<T: Real, E>(
 }
 
 /// [`refine`] under a budget: before Metropolis sweep `k` (0-based) `keep_going(k)` is
-/// asked, and the sweeps stop at the first `false` ([`Report::steps`] says how many ran).
+/// asked, and the sweeps stop at the first `false` ([`RefineStats::steps`] says how many ran).
 /// The buoy passes a clock check; the host replays the buoy's sweep count for the same
 /// seed. The random stream is consumed per sweep, so a run cut after k sweeps equals a
 /// run configured with k.
@@ -331,7 +366,7 @@ pub fn refine_within<T: Real, E>(
     keep_going: impl FnMut(u32) -> bool,
     particles: &mut [T],
     work: &mut [T],
-) -> Result<Report, RefineError<E>> {
+) -> Result<RefineStats, RefineError<E>> {
     refine_or_report_miss(
         config, dim, rng, proposal, log_target, keep_going, particles, work, false,
     )
@@ -351,7 +386,7 @@ fn refine_or_report_miss<T: Real, E>(
     particles: &mut [T],
     work: &mut [T],
     stop_if_missed: bool,
-) -> Result<Report, RefineError<E>> {
+) -> Result<RefineStats, RefineError<E>> {
     let n = rows(dim, particles)?;
     let work = work.get_mut(..work_len(n, dim)).ok_or(RefineError::Shape {
         what: "work buffer shorter than work_len(particles, dim)",
@@ -391,7 +426,7 @@ fn refine_or_report_miss<T: Real, E>(
     let max_weight = (T::one() / sum).to_f64().unwrap_or(1.0);
     let missed = ess < config.min_ess_fraction * n as f64 || max_weight > config.max_weight;
     let mut walk = RandomWalk::new(dim);
-    let report = |walk: &RandomWalk<T>| Report {
+    let report = |walk: &RandomWalk<T>| RefineStats {
         particles: n,
         steps: walk.sweeps,
         ess,
@@ -619,7 +654,7 @@ pub struct GaussianProposal<T> {
 }
 
 impl<T: Real> GaussianProposal<T> {
-    /// Fit to `draws` (`rows × dim`, at least 2 rows), widened by `widen`.
+    /// Fit to `draws` (`rows × dim`, at least 2 rows), widened by `config.widen`.
     pub fn fit(draws: &[T], dim: usize, widen: T) -> Option<Self> {
         if dim == 0 || dim > MAX_PARAMS || draws.len() < 2 * dim || !draws.len().is_multiple_of(dim)
         {
@@ -682,27 +717,26 @@ pub enum ProposalKind {
 
 /// Refine `model`'s posterior (context filled by [`Model::prepare`]) with the proposal
 /// its kind allows: a cINN's widened network density, or for an INN a Gaussian fitted to
-/// `particles.len() / x_dim` of its draws from `seed`'s latent stream, widened by `widen`.
+/// `particles.len() / x_dim` of its draws from `seed`'s latent stream, widened by `config.widen`.
 /// The refinement's own stream is `Rng::new(seed)`. One entry point for the host (f64,
 /// parallel `log_target`) and the buoy (f32, budgeted by `keep_going`), so both draw the
 /// same random numbers for the same seed. Arguments as in [`refine_within`].
 ///
-/// A proposal that misses is only flagged ([`Report::missed`]); [`refine_with_fallback`]
+/// A proposal that misses is only flagged ([`RefineStats::missed`]); [`refine_with_fallback`]
 /// starts over from the prior instead.
 #[allow(clippy::too_many_arguments)] // refine_within's inputs plus the network's
 pub fn refine_network<T: Real>(
     config: &RefineConfig,
     model: &Model<'_>,
     context: &[f32],
-    widen: f32,
     seed: u64,
     log_target: impl FnMut(&[T], &mut [T]),
     keep_going: impl FnMut(u32) -> bool,
     particles: &mut [T],
     work: &mut [T],
-) -> Result<(Report, ProposalKind), RefineError<ModelError>> {
+) -> Result<(RefineStats, ProposalKind), RefineError<ModelError>> {
     network_or_report_miss(
-        config, model, context, widen, seed, log_target, keep_going, particles, work, false,
+        config, model, context, seed, log_target, keep_going, particles, work, false,
     )
 }
 
@@ -712,18 +746,18 @@ fn network_or_report_miss<T: Real>(
     config: &RefineConfig,
     model: &Model<'_>,
     context: &[f32],
-    widen: f32,
     seed: u64,
     log_target: impl FnMut(&[T], &mut [T]),
     keep_going: impl FnMut(u32) -> bool,
     particles: &mut [T],
     work: &mut [T],
     stop_if_missed: bool,
-) -> Result<(Report, ProposalKind), RefineError<ModelError>> {
+) -> Result<(RefineStats, ProposalKind), RefineError<ModelError>> {
     let d = model.x_dim();
     let mut rng = Rng::new(seed);
     if model.header().kind == ModelKind::Cinn {
-        let mut q = NetworkProposal::new(model, context, widen).map_err(RefineError::Proposal)?;
+        let mut q =
+            NetworkProposal::new(model, context, config.widen).map_err(RefineError::Proposal)?;
         let draw = |rng: &mut Rng, x: &mut [T]| q.draw(rng, x);
         let report = refine_or_report_miss(
             config,
@@ -749,7 +783,7 @@ fn network_or_report_miss<T: Real>(
         }
     })
     .map_err(RefineError::Proposal)?;
-    let q = GaussianProposal::fit(particles, d, T::lit(f64::from(widen))).ok_or(
+    let q = GaussianProposal::fit(particles, d, T::lit(f64::from(config.widen))).ok_or(
         RefineError::Proposal(ModelError::InvalidValue {
             what: "network draws have a degenerate covariance (no Gaussian proposal)",
         }),
@@ -1084,7 +1118,7 @@ pub struct Outcome {
     pub proposal: ProposalKind,
     /// The network attempt's report; `None` when none of its draws had a finite log
     /// target. After a miss it ran no sweeps.
-    pub network: Option<Report>,
+    pub network: Option<RefineStats>,
     /// The tempered run's report, when the fallback ran.
     pub tempered: Option<TemperReport>,
 }
@@ -1094,7 +1128,7 @@ pub struct Outcome {
 const TEMPER_STREAM: u64 = 1;
 
 /// [`refine_network`] first; when it finds no support or its proposal missed
-/// ([`Report::missed`]), [`temper_within`] from `prior` (the model file's or scenario's
+/// ([`RefineStats::missed`]), [`temper_within`] from `prior` (the model file's or scenario's
 /// [`crate::template::EnvironmentTemplate`]) to the same `log_target`, into the same
 /// particles, with the stream `Rng::for_index(seed, 1)`. When the network succeeds the
 /// result is [`refine_network`]'s exactly, random numbers included; a miss skips its
@@ -1106,7 +1140,6 @@ pub fn refine_with_fallback<T: Real, R: Reference<T> + ?Sized>(
     temper_config: &TemperConfig,
     model: &Model<'_>,
     context: &[f32],
-    widen: f32,
     seed: u64,
     prior: &R,
     mut log_target: impl FnMut(&[T], &mut [T]),
@@ -1134,7 +1167,6 @@ pub fn refine_with_fallback<T: Real, R: Reference<T> + ?Sized>(
         config,
         model,
         context,
-        widen,
         seed,
         &mut log_target,
         &mut keep_going,
@@ -1171,4 +1203,21 @@ pub fn refine_with_fallback<T: Real, R: Reference<T> + ?Sized>(
         network,
         tempered: Some(tempered),
     })
+}
+
+/// The priors of the unknowns as the tempering reference q0: refinement's fallback
+/// ([`crate::refine::refine_with_fallback`]) tempers from the prior to the posterior.
+impl<T: Real> Reference<T> for EnvironmentTemplate<T> {
+    fn dim(&self) -> usize {
+        EnvironmentTemplate::dim(self)
+    }
+
+    fn draw(&self, rng: &mut Rng, x: &mut [T]) {
+        // A wrong length draws nothing; the refinement checks `dim` first.
+        let _ = self.draw_prior(rng, x);
+    }
+
+    fn log_density(&self, x: &[T]) -> T {
+        self.log_prior(x)
+    }
 }

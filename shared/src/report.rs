@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::model_file::crc32;
 use crate::summary::SummaryValues;
 
-/// Most parameters a report carries.
-pub const MAX_PARAMS: usize = 8;
+pub use crate::limits::MAX_PARAMS;
 /// Largest postcard encoding of a report plus its CRC.
 const MAX_RAW: usize = 720;
 /// Largest encoded frame, delimiter included (bounds the firmware's UART buffer).

@@ -1,4 +1,4 @@
-//! What the buoy knows of its scenario (design §4, issue 10): the waveguide, every fixed
+//! What the buoy knows of its scenario: the waveguide, every fixed
 //! parameter, the unknowns with their priors, tones, receiver depths, noise level and
 //! feature kind — enough to evaluate the exact posterior of an observation without the
 //! scenario's TOML file.
@@ -12,44 +12,17 @@ use heapless::Vec;
 use num_complex::Complex;
 use serde::{Deserialize, Serialize};
 
-use crate::acoustics::{AcousticsError, Layer, Layered, Medium, ModeSet, Pekeris, Real, Waveguide};
+use crate::acoustics::{AcousticsError, ModeSet, Real};
+use crate::environment::Environment;
 use crate::error::ModelError;
 use crate::features::FeatureKind;
+use crate::limits::MAX_PARAMS;
 use crate::prior::Prior;
-use crate::refine::{MAX_PARAMS, Reference};
 use crate::rng::Rng;
 
-/// Every physical parameter, in posterior order. Units: m, m/s, g/cm³, dB/λ (KRAKEN's).
-pub const PARAM_NAMES: [&str; PARAM_COUNT] = [
-    "source_range_m",
-    "source_depth_m",
-    "water_depth_m",
-    "water_sound_speed_mps",
-    "water_density_gcc",
-    "water_attenuation_db_per_wavelength",
-    "sediment_thickness_m",
-    "sediment_sound_speed_mps",
-    "sediment_density_gcc",
-    "sediment_attenuation_db_per_wavelength",
-    "bottom_sound_speed_mps",
-    "bottom_density_gcc",
-    "bottom_attenuation_db_per_wavelength",
-];
-/// Number of physical parameters.
-pub const PARAM_COUNT: usize = 13;
-/// Most tones a template holds.
-pub const MAX_TONES: usize = 16;
-/// Most receivers a template holds.
-pub const MAX_RECEIVERS: usize = 16;
-
-/// Which waveguide the parameters describe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum WaveguideKind {
-    /// Isovelocity water over a fluid half-space (sediment parameters unused).
-    Pekeris,
-    /// Isovelocity water over one isovelocity sediment layer over a half-space.
-    Layered,
-}
+pub use crate::environment::WaveguideKind;
+pub use crate::limits::{MAX_RECEIVERS, MAX_TONES};
+pub use crate::parameters::{PARAM_COUNT, PARAM_NAMES};
 
 /// One unknown: which parameter, and its prior.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -73,7 +46,7 @@ pub struct EnvironmentTemplate<T> {
     pub tones_hz: Vec<T, MAX_TONES>,
     /// Receiver depths (m), increasing.
     pub receiver_depths_m: Vec<T, MAX_RECEIVERS>,
-    /// Signal-to-noise ratio (dB) of the noise model (design §4).
+    /// Signal-to-noise ratio (dB) of the noise model (`crate::likelihood`).
     pub snr_db: T,
     /// Features the observation is expressed in.
     pub features: FeatureKind,
@@ -172,6 +145,14 @@ impl<T: Real> EnvironmentTemplate<T> {
         Ok(v)
     }
 
+    /// The environment with the unknowns set to `theta`.
+    pub fn environment(&self, theta: &[T]) -> Result<Environment<T>, ForwardError> {
+        Ok(Environment::from_parameters(
+            self.waveguide,
+            &self.parameters(theta)?,
+        ))
+    }
+
     /// Sum of the unknowns' log prior densities; −∞ outside the support, for NaN, or
     /// for a θ of the wrong length.
     pub fn log_prior(&self, theta: &[T]) -> T {
@@ -215,22 +196,11 @@ impl<T: Real> EnvironmentTemplate<T> {
                 found: out.len(),
             });
         }
-        let v = self.parameters(theta)?;
-        let medium = |i: usize| Medium::new(v[i], v[i + 1], v[i + 2]);
-        let (water, bottom) = (medium(3), medium(10));
-        let sediment = [Layer::new(v[6], medium(7))];
+        let env = self.environment(theta)?;
         let mut row = [Complex::new(T::zero(), T::zero()); MAX_RECEIVERS];
         let row = &mut row[..r];
         for (&f, slot) in self.tones_hz.iter().zip(out.chunks_exact_mut(r)) {
-            match self.waveguide {
-                WaveguideKind::Pekeris => Pekeris::new(v[2], water, bottom).modes(f, modes),
-                WaveguideKind::Layered => {
-                    Layered::new(v[2], water, &sediment, bottom).modes(f, modes)
-                }
-            }
-            .map_err(ForwardError::Acoustics)?;
-            modes
-                .pressure_at(v[1], v[0], &self.receiver_depths_m, row)
+            env.tone_pressure(f, &self.receiver_depths_m, modes, row)
                 .map_err(ForwardError::Acoustics)?;
             for (o, p) in slot.iter_mut().zip(row.iter()) {
                 *o = [p.re, p.im];
@@ -258,23 +228,6 @@ impl<T: Real> EnvironmentTemplate<T> {
             snr_db: c(&self.snr_db),
             features: self.features,
         }
-    }
-}
-
-/// The priors of the unknowns as the tempering reference q0: refinement's fallback
-/// ([`crate::refine::refine_with_fallback`]) tempers from the prior to the posterior.
-impl<T: Real> Reference<T> for EnvironmentTemplate<T> {
-    fn dim(&self) -> usize {
-        EnvironmentTemplate::dim(self)
-    }
-
-    fn draw(&self, rng: &mut Rng, x: &mut [T]) {
-        // A wrong length draws nothing; the refinement checks `dim` first.
-        let _ = self.draw_prior(rng, x);
-    }
-
-    fn log_density(&self, x: &[T]) -> T {
-        self.log_prior(x)
     }
 }
 
@@ -319,12 +272,11 @@ mod tests {
             assert!((200.5..=236.5).contains(&theta[0]), "{theta:?}");
             assert!((1000.0..=8000.0).contains(&theta[1]), "{theta:?}");
             assert!(t.log_prior(&theta).is_finite());
-            assert_eq!(Reference::log_density(&t, &theta), t.log_prior(&theta));
         }
         // The same stream as the priors' own draws, one per unknown in turn.
         let mut a = Rng::new(4);
         let mut b = Rng::new(4);
-        Reference::draw(&t, &mut a, &mut theta);
+        t.draw_prior(&mut a, &mut theta).unwrap();
         assert_eq!(theta, [depth.draw(&mut b), range.draw(&mut b)]);
         assert!(t.draw_prior(&mut rng, &mut [0.0; 3]).is_err());
     }

@@ -52,7 +52,7 @@ fn moments(p: &[f64]) -> ([f64; 2], [f64; 2], f64) {
 
 struct Run {
     particles: Vec<f64>,
-    report: vina_core::refine::Report,
+    report: vina_core::refine::RefineStats,
 }
 
 /// Refine from a Gaussian fitted to exact draws, shifted by `shift` target sds and
@@ -316,7 +316,6 @@ fn fallback(
         temper_config,
         &model,
         &ctx,
-        1.5,
         seed,
         &BOX[..],
         gaussian_in_box,
@@ -399,7 +398,6 @@ fn fallback_is_the_network_refinement_when_the_network_covers_the_target() {
         &RefineConfig::default(),
         &model,
         &ctx,
-        1.5,
         4,
         gaussian_in_box,
         |_| true,
@@ -556,7 +554,6 @@ fn tempered_bad_shapes_and_settings_are_errors() {
             &c,
             &model,
             &ctx,
-            1.5,
             0,
             prior,
             gaussian_in_box,

@@ -6,7 +6,7 @@ use vina_core::model::Model;
 use vina_core::recording::Recording;
 use vina_core::report::Status;
 use vina_firmware::acquisition::replay::Replay;
-use vina_firmware::pipeline::{Config, Pipeline};
+use vina_firmware::pipeline::{Pipeline, PipelineConfig};
 use vina_host::scenario::Scenario;
 use vina_host::simulate::simulate;
 use vina_host::synth::{FULL_SCALE, SynthOptions, synthesize};
@@ -48,7 +48,7 @@ fn simulate_train_export_synthesize_and_invert_on_the_firmware_pipeline() {
     let (codes, _) = synthesize(&scn, &truth, &opt).unwrap();
     let rec_bytes = Recording::encode(5, 1000.0, FULL_SCALE, &codes);
     let mut source = Replay::new(Recording::from_bytes(&rec_bytes).unwrap());
-    let mut pipeline = Pipeline::new(&model, 5, 1000.0, Config::default()).unwrap();
+    let mut pipeline = Pipeline::new(&model, 5, 1000.0, PipelineConfig::default()).unwrap();
     let report = pipeline.run(&mut source, 1).unwrap();
     assert_eq!(report.status, Status::Posterior);
     assert_eq!(report.parameters.len(), 2);

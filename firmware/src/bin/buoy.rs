@@ -17,7 +17,7 @@
 use cortex_m_rt::entry;
 use cortex_m_semihosting::debug;
 use vina_core::summary::SummaryValues;
-use vina_firmware::pipeline::Config;
+use vina_firmware::pipeline::PipelineConfig;
 use vina_firmware::replay_run::replay;
 use vina_firmware::target::{halt, stack_use};
 #[cfg(feature = "defmt")]
@@ -101,7 +101,7 @@ fn main() -> ! {
         // opaque to the optimizer: with no recording embedded (the size report's build)
         // it would otherwise prove the loop dead and drop the pipeline from the count
         core::hint::black_box(RECORDING),
-        Config::default(),
+        PipelineConfig::default(),
         refinement,
         |report, frame, y| {
             frame_out!("frame ");

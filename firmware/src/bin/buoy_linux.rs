@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use vina_firmware::pipeline::Config;
+use vina_firmware::pipeline::PipelineConfig;
 use vina_firmware::replay_run::replay;
 
 static BUILT_IN_MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model_f32.vina"));
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     let outcome = replay(
         &model,
         &recording,
-        Config::default(),
+        PipelineConfig::default(),
         None,
         |report, frame, _features| {
             if let Err(e) = out.write_all(frame).and_then(|()| out.flush()) {

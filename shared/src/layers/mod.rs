@@ -19,7 +19,4 @@ pub use dense::{Dense, Weights};
 pub use mlp::{FirstLayerInput, Scratch};
 pub use permute::Permutation;
 
-/// Largest flow dimension (parameters plus padding) this build handles.
-pub const MAX_DIM: usize = 128;
-/// Largest width of any dense layer's input or output.
-pub const MAX_WIDTH: usize = 256;
+pub use crate::limits::{MAX_DIM, MAX_WIDTH};
