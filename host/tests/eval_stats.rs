@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use statrs::function::gamma::ln_gamma;
 use vina_core::rng::Rng;
 use vina_host::eval::c2st::{C2stOptions, c2st};
 use vina_host::eval::coverage::{Coverage, binomial_se, levels};
@@ -13,7 +14,7 @@ use vina_host::eval::diagnostics::{
 use vina_host::eval::grid::GridPosterior;
 use vina_host::eval::mcmc::{EnsembleOptions, Init, ensemble_sample};
 use vina_host::eval::mmd::{median_bandwidth, mmd2, mmd2_with_bandwidth};
-use vina_host::eval::sbc::{Sbc, chi_square_sf, ln_gamma};
+use vina_host::eval::sbc::{Sbc, chi_square_sf};
 
 // ---------------------------------------------------------------- small linear algebra
 

@@ -49,6 +49,7 @@
 //!
 //! After a deliberate pause in reading, call [`Ads131m04::flush`] to empty the buffer.
 
+use crc::{CRC_16_IBM_3740, Crc, NoTable};
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::InputPin;
 use embedded_hal::spi::{self, SpiDevice};
@@ -213,7 +214,7 @@ impl Osr {
 }
 
 /// Power mode (`CLOCK.PWR[1:0]`). Each mode has its own nominal CLKIN (8.192 MHz in
-/// high-resolution mode, lower in the low-power modes): set [`Config::clkin_hz`] to match.
+/// high-resolution mode, lower in the low-power modes): set [`AdcConfig::clkin_hz`] to match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PowerMode {
     /// Very-low-power.
@@ -255,7 +256,7 @@ impl Gain {
 
 /// Driver configuration.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Config {
+pub struct AdcConfig {
     /// Oversampling ratio (sets the data rate).
     pub osr: Osr,
     /// Modulator power mode.
@@ -275,7 +276,7 @@ pub struct Config {
     pub settle_samples: u16,
 }
 
-impl Default for Config {
+impl Default for AdcConfig {
     fn default() -> Self {
         Self {
             osr: Osr::X1024,
@@ -289,7 +290,7 @@ impl Default for Config {
     }
 }
 
-impl Config {
+impl AdcConfig {
     /// The MODE register value: 24-bit words, CCITT CRC, SPI timeout on, DRDY asserted by
     /// the most lagging channel, level format, RESET flag cleared, input CRC as configured.
     #[must_use]
@@ -327,7 +328,7 @@ pub enum Error<SpiE, PinE> {
     Spi(SpiE),
     /// Reading DRDY failed.
     Pin(PinE),
-    /// DRDY did not assert within [`Config::drdy_poll_limit`] polls.
+    /// DRDY did not assert within [`AdcConfig::drdy_poll_limit`] polls.
     Timeout,
     /// Output CRC mismatch: `expected` computed over the received words, `found` received.
     Crc {
@@ -369,19 +370,16 @@ pub enum Error<SpiE, PinE> {
     NotInitialised,
 }
 
-/// CRC-16-CCITT (polynomial `1021h`, seed `FFFFh`, no reflection, no final XOR — the
-/// "CCITT-FALSE" variant) over `data`, bitwise.
+/// The frame CRC, bitwise (`NoTable`): no lookup table in flash for the few bytes of a
+/// frame.
+const FRAME_CRC: Crc<u16, NoTable> = Crc::<u16, NoTable>::new(&CRC_16_IBM_3740);
+
+/// CRC-16-CCITT of `data` as the part computes it: polynomial `1021h`, seed `FFFFh`, no
+/// reflection, no final XOR ("CCITT-FALSE", catalogued as CRC-16/IBM-3740; check value
+/// `29B1h`).
 #[must_use]
-pub fn crc16_ccitt(data: &[u8]) -> u16 {
-    data.iter().fold(0xFFFF, |crc, &byte| {
-        (0..8).fold(crc ^ (u16::from(byte) << 8), |c, _| {
-            if c & 0x8000 != 0 {
-                (c << 1) ^ 0x1021
-            } else {
-                c << 1
-            }
-        })
-    })
+pub const fn crc16_ccitt(data: &[u8]) -> u16 {
+    FRAME_CRC.checksum(data)
 }
 
 /// A 24-bit two's-complement word (MSB first) sign-extended to `i32`.
@@ -411,7 +409,7 @@ type Frame = [[u8; WORD_BYTES]; FRAME_WORDS];
 pub struct Ads131m04<SPI, DRDY> {
     spi: SPI,
     drdy: DRDY,
-    config: Config,
+    config: AdcConfig,
     initialised: bool,
     /// Failed reads since the last successful one (reported as `dropped`).
     missed: u32,
@@ -424,7 +422,7 @@ where
     DRDY: InputPin,
 {
     /// Takes the bus device (mode [`SPI_MODE`]) and the DRDY input; touches neither.
-    pub fn new(spi: SPI, drdy: DRDY, config: Config) -> Self {
+    pub fn new(spi: SPI, drdy: DRDY, config: AdcConfig) -> Self {
         Self {
             spi,
             drdy,
@@ -436,7 +434,7 @@ where
     }
 
     /// The configuration.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &AdcConfig {
         &self.config
     }
 
@@ -466,7 +464,7 @@ where
     /// 2. read ID, expect `24xxh`;
     /// 3. write MODE, CLOCK and GAIN1 (each acknowledged);
     /// 4. read STATUS: reset flag cleared, 24-bit words, unlocked, no input CRC error;
-    /// 5. [`flush`](Self::flush), then discard [`Config::settle_samples`] conversions.
+    /// 5. [`flush`](Self::flush), then discard [`AdcConfig::settle_samples`] conversions.
     ///
     /// Returns the ID register. Assumes the part uses 24-bit words (its reset state, kept
     /// by this driver); a part left in another word length needs a RESET-pin pulse first.
@@ -743,8 +741,8 @@ mod tests {
 
     const OK_STATUS: u16 = 0x010F; // 24-bit words, DRDY3..0 set, reset flag cleared
 
-    fn test_config() -> Config {
-        Config {
+    fn test_config() -> AdcConfig {
+        AdcConfig {
             osr: Osr::X512,
             power: PowerMode::HighResolution,
             gain: [Gain::X1, Gain::X2, Gain::X8, Gain::X128],
@@ -875,16 +873,16 @@ mod tests {
         assert_eq!(cmd::wreg(reg::CFG, 1), 0x6300);
         assert_eq!(cmd::wreg_ack(reg::CLOCK, 1), 0x4180);
 
-        let d = Config::default();
+        let d = AdcConfig::default();
         assert_eq!(d.clock_register(), clock::RESET_VALUE);
         assert_eq!(d.gain_register(), 0x0000);
         assert_eq!(
             d.mode_register(),
             (mode::RESET_VALUE & !mode::RESET) | mode::RX_CRC_EN
         );
-        let no_crc = Config {
+        let no_crc = AdcConfig {
             input_crc: false,
-            ..Config::default()
+            ..AdcConfig::default()
         };
         assert_eq!(no_crc.mode_register(), 0x0110);
 
@@ -896,20 +894,20 @@ mod tests {
 
     #[test]
     fn sample_rate_follows_osr_and_clock() {
-        assert_eq!(Config::default().sample_rate_hz(), 4000.0);
+        assert_eq!(AdcConfig::default().sample_rate_hz(), 4000.0);
         let rate = |osr| {
-            Config {
+            AdcConfig {
                 osr,
-                ..Config::default()
+                ..AdcConfig::default()
             }
             .sample_rate_hz()
         };
         assert_eq!(rate(Osr::X128), 32_000.0);
         assert_eq!(rate(Osr::X16384), 250.0);
-        let lp = Config {
+        let lp = AdcConfig {
             clkin_hz: 4_096_000,
             power: PowerMode::LowPower,
-            ..Config::default()
+            ..AdcConfig::default()
         };
         assert_eq!(lp.sample_rate_hz(), 2000.0);
     }

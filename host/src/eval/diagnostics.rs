@@ -6,7 +6,9 @@
 //! the chains are worth, which sets the Monte-Carlo error of every reference moment
 //! (sd/√ESS for a mean).
 
-use num_complex::Complex;
+use rustfft::num_complex::Complex;
+use rustfft::{Fft, FftPlanner};
+use statrs::distribution::{ContinuousCDF, Normal};
 
 use super::{EvalError, invalid};
 
@@ -136,7 +138,17 @@ pub fn summarize(chains: &[Vec<Vec<f64>>]) -> Result<Vec<ParamDiagnostics>, Eval
 fn ess_of(chains: &[&[f64]]) -> f64 {
     let m = chains.len();
     let n = chains[0].len();
-    let acov: Vec<Vec<f64>> = chains.iter().map(|c| autocovariance(c)).collect();
+    // One plan pair serves every chain (all have length n).
+    let size = (2 * n).next_power_of_two();
+    let mut planner = FftPlanner::new();
+    let (forward, inverse) = (
+        planner.plan_fft_forward(size),
+        planner.plan_fft_inverse(size),
+    );
+    let acov: Vec<Vec<f64>> = chains
+        .iter()
+        .map(|c| autocovariance(c, forward.as_ref(), inverse.as_ref()))
+        .collect();
     let chain_mean: Vec<f64> = chains.iter().map(|c| mean(c)).collect();
     let nf = n as f64;
     // Within-chain variance (denominator n − 1) and the pooled variance estimate var⁺.
@@ -188,55 +200,22 @@ fn ess_of(chains: &[&[f64]]) -> f64 {
 }
 
 /// Biased autocovariance Σₜ (xₜ − x̄)(xₜ₊ₖ − x̄) / n for every lag k < n, by FFT
-/// (zero-padded to ≥ 2n so the circular correlation equals the linear one).
-fn autocovariance(x: &[f64]) -> Vec<f64> {
+/// (`forward` and `inverse` of one size ≥ 2n, so the circular correlation of the
+/// zero-padded chain equals the linear one).
+fn autocovariance(x: &[f64], forward: &dyn Fft<f64>, inverse: &dyn Fft<f64>) -> Vec<f64> {
     let n = x.len();
     let m = mean(x);
-    let size = (2 * n).next_power_of_two();
+    let size = forward.len();
     let mut buf: Vec<Complex<f64>> = x.iter().map(|v| Complex::new(v - m, 0.0)).collect();
     buf.resize(size, Complex::new(0.0, 0.0));
-    fft(&mut buf, false);
+    forward.process(&mut buf);
     for v in buf.iter_mut() {
         *v = Complex::new(v.norm_sqr(), 0.0);
     }
-    fft(&mut buf, true);
-    // The unnormalized inverse FFT carries a factor `size`.
+    inverse.process(&mut buf);
+    // rustfft's inverse is unnormalized: it carries a factor `size`.
     let scale = 1.0 / (size as f64 * n as f64);
     buf[..n].iter().map(|v| v.re * scale).collect()
-}
-
-/// In-place iterative radix-2 FFT (unnormalized; `inverse` flips the sign of the exponent).
-fn fft(a: &mut [Complex<f64>], inverse: bool) {
-    let n = a.len();
-    let mut j = 0;
-    for i in 1..n {
-        let mut bit = n >> 1;
-        while j & bit != 0 {
-            j ^= bit;
-            bit >>= 1;
-        }
-        j |= bit;
-        if i < j {
-            a.swap(i, j);
-        }
-    }
-    let sign = if inverse { 1.0 } else { -1.0 };
-    let mut len = 2;
-    while len <= n {
-        let ang = sign * 2.0 * std::f64::consts::PI / len as f64;
-        let wl = Complex::new(ang.cos(), ang.sin());
-        for start in (0..n).step_by(len) {
-            let mut w = Complex::new(1.0, 0.0);
-            for k in 0..len / 2 {
-                let u = a[start + k];
-                let v = a[start + k + len / 2] * w;
-                a[start + k] = u + v;
-                a[start + k + len / 2] = u - v;
-                w *= wl;
-            }
-        }
-        len <<= 1;
-    }
 }
 
 /// |x − median| of the pooled draws, chain by chain (the "folded" draws of the tail R̂).
@@ -286,95 +265,11 @@ fn rank_normalize<C: AsRef<[f64]>>(chains: &[C]) -> Vec<Vec<f64>> {
     out
 }
 
-/// Standard normal quantile Φ⁻¹(p), Wichura's AS 241 (PPND16, relative error ~1e-16).
-/// Returns ∓∞ at p = 0, 1 and NaN outside [0, 1].
-#[allow(clippy::excessive_precision)] // AS 241's published coefficients, digit for digit
+/// Standard normal quantile Φ⁻¹(p) (statrs). Returns ∓∞ at p = 0, 1 and NaN outside
+/// [0, 1].
 pub fn normal_quantile(p: f64) -> f64 {
     if !(0.0..=1.0).contains(&p) {
         return f64::NAN;
     }
-    if p == 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if p == 1.0 {
-        return f64::INFINITY;
-    }
-    fn poly(c: &[f64], x: f64) -> f64 {
-        c.iter().rev().fold(0.0, |acc, &ci| acc * x + ci)
-    }
-    const A: [f64; 8] = [
-        3.387_132_872_796_366_608,
-        1.331_416_678_917_843_774_5e2,
-        1.971_590_950_306_551_442_7e3,
-        1.373_169_376_550_946_112_5e4,
-        4.592_195_393_154_987_145_7e4,
-        6.726_577_092_700_870_085_3e4,
-        3.343_057_558_358_812_810_5e4,
-        2.509_080_928_730_122_672_7e3,
-    ];
-    const B: [f64; 8] = [
-        1.0,
-        4.231_333_070_160_091_125_2e1,
-        6.871_870_074_920_579_083e2,
-        5.394_196_021_424_751_107_7e3,
-        2.121_379_430_158_659_586_7e4,
-        3.930_789_580_009_271_061e4,
-        2.872_908_573_572_194_267_4e4,
-        5.226_495_278_852_854_561e3,
-    ];
-    const C: [f64; 8] = [
-        1.423_437_110_749_683_577_34,
-        4.630_337_846_156_545_295_9,
-        5.769_497_221_460_691_405_5,
-        3.647_848_324_763_204_605_04,
-        1.270_458_252_452_368_382_58,
-        2.417_807_251_774_506_117_7e-1,
-        2.272_384_498_926_918_458_33e-2,
-        7.745_450_142_783_414_076_4e-4,
-    ];
-    const D: [f64; 8] = [
-        1.0,
-        2.053_191_626_637_758_821_87,
-        1.676_384_830_183_803_849_4,
-        6.897_673_349_851_000_045_5e-1,
-        1.481_039_764_274_800_745_9e-1,
-        1.519_866_656_361_645_719_66e-2,
-        5.475_938_084_995_344_946e-4,
-        1.050_750_071_644_416_843_24e-9,
-    ];
-    const E: [f64; 8] = [
-        6.657_904_643_501_103_777_2,
-        5.463_784_911_164_114_369_9,
-        1.784_826_539_917_291_335_8,
-        2.965_605_718_285_048_912_3e-1,
-        2.653_218_952_657_612_309_3e-2,
-        1.242_660_947_388_078_438_6e-3,
-        2.711_555_568_743_487_578_15e-5,
-        2.010_334_399_292_288_132_65e-7,
-    ];
-    const F: [f64; 8] = [
-        1.0,
-        5.998_322_065_558_879_376_9e-1,
-        1.369_298_809_227_358_053_1e-1,
-        1.487_536_129_085_061_485_25e-2,
-        7.868_691_311_456_132_591e-4,
-        1.846_318_317_510_054_681_8e-5,
-        1.421_511_758_316_445_888_7e-7,
-        2.044_263_103_389_939_785_64e-15,
-    ];
-    let q = p - 0.5;
-    if q.abs() <= 0.425 {
-        let r = 0.180_625 - q * q;
-        return q * poly(&A, r) / poly(&B, r);
-    }
-    let r = if q < 0.0 { p } else { 1.0 - p };
-    let r = (-r.ln()).sqrt();
-    let v = if r <= 5.0 {
-        let r = r - 1.6;
-        poly(&C, r) / poly(&D, r)
-    } else {
-        let r = r - 5.0;
-        poly(&E, r) / poly(&F, r)
-    };
-    if q < 0.0 { -v } else { v }
+    Normal::standard().inverse_cdf(p)
 }

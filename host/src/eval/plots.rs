@@ -1,6 +1,6 @@
-//! Evaluation plots (design §6, issue 5): corner plots, simulation-based-calibration rank
-//! histograms, coverage curves and training curves, each written as `{stem}.png` and
-//! `{stem}.svg` with the same layout.
+//! Evaluation plots: corner plots, simulation-based-calibration rank histograms, coverage
+//! curves and training curves, each written as `{stem}.png` and `{stem}.svg` with the same
+//! layout.
 //!
 //! Text in the PNGs is rasterized by plotters' pure-Rust `ab_glyph` backend from a subset
 //! of DejaVu Sans compiled into the binary (`host/assets/`, licence beside it), so no
@@ -10,6 +10,7 @@
 //! argument, file or column; nothing is written for input it refuses.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,9 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result, bail, ensure};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use statrs::distribution::{Binomial, DiscreteCDF};
+
+use crate::train::metrics;
 
 /// DejaVu Sans, subset to Latin-1, Greek and a few math signs (48 kB).
 const FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans-Subset.ttf");
@@ -168,11 +172,10 @@ pub fn rank_histograms(
         let width = start[b + 1] - start[b];
         let p = width as f64 / values as f64;
         expected.push(n as f64 * p);
-        band.push(
-            *bands
-                .entry(width)
-                .or_insert_with(|| binomial_interval(n, p, 0.01)),
-        );
+        band.push(match bands.entry(width) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => *e.insert(binomial_interval(n, p, 0.01)?),
+        });
     }
     let counts: Vec<Vec<usize>> = ranks
         .iter()
@@ -242,41 +245,31 @@ pub fn coverage_curve(
     save(stem, &Coverage { names, curves })
 }
 
-/// Training curves from the trainer's `metrics.csv` (`epoch,train_<term>…,val_<term>…,lr,…`):
+/// Training curves from the trainer's `metrics.csv` (format in [`crate::train::metrics`]):
 /// one panel per loss term that is not identically zero, training and validation against
 /// the epoch, the best validation epoch marked.
 pub fn training_curves(stem: &Path, metrics_csv: &Path) -> Result<()> {
-    let metrics = read_metrics(metrics_csv)?;
-    let epoch_col = metrics
-        .column("epoch")
-        .with_context(|| format!("{}: no `epoch` column", metrics_csv.display()))?;
-    let epochs: Vec<f64> = metrics.rows.iter().map(|r| r[epoch_col]).collect();
+    let metrics = metrics::read(metrics_csv)?;
+    let epochs = metrics
+        .series(metrics::EPOCH)
+        .with_context(|| format!("{}: no `{}` column", metrics_csv.display(), metrics::EPOCH))?;
     if let Some(e) = epochs.iter().find(|e| !e.is_finite()) {
         bail!("{}: epoch {e} is not a number", metrics_csv.display());
     }
     // Terms in header order: `train_X`/`val_X` pairs, or either alone.
-    let mut terms: Vec<String> = Vec::new();
-    for c in &metrics.columns {
-        if let Some(t) = c.strip_prefix("train_").or_else(|| c.strip_prefix("val_"))
-            && !terms.iter().any(|x| x == t)
-        {
-            terms.push(t.to_owned());
-        }
-    }
+    let terms = metrics.terms();
     ensure!(
         !terms.is_empty(),
-        "{}: no train_* or val_* columns in header",
-        metrics_csv.display()
+        "{}: no {}* or {}* columns in header",
+        metrics_csv.display(),
+        metrics::TRAIN_PREFIX,
+        metrics::VAL_PREFIX
     );
-    let series = |name: &str| -> Option<Vec<f64>> {
-        metrics
-            .column(name)
-            .map(|c| metrics.rows.iter().map(|r| r[c]).collect())
-    };
+    let series = |t: &str, prefix: &str| metrics.series(&format!("{prefix}{t}"));
     let mut panels: Vec<TrainingPanel> = Vec::new();
     for t in &terms {
-        let train = series(&format!("train_{t}"));
-        let val = series(&format!("val_{t}"));
+        let train = series(t, metrics::TRAIN_PREFIX);
+        let val = series(t, metrics::VAL_PREFIX);
         let unused = |s: &Option<Vec<f64>>| {
             s.as_ref()
                 .is_none_or(|v| v.iter().all(|x| *x == 0.0 || !x.is_finite()))
@@ -299,8 +292,8 @@ pub fn training_curves(stem: &Path, metrics_csv: &Path) -> Result<()> {
         let t = &terms[0];
         panels.push(TrainingPanel {
             title: t.clone(),
-            train: series(&format!("train_{t}")),
-            val: series(&format!("val_{t}")),
+            train: series(t, metrics::TRAIN_PREFIX),
+            val: series(t, metrics::VAL_PREFIX),
         });
     }
     let source = metrics_csv.file_name().map_or_else(
@@ -393,40 +386,15 @@ fn fmt_tick(v: f64, dec: usize) -> String {
     }
 }
 
-/// The central `1 - alpha` interval of Binomial(n, p), as counts (quantiles alpha/2 and
-/// 1 - alpha/2), from the pmf in log space (no underflow for large `n`).
-fn binomial_interval(n: usize, p: f64, alpha: f64) -> (f64, f64) {
-    if p >= 1.0 {
-        return (n as f64, n as f64);
-    }
-    if p <= 0.0 {
-        return (0.0, 0.0);
-    }
-    let step = (p / (1.0 - p)).ln();
-    let mut logs = Vec::with_capacity(n + 1);
-    let mut cur = n as f64 * (1.0 - p).ln();
-    for k in 0..=n {
-        logs.push(cur);
-        if k < n {
-            cur += ((n - k) as f64).ln() - ((k + 1) as f64).ln() + step;
-        }
-    }
-    let max = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let w: Vec<f64> = logs.iter().map(|l| (l - max).exp()).collect();
-    let total: f64 = w.iter().sum();
-    let (mut lo, mut hi) = (None, None);
-    let mut cdf = 0.0;
-    for (k, x) in w.iter().enumerate() {
-        cdf += x / total;
-        if lo.is_none() && cdf >= alpha / 2.0 {
-            lo = Some(k);
-        }
-        if hi.is_none() && cdf >= 1.0 - alpha / 2.0 {
-            hi = Some(k);
-            break;
-        }
-    }
-    (lo.unwrap_or(0) as f64, hi.unwrap_or(n) as f64)
+/// The central `1 - alpha` interval of Binomial(n, p), as counts: the quantiles alpha/2
+/// and 1 - alpha/2 (the smallest k with P(X ≤ k) ≥ q).
+fn binomial_interval(n: usize, p: f64, alpha: f64) -> Result<(f64, f64)> {
+    let d = Binomial::new(p, n as u64)
+        .with_context(|| format!("rank_histograms: binomial band for p = {p}, n = {n}"))?;
+    Ok((
+        d.inverse_cdf(alpha / 2.0) as f64,
+        d.inverse_cdf(1.0 - alpha / 2.0) as f64,
+    ))
 }
 
 /// Density histogram of `values` on `bins` equal bins over `[lo, hi]` (values outside are
@@ -927,65 +895,6 @@ impl Figure for Coverage<'_> {
 // ---------------------------------------------------------------------------------------
 // Training curves
 // ---------------------------------------------------------------------------------------
-
-struct Metrics {
-    columns: Vec<String>,
-    rows: Vec<Vec<f64>>,
-}
-
-impl Metrics {
-    fn column(&self, name: &str) -> Option<usize> {
-        self.columns.iter().position(|c| c == name)
-    }
-}
-
-fn read_metrics(path: &Path) -> Result<Metrics> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading metrics CSV {}", path.display()))?;
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines
-        .next()
-        .with_context(|| format!("{}: empty file, no CSV header", path.display()))?;
-    let columns: Vec<String> = header.split(',').map(|c| c.trim().to_owned()).collect();
-    if columns.iter().any(String::is_empty) {
-        bail!("{}: empty column name in header `{header}`", path.display());
-    }
-    let mut rows = Vec::new();
-    for (i, line) in lines {
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        ensure!(
-            fields.len() == columns.len(),
-            "{}:{}: {} fields, the header has {}",
-            path.display(),
-            i + 1,
-            fields.len(),
-            columns.len()
-        );
-        let row = fields
-            .iter()
-            .zip(&columns)
-            .map(|(f, c)| {
-                f.parse::<f64>().with_context(|| {
-                    format!(
-                        "{}:{}: column `{c}`: `{f}` is not a number",
-                        path.display(),
-                        i + 1
-                    )
-                })
-            })
-            .collect::<Result<Vec<f64>>>()?;
-        rows.push(row);
-    }
-    ensure!(
-        !rows.is_empty(),
-        "{}: header only, no epochs recorded",
-        path.display()
-    );
-    Ok(Metrics { columns, rows })
-}
 
 struct TrainingPanel {
     title: String,

@@ -1,10 +1,11 @@
-//! The trainer (design §5, issue 4): Burn modules that mirror `vina-core`'s layers
-//! parameter for parameter, the VINA losses, and a deterministic, resumable training loop.
+//! The trainer: Burn modules that mirror `vina-core`'s layers parameter for parameter, the
+//! VINA losses, and a deterministic, resumable training loop.
 //!
 //! - [`modules`]: dense layers and MLPs; [`flow`]: ActNorm, permutations, coupling blocks,
-//!   the cINN and the INN; [`export`]: weight copy to a `vina_core::spec::ModelSpec`.
+//!   the cINN and the INN; [`to_spec`]: weight copy to a `vina_core::spec::ModelSpec`.
 //! - [`losses`]: maximum likelihood, f-GAN, MMD, Sinkhorn.
-//! - [`config`]: the TOML training configuration; [`trainer`]: the loop and its files.
+//! - [`config`]: the TOML training configuration; [`trainer`]: the loop and its files;
+//!   [`metrics`]: the per-epoch `metrics.csv` it writes, and its reader.
 //!
 //! Training runs on Burn's pure-Rust CPU backend (`Device::flex()` with autodiff) unless
 //! the config or `vina train --device` names a GPU backend ([`device`]).
@@ -12,10 +13,11 @@
 pub mod config;
 pub mod data;
 pub mod device;
-pub mod export;
 pub mod flow;
 pub mod losses;
+pub mod metrics;
 pub mod modules;
+pub mod to_spec;
 pub mod trainer;
 
 pub use config::TrainConfig;

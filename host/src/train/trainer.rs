@@ -4,7 +4,7 @@
 //!
 //! Files under the output directory:
 //! - `metrics.csv`: one row per epoch (training and validation terms, learning rate,
-//!   seconds, training samples per second);
+//!   seconds, training samples per second; format in [`super::metrics`]);
 //! - `checkpoint/`: network, optimizer (and critic) in burnpack `.bpk`, plus `state.json`,
 //!   written last, which marks the checkpoint complete; a killed run loses at most the
 //!   epoch in progress;
@@ -35,6 +35,7 @@ use super::data::{Prepared, TrainData};
 use super::flow::{NetShape, Network};
 use super::losses::fgan::{self, Critic};
 use super::losses::{self, Batch, Noise, Terms};
+use super::metrics;
 use super::modules::tensor2;
 use crate::dataset::Dataset;
 use crate::error::refuse;
@@ -341,15 +342,6 @@ fn load_optim(o: ModuleOptimizer, path: &Path) -> anyhow::Result<ModuleOptimizer
         .map_err(|e| anyhow::anyhow!("cannot load checkpoint {}: {e}", path.display()))
 }
 
-/// Metrics CSV header.
-fn csv_header() -> String {
-    let mut cols = vec!["epoch".to_owned()];
-    cols.extend(Terms::NAMES.iter().map(|n| format!("train_{n}")));
-    cols.extend(Terms::NAMES.iter().map(|n| format!("val_{n}")));
-    cols.extend(["lr", "seconds", "samples_per_s"].map(str::to_owned));
-    cols.join(",")
-}
-
 /// Validation terms of the network (no autodiff), in batches.
 fn validate(
     net: &Network,
@@ -440,7 +432,7 @@ pub fn train(
         .init();
 
     let state_path = ckpt.join("state.json");
-    let metrics_path = out.join("metrics.csv");
+    let metrics_path = out.join(metrics::FILE_NAME);
     let mut state = State {
         epochs_done: 0,
         best_epoch: 0,
@@ -479,7 +471,7 @@ pub fn train(
         let kept: Vec<&str> = text.lines().take(1 + state.epochs_done).collect::<Vec<_>>();
         write_atomic(&metrics_path, format!("{}\n", kept.join("\n")).as_bytes())?;
     } else {
-        write_atomic(&metrics_path, format!("{}\n", csv_header()).as_bytes())?;
+        write_atomic(&metrics_path, format!("{}\n", metrics::header()).as_bytes())?;
     }
 
     let n_train = prep.x_train.len() / shape.x_dim;
@@ -571,18 +563,11 @@ pub fn train(
             save_module(c, &ckpt.join("critic.bpk"))?;
             save_optim(&critic_optim, &ckpt.join("critic_optim.bpk"))?;
         }
-        let mut row = vec![(epoch + 1).to_string()];
-        row.extend(acc.values().iter().map(|v| format!("{v:.6}")));
-        row.extend(val.values().iter().map(|v| format!("{v:.6}")));
-        row.extend([
-            format!("{lr:.6e}"),
-            format!("{seconds:.3}"),
-            format!("{sps:.1}"),
-        ]);
+        let row = metrics::row(epoch + 1, &acc, &val, lr, seconds, sps);
         fs::OpenOptions::new()
             .append(true)
             .open(&metrics_path)
-            .and_then(|mut f| writeln!(f, "{}", row.join(",")))
+            .and_then(|mut f| writeln!(f, "{row}"))
             .with_context(|| format!("cannot write {}", metrics_path.display()))?;
         state.epochs_done = epoch + 1;
         write_atomic(&state_path, &serde_json::to_vec_pretty(&state)?)?;
