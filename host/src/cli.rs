@@ -1,14 +1,39 @@
 //! The `vina` command line. Each subcommand lives in the module named after it; this file
-//! only parses arguments and maps errors to exit codes (2: the input was refused).
+//! only parses arguments, refuses unreadable input files and maps errors to exit codes
+//! (`crate::error`: 2 when the input was refused, 1 for internal failures).
+//!
+//! Subcommands are declared in workflow order (clap lists them in declaration order):
+//! forward model → simulate → train → evaluate → export → deploy and invert.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use vina_core::refine::RefineConfig;
+
+/// Top-level help after the subcommand list: the workflow and the exit-code rule.
+const AFTER_HELP: &str = "\
+The main job (`vina SUBCOMMAND --help` ends with an example of each):
+  vina simulate --scenario scenarios/gi-pekeris.toml --simulations 200000 --seed 1 --out data/gi
+  vina simulate --scenario scenarios/gi-pekeris.toml --simulations 2000 --seed 2 --out data/gi-test
+  vina train --data data/gi --config configs/gi-pekeris-cinn.toml --out runs/gi
+  vina eval --model runs/gi --data data/gi-test --out runs/gi/eval
+  vina export --model runs/gi --out models/my.vina --scenario scenarios/gi-pekeris.toml
+  vina observe --scenario scenarios/gi-pekeris.toml --truth water_depth_m=218.2,water_sound_speed_mps=1561.3 --out obs.json
+  vina invert --model models/my.vina --observation obs.json
+
+Exit codes: 0 success; 2 the input was refused (a bad or missing file named on the
+command line, a value out of range, an observation of another scenario, a usage error);
+1 an internal failure (or a failure writing the outputs). Messages go to stderr and name
+the file and field.";
 
 /// Bayesian ocean-acoustic inversion with invertible networks, from simulation to the buoy.
+///
+/// Simulates shallow-water sound propagation, trains conditional invertible networks on
+/// it, evaluates and exports them for the buoy's firmware, and turns hydrophone
+/// observations into posterior samples of the environment.
 #[derive(Debug, Parser)]
-#[command(name = "vina", version, about)]
+#[command(name = "vina", version, after_help = AFTER_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,8 +41,73 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Solve the forward model for one environment: a scenario with every parameter fixed,
+    /// or an Acoustics Toolbox .env file with its .flp.
+    #[command(after_help = "\
+Examples:
+  vina forward bench/cases/gi_pekeris_fixed.toml
+  vina forward bench/cases/pekeris_manual.env --flp bench/cases/pekeris_manual.flp --json")]
+    Forward {
+        /// Scenario TOML or .env file.
+        env: PathBuf,
+        /// FIELD .flp file (ranges in km, receiver depths) for a .env file.
+        #[arg(long)]
+        flp: Option<PathBuf>,
+        /// Print JSON (wavenumbers, pressure and TL at the first range).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Simulate a training set: draw parameters, solve, add noise, compute features.
+    #[command(after_help = "\
+Example:
+  vina simulate --scenario scenarios/gi-pekeris.toml --simulations 200000 --seed 1 --out data/gi")]
+    Simulate {
+        /// Scenario TOML.
+        #[arg(long)]
+        scenario: PathBuf,
+        /// Simulations (data-set samples) in the whole set, all shards together.
+        #[arg(long, value_name = "N", alias = "samples")]
+        simulations: u64,
+        /// Output directory (one safetensors file per shard).
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the whole set.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Write only shard K of N (0 ≤ K < N), for batch-array jobs.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Signal-to-noise ratio in dB (default: the scenario's).
+        #[arg(long)]
+        snr: Option<f64>,
+    },
+    /// Train a cINN or INN on a simulated data set.
+    #[command(after_help = "\
+Example:
+  vina train --data data/gi --config configs/gi-pekeris-cinn.toml --out runs/gi")]
+    Train {
+        /// Data set directory (safetensors shards) or one shard.
+        #[arg(long)]
+        data: PathBuf,
+        /// Training config TOML (see configs/).
+        #[arg(long)]
+        config: PathBuf,
+        /// Output directory: metrics.csv, checkpoint/, best.bpk, model.vina.
+        #[arg(long)]
+        out: PathBuf,
+        /// Burn device, overriding the config's `device` (cuda and wgpu need the cargo
+        /// features of the same names).
+        #[arg(long, value_enum)]
+        device: Option<crate::train::device::DeviceName>,
+        /// Continue from out/checkpoint.
+        #[arg(long)]
+        resume: bool,
+    },
     /// Calibration and accuracy on a held-out data set (metrics.json, report.md, plots),
     /// and the distance to exact reference posteriors.
+    #[command(after_help = "\
+Example:
+  vina eval --model models/gi-pekeris-cinn.vina --data data/gi-test --out runs/gi/eval --reference models/eval/references/gi-pekeris")]
     Eval {
         /// .vina file or trainer output directory (model.vina; metrics.csv for the
         /// training curves).
@@ -30,8 +120,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Posterior draws per observation.
-        #[arg(long, default_value_t = 1000)]
-        samples: usize,
+        #[arg(long, value_name = "L", default_value_t = 1000, alias = "samples")]
+        draws: usize,
         /// Observations evaluated (the first of the set).
         #[arg(long, default_value_t = 1000)]
         observations: usize,
@@ -44,6 +134,9 @@ enum Command {
     },
     /// Exact reference posterior of one observation: grid and ensemble MCMC on the
     /// scenario's exact likelihood.
+    #[command(after_help = "\
+Example (obs.json from vina observe):
+  vina reference --scenario scenarios/gi-pekeris.toml --observation obs.json --draws 2000 --out ref/case-0.json")]
     Reference {
         /// Scenario TOML.
         #[arg(long)]
@@ -55,8 +148,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Reference draws to keep.
-        #[arg(long, default_value_t = 4000)]
-        samples: usize,
+        #[arg(long, value_name = "N", default_value_t = 4000, alias = "samples")]
+        draws: usize,
         /// Seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -71,8 +164,17 @@ enum Command {
         #[arg(long)]
         grid_only: bool,
     },
+    /// Compare the VINA losses on one task: train each with the same config and seeds,
+    /// evaluate on held-out data and against exact references (loss-study.md, results.csv).
+    #[command(after_help = "\
+Example:
+  vina loss-study --config configs/gi-pekeris-cinn.toml --data data/gi --held-out data/gi-test --reference models/eval/references/gi-pekeris --seeds 3 --out study")]
+    LossStudy(crate::loss_study::StudyOptions),
     /// Export a trained model: the firmware's .vina file (f32 or int8) and an ONNX graph
     /// of the sampling pass.
+    #[command(after_help = "\
+Example:
+  vina export --model runs/gi --out models/my.vina --quantize int8 --onnx models/my.onnx --scenario scenarios/gi-pekeris.toml")]
     Export {
         /// Trainer output directory (its model.vina) or an f32 .vina file.
         #[arg(long)]
@@ -95,52 +197,22 @@ enum Command {
         #[arg(long)]
         scenario: Option<PathBuf>,
     },
-    /// Posterior samples for one observation on the host.
-    Invert {
-        /// .vina model file.
-        #[arg(long)]
-        model: PathBuf,
-        /// Observation JSON: {"pressure": [[[re, im] per receiver] per tone]} or {"y": [..]}.
-        #[arg(long)]
-        observation: PathBuf,
-        /// Posterior samples.
-        #[arg(long, default_value_t = 1000)]
-        samples: u32,
-        /// Seed of the latent stream (the buoy's report seed gives the buoy's samples).
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Explicit latents: a JSON array of arrays (overrides --samples and --seed).
-        #[arg(long)]
-        latent: Option<PathBuf>,
-        /// vina-core (the firmware's code) or the ONNX graph through tract.
-        #[arg(long, value_enum, default_value = "core")]
-        engine: crate::invert::Engine,
-        /// ONNX file for --engine tract (default: the model path with .onnx).
-        #[arg(long)]
-        onnx: Option<PathBuf>,
-        /// Print JSON: parameters, summary, samples.
+    /// Print a .vina model file's format version, header, environment template and layer
+    /// table.
+    #[command(after_help = "\
+Example:
+  vina inspect models/gi-pekeris-cinn.vina")]
+    Inspect {
+        /// Model file.
+        file: PathBuf,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
-        /// Refine the network posterior with the exact likelihood (importance sampling
-        /// from the widened network, then Metropolis sweeps; when the network proposal
-        /// misses, tempered SMC from the prior, with a warning): the model's scenario from
-        /// --scenario, or the one the model file carries (`vina export --scenario`).
-        #[arg(long)]
-        refine: bool,
-        /// Scenario TOML of the model (forward model, priors, noise) for --refine.
-        #[arg(long, requires = "refine")]
-        scenario: Option<PathBuf>,
-        /// Refinement particles = refined samples (default: --samples).
-        #[arg(long)]
-        refine_particles: Option<usize>,
-        /// Metropolis sweeps over all particles after resampling.
-        #[arg(long, default_value_t = crate::refine::DEFAULT_STEPS)]
-        refine_steps: u32,
-        /// Latent widening τ of the network proposal (z ~ N(0, τ²I)).
-        #[arg(long, default_value_t = crate::refine::DEFAULT_WIDEN)]
-        widen: f32,
     },
     /// Write a synthetic observation (forward model + noise) for a truth, as JSON.
+    #[command(after_help = "\
+Example:
+  vina observe --scenario scenarios/gi-pekeris.toml --truth water_depth_m=218.2,water_sound_speed_mps=1561.3 --seed 3 --out obs.json")]
     Observe {
         /// Scenario TOML.
         #[arg(long)]
@@ -158,31 +230,10 @@ enum Command {
         #[arg(long)]
         snr: Option<f64>,
     },
-    /// Solve the forward model for one environment: a scenario with every parameter fixed,
-    /// or an Acoustics Toolbox .env file with its .flp.
-    Forward {
-        /// Scenario TOML or .env file.
-        env: PathBuf,
-        /// FIELD .flp file (ranges in km, receiver depths) for a .env file.
-        #[arg(long)]
-        flp: Option<PathBuf>,
-        /// Print JSON (wavenumbers, pressure and TL at the first range).
-        #[arg(long)]
-        json: bool,
-    },
-    /// Decode the buoy's report frames (a capture file or a serial device set up with stty).
-    Listen {
-        /// Capture file.
-        #[arg(long, conflicts_with = "serial", required_unless_present = "serial")]
-        file: Option<PathBuf>,
-        /// Serial device, e.g. /dev/ttyUSB0 (configure speed and raw mode with stty first).
-        #[arg(long)]
-        serial: Option<PathBuf>,
-        /// Parameter names, comma-separated, in model order (default p0, p1, …).
-        #[arg(long, value_delimiter = ',')]
-        names: Option<Vec<String>>,
-    },
     /// Synthesize a hydrophone recording (the firmware's replay format) for a truth.
+    #[command(after_help = "\
+Example:
+  vina synth --scenario scenarios/gi-pekeris.toml --truth water_depth_m=218.2,water_sound_speed_mps=1561.3 --seconds 70 --out rec.vrec")]
     Synth {
         /// Scenario TOML.
         #[arg(long)]
@@ -212,63 +263,74 @@ enum Command {
         #[arg(long, default_value_t = 0.25)]
         level: f64,
     },
-    /// Compare the VINA losses on one task: train each with the same config and seeds,
-    /// evaluate on held-out data and against exact references (loss-study.md, results.csv).
-    ///
-    /// Example: vina loss-study --config configs/gi-pekeris-cinn.toml --data data/gi
-    ///   --held-out data/gi-test --reference models/eval/references/gi-pekeris --seeds 3 --out study
-    LossStudy(crate::loss_study::StudyOptions),
-    /// Train a cINN or INN on a simulated data set.
-    Train {
-        /// Data set directory (safetensors shards) or one shard.
+    /// Posterior samples for one observation on the host (the buoy's code and seeds).
+    #[command(after_help = "\
+Examples (obs.json from vina observe):
+  vina invert --model models/gi-pekeris-cinn.vina --observation obs.json --draws 1000 --seed 1
+  vina invert --model models/gi-pekeris-cinn.vina --observation obs.json --refine --json")]
+    Invert {
+        /// .vina model file.
         #[arg(long)]
-        data: PathBuf,
-        /// Training config TOML (see configs/).
+        model: PathBuf,
+        /// Observation JSON: {"pressure": [[[re, im] per receiver] per tone]} or {"y": [..]}.
         #[arg(long)]
-        config: PathBuf,
-        /// Output directory: metrics.csv, checkpoint/, best.bpk, model.vina.
-        #[arg(long)]
-        out: PathBuf,
-        /// Burn device, overriding the config's `device` (cuda and wgpu need the cargo
-        /// features of the same names).
-        #[arg(long, value_enum)]
-        device: Option<crate::train::device::DeviceName>,
-        /// Continue from out/checkpoint.
-        #[arg(long)]
-        resume: bool,
-    },
-    /// Simulate a training set: draw parameters, solve, add noise, compute features.
-    Simulate {
-        /// Scenario TOML.
-        #[arg(long)]
-        scenario: PathBuf,
-        /// Samples in the whole set.
-        #[arg(long)]
-        samples: u64,
-        /// Output directory (one safetensors file per shard).
-        #[arg(long)]
-        out: PathBuf,
-        /// Seed of the whole set.
+        observation: PathBuf,
+        /// Posterior draws.
+        #[arg(long, value_name = "N", default_value_t = 1000, alias = "samples")]
+        draws: u32,
+        /// Seed of the latent stream (the buoy's report seed gives the buoy's draws).
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Write only shard K of N (0 ≤ K < N), for batch-array jobs.
-        #[arg(long, value_name = "K/N")]
-        shard: Option<String>,
-        /// Signal-to-noise ratio in dB (default: the scenario's).
+        /// Explicit latents: a JSON array of arrays (overrides --draws and --seed).
         #[arg(long)]
-        snr: Option<f64>,
-    },
-    /// Print a .vina model file's header and layer table.
-    Inspect {
-        /// Model file.
-        file: PathBuf,
-        /// Print JSON instead of text.
+        latent: Option<PathBuf>,
+        /// vina-core (the firmware's code) or the ONNX graph through tract.
+        #[arg(long, value_enum, default_value = "core")]
+        engine: crate::invert::Engine,
+        /// ONNX file for --engine tract (default: the model path with .onnx).
+        #[arg(long)]
+        onnx: Option<PathBuf>,
+        /// Print JSON: parameters, summary, samples.
         #[arg(long)]
         json: bool,
+        /// Refine the network posterior with the exact likelihood (importance sampling
+        /// from the widened network, then Metropolis sweeps; when the network proposal
+        /// misses, tempered SMC from the prior, with a warning): the model's scenario from
+        /// --scenario, or the one the model file carries (`vina export --scenario`).
+        #[arg(long)]
+        refine: bool,
+        /// Scenario TOML of the model (forward model, priors, noise) for --refine.
+        #[arg(long, requires = "refine")]
+        scenario: Option<PathBuf>,
+        /// Refinement particles = refined draws (default: --draws).
+        #[arg(long)]
+        refine_particles: Option<usize>,
+        /// Metropolis sweeps over all particles after resampling.
+        #[arg(long, default_value_t = RefineConfig::WORKSTATION.steps)]
+        refine_steps: u32,
+        /// Latent widening τ of the network proposal (z ~ N(0, τ²I)).
+        #[arg(long, default_value_t = RefineConfig::WORKSTATION.widen)]
+        widen: f32,
+    },
+    /// Decode the buoy's report frames (a capture file or a serial device set up with stty).
+    #[command(after_help = "\
+Examples (frames.bin from the firmware, firmware/README.md):
+  vina listen --file frames.bin --names water_depth_m,water_sound_speed_mps
+  vina listen --serial /dev/ttyUSB0")]
+    Listen {
+        /// Capture file.
+        #[arg(long, conflicts_with = "serial", required_unless_present = "serial")]
+        file: Option<PathBuf>,
+        /// Serial device, e.g. /dev/ttyUSB0 (configure speed and raw mode with stty first).
+        #[arg(long)]
+        serial: Option<PathBuf>,
+        /// Parameter names, comma-separated, in model order (default p0, p1, …).
+        #[arg(long, value_delimiter = ',')]
+        names: Option<Vec<String>>,
     },
 }
 
-use crate::error::InputError;
+use crate::error::{InputKind, check_input};
 
 /// Weight precision of an exported model.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -279,10 +341,97 @@ enum Quantize {
     Int8,
 }
 
-/// Run the CLI; returns the process exit code.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+impl Command {
+    /// The input files and directories named on the command line: what each is, and what
+    /// it must be. Outputs are not listed.
+    fn inputs(&self) -> Vec<(&Path, &'static str, InputKind)> {
+        use InputKind::{Dir, Exists, File, FileOrDir, ModelFileOrDir};
+        fn opt<'a>(
+            p: &'a Option<PathBuf>,
+            what: &'static str,
+            kind: InputKind,
+        ) -> Option<(&'a Path, &'static str, InputKind)> {
+            p.as_deref().map(|p| (p, what, kind))
+        }
+        let mut v: Vec<Option<(&Path, &'static str, InputKind)>> = Vec::new();
+        match self {
+            Self::Forward { env, flp, .. } => {
+                v.push(Some((env, "environment", File)));
+                v.push(opt(flp, "FIELD parameter file", File));
+            }
+            Self::Simulate { scenario, .. }
+            | Self::Observe { scenario, .. }
+            | Self::Synth { scenario, .. } => v.push(Some((scenario, "scenario", File))),
+            Self::Train { data, config, .. } => {
+                v.push(Some((data, "data set", FileOrDir)));
+                v.push(Some((config, "training config", File)));
+            }
+            Self::Eval {
+                model,
+                data,
+                reference,
+                training_metrics,
+                ..
+            } => {
+                v.push(Some((model, "model file", ModelFileOrDir)));
+                v.push(Some((data, "data set", FileOrDir)));
+                v.push(opt(reference, "reference directory", Dir));
+                v.push(opt(training_metrics, "training metrics", File));
+            }
+            Self::Reference {
+                scenario,
+                observation,
+                ..
+            } => {
+                v.push(Some((scenario, "scenario", File)));
+                v.push(Some((observation, "observation", File)));
+            }
+            Self::LossStudy(o) => {
+                v.push(Some((&o.config, "training config", File)));
+                v.push(Some((&o.data, "data set", FileOrDir)));
+                v.push(Some((&o.held_out, "held-out data set", FileOrDir)));
+                v.push(opt(&o.reference, "reference directory", Dir));
+            }
+            Self::Export {
+                model,
+                calibration,
+                scenario,
+                ..
+            } => {
+                v.push(Some((model, "model file", ModelFileOrDir)));
+                v.push(opt(calibration, "calibration data set", FileOrDir));
+                v.push(opt(scenario, "scenario", File));
+            }
+            Self::Inspect { file, .. } => v.push(Some((file, "model file", File))),
+            Self::Invert {
+                model,
+                observation,
+                latent,
+                onnx,
+                scenario,
+                ..
+            } => {
+                v.push(Some((model, "model file", ModelFileOrDir)));
+                v.push(Some((observation, "observation", File)));
+                v.push(opt(latent, "latents", File));
+                v.push(opt(onnx, "ONNX file", File));
+                v.push(opt(scenario, "scenario", File));
+            }
+            Self::Listen { file, serial, .. } => {
+                v.push(opt(file, "capture file", File));
+                v.push(opt(serial, "serial device", Exists));
+            }
+        }
+        v.into_iter().flatten().collect()
+    }
+}
+
+/// Refuse unreadable inputs, then run the subcommand.
+fn run(command: Command) -> anyhow::Result<()> {
+    for (path, what, kind) in command.inputs() {
+        check_input(path, what, kind)?;
+    }
+    match command {
         Command::Export {
             model,
             out,
@@ -304,7 +453,7 @@ pub fn main() -> ExitCode {
         Command::Invert {
             model,
             observation,
-            samples,
+            draws,
             seed,
             latent,
             engine,
@@ -319,7 +468,7 @@ pub fn main() -> ExitCode {
             &crate::invert::InvertOptions {
                 model,
                 observation,
-                samples,
+                samples: draws,
                 seed,
                 latent,
                 engine,
@@ -327,8 +476,11 @@ pub fn main() -> ExitCode {
                 refine: refine.then_some(crate::invert::RefineRequest {
                     scenario,
                     particles: refine_particles,
-                    steps: refine_steps,
-                    widen,
+                    config: RefineConfig {
+                        steps: refine_steps,
+                        widen,
+                        ..RefineConfig::WORKSTATION
+                    },
                 }),
             },
             json,
@@ -344,7 +496,7 @@ pub fn main() -> ExitCode {
             model,
             data,
             out,
-            samples,
+            draws,
             observations,
             reference,
             training_metrics,
@@ -352,7 +504,7 @@ pub fn main() -> ExitCode {
             model,
             data,
             out,
-            samples,
+            samples: draws,
             observations,
             reference,
             training_metrics,
@@ -362,12 +514,12 @@ pub fn main() -> ExitCode {
             scenario,
             observation,
             out,
-            samples,
+            draws,
             seed,
             snr,
             start,
             grid_only,
-        } => (|| {
+        } => {
             let start = match start {
                 Some(s) => Some(crate::scenario::Scenario::load(&scenario)?.parse_truth(&s)?),
                 None => None,
@@ -377,14 +529,14 @@ pub fn main() -> ExitCode {
                 &observation,
                 &out,
                 &crate::reference::ReferenceOptions {
-                    samples,
+                    samples: draws,
                     seed,
                     snr_db: snr,
                     start,
                     grid_only,
                 },
             )
-        })(),
+        }
         Command::Inspect { file, json } => crate::inspect::run(&file, json),
         Command::LossStudy(o) => crate::loss_study::run(&o).map(|_| ()),
         Command::Train {
@@ -426,22 +578,24 @@ pub fn main() -> ExitCode {
         },
         Command::Simulate {
             scenario,
-            samples,
+            simulations,
             out,
             seed,
             shard,
             snr,
-        } => crate::simulate::run(&scenario, samples, &out, seed, shard.as_deref(), snr),
-    };
-    match result {
+        } => crate::simulate::run(&scenario, simulations, &out, seed, shard.as_deref(), snr),
+    }
+}
+
+/// Run the CLI; returns the process exit code (`crate::error`: 0 success, 2 refused
+/// input, 1 internal failure; clap's usage errors exit 2 as well).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<InputError>().is_some() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
+            ExitCode::from(crate::error::exit_code(&e))
         }
     }
 }

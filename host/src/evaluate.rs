@@ -1,5 +1,5 @@
 //! `vina eval`: calibration and accuracy of a model on a held-out simulated set, and its
-//! distance to exact reference posteriors (design §6). Writes `metrics.json`,
+//! distance to exact reference posteriors. Writes `metrics.json`,
 //! `report.md` and plots (PNG + SVG) to the output directory.
 //!
 //! Posterior draws come from `vina-core` (the firmware's code), `L` per observation with
@@ -13,6 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use indicatif::{ParallelProgressIterator, ProgressBar, ProgressIterator, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 use vina_core::layers::Scratch;
@@ -120,6 +121,17 @@ pub fn draws(model: &Model<'_>, y: &[f32], seed: u64, n: usize) -> anyhow::Resul
     Ok(out)
 }
 
+/// A progress bar on stderr (drawn only when stderr is a terminal), cleared when done.
+fn progress_bar(len: usize, what: &'static str) -> ProgressBar {
+    ProgressBar::new(len as u64)
+        .with_style(
+            ProgressStyle::with_template("{msg} [{elapsed} < {eta}] {wide_bar} {pos}/{len}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        )
+        .with_message(what)
+        .with_finish(indicatif::ProgressFinish::AndClear)
+}
+
 /// Run `vina eval`.
 pub fn run(o: &EvalOptions) -> anyhow::Result<Metrics> {
     let (file, bytes) = read_model_file(&o.model)?;
@@ -154,12 +166,13 @@ pub fn run(o: &EvalOptions) -> anyhow::Result<Metrics> {
         )));
     }
     if o.samples < 2 {
-        return Err(refuse("eval: --samples must be at least 2"));
+        return Err(refuse("eval: --draws must be at least 2"));
     }
     fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
     let n = o.observations.min(d.len);
     let all: Vec<Vec<Vec<f64>>> = (0..n)
         .into_par_iter()
+        .progress_with(progress_bar(n, "eval: posterior draws"))
         .map(|i| draws(&model, &d.y[i * yd..(i + 1) * yd], i as u64, o.samples))
         .collect::<anyhow::Result<_>>()?;
     let mut cov = Coverage::new(xd);
@@ -206,7 +219,8 @@ pub fn run(o: &EvalOptions) -> anyhow::Result<Metrics> {
             .filter(|p| p.extension().is_some_and(|e| e == "json"))
             .collect();
         files.sort();
-        for (c, path) in files.iter().enumerate() {
+        let bar = progress_bar(files.len(), "eval: reference cases (C2ST)");
+        for (c, path) in files.iter().enumerate().progress_with(bar) {
             let r = ReferenceFile::read(path)?;
             let origin = format!("reference {}", path.display());
             let y = r.observation.features(&layout, &origin)?;

@@ -1,8 +1,8 @@
-//! `vina reference`: the exact posterior of one observation (design §6), the yardstick
-//! for network posteriors. The log-posterior is [`ScenarioPosterior`]'s (scenario priors
+//! `vina reference`: the exact posterior of one observation, the yardstick for network
+//! posteriors. The log-posterior is [`ScenarioPosterior`]'s (scenario priors
 //! × `vina-core`'s exact likelihood).
 //!
-//! gi-pekeris posteriors are ~1/500 of the prior box wide (design §6), so a single grid
+//! gi-pekeris posteriors are ~1/500 of the prior box wide, so a single grid
 //! over the prior cannot resolve them. For two unknowns: a coarse grid over the prior
 //! finds the candidate modes (local maxima), each is zoomed in on until its cells are a
 //! small fraction of its width, the best mode gets a dense grid of ±7 sd, and an
@@ -13,6 +13,7 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use vina_core::rng::Rng;
 
@@ -167,14 +168,43 @@ fn local_maxima(g: &GridPosterior, count: usize) -> Vec<[f64; 2]> {
     peaks.into_iter().take(count).map(|p| p.1).collect()
 }
 
+/// The progress bar of `vina reference` on stderr (drawn only when stderr is a terminal):
+/// log-posterior evaluations, its length growing as grids and the MCMC are scheduled.
+fn progress_bar() -> ProgressBar {
+    ProgressBar::new(0)
+        .with_style(
+            ProgressStyle::with_template(
+                "reference: {msg} [{elapsed}] {wide_bar} {pos}/{len} log-posterior evaluations",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        )
+        .with_finish(indicatif::ProgressFinish::AndClear)
+}
+
+/// A grid of `n` × `n` cells, counted on `bar`.
+fn counted_grid(
+    post: &ScenarioPosterior,
+    lo: [f64; 2],
+    hi: [f64; 2],
+    n: usize,
+    bar: &ProgressBar,
+) -> anyhow::Result<GridPosterior> {
+    bar.inc_length((n * n) as u64);
+    let lp = |t: &[f64]| {
+        bar.inc(1);
+        post.log_posterior(t)
+    };
+    GridPosterior::evaluate(lp, lo, hi, n).map_err(|e| refuse(e.0))
+}
+
 /// Zoom on the mode near `start` until its grid resolves it; returns the mode's grid.
 fn zoom(
     post: &ScenarioPosterior,
     start: [f64; 2],
     half: [f64; 2],
     bounds: ([f64; 2], [f64; 2]),
+    bar: &ProgressBar,
 ) -> anyhow::Result<GridPosterior> {
-    let lp = |t: &[f64]| post.log_posterior(t);
     let (mut centre, mut half) = (start, half);
     let clip = |c: [f64; 2], h: [f64; 2]| {
         let lo = [0, 1].map(|k| (c[k] - h[k]).max(bounds.0[k]));
@@ -183,13 +213,13 @@ fn zoom(
     };
     for _ in 0..12 {
         let (lo, hi) = clip(centre, half);
-        let g = GridPosterior::evaluate(lp, lo, hi, ZOOM).map_err(|e| refuse(e.0))?;
+        let g = counted_grid(post, lo, hi, ZOOM, bar)?;
         let m = g.moments();
         let h = g.spacing();
         if (0..2).all(|k| m.sd[k] > 4.0 * h[k]) {
             // Resolved: a final dense grid of ±7 sd around the mode.
             let (lo, hi) = clip(m.mean, [7.0 * m.sd[0], 7.0 * m.sd[1]]);
-            return GridPosterior::evaluate(lp, lo, hi, FINAL).map_err(|e| refuse(e.0));
+            return counted_grid(post, lo, hi, FINAL, bar);
         }
         // Follow the highest cell with a box a few of its own widths wide.
         let best = g
@@ -208,6 +238,14 @@ fn zoom(
 
 /// The 2-D grid posterior of the best mode, with the candidate modes found.
 pub fn grid_posterior(post: &ScenarioPosterior) -> anyhow::Result<(GridPosterior, GridSummary)> {
+    grid_posterior_with(post, &ProgressBar::hidden())
+}
+
+/// [`grid_posterior`], counting log-posterior evaluations on `bar`.
+fn grid_posterior_with(
+    post: &ScenarioPosterior,
+    bar: &ProgressBar,
+) -> anyhow::Result<(GridPosterior, GridSummary)> {
     let supports: Vec<(f64, f64)> = post
         .scenario()
         .priors()
@@ -225,12 +263,14 @@ pub fn grid_posterior(post: &ScenarioPosterior) -> anyhow::Result<(GridPosterior
     }
     let lo = [supports[0].0, supports[1].0];
     let hi = [supports[0].1, supports[1].1];
-    let coarse = GridPosterior::evaluate(|t| post.log_posterior(t), lo, hi, COARSE)
-        .map_err(|e| refuse(e.0))?;
+    bar.set_message("grid over the prior");
+    let coarse = counted_grid(post, lo, hi, COARSE, bar)?;
     let h = coarse.spacing();
     let mut found: Vec<(GridPosterior, f64)> = Vec::new();
-    for peak in local_maxima(&coarse, MODES) {
-        let g = zoom(post, peak, [3.0 * h[0], 3.0 * h[1]], (lo, hi))?;
+    let peaks = local_maxima(&coarse, MODES);
+    for (k, peak) in peaks.iter().enumerate() {
+        bar.set_message(format!("zooming on mode {}/{}", k + 1, peaks.len()));
+        let g = zoom(post, *peak, [3.0 * h[0], 3.0 * h[1]], (lo, hi), bar)?;
         let m = g.moments();
         let at = post.log_posterior(&m.mean);
         if !found
@@ -273,8 +313,9 @@ pub fn reference(
     let post = posterior_of(scn, obs, snr_db, origin)?;
     let dim = post.dim();
     let mut rng = Rng::new(o.seed);
+    let bar = progress_bar();
     let (grid, init) = if dim == 2 && o.start.is_none() {
-        let (g, s) = grid_posterior(&post)?;
+        let (g, s) = grid_posterior_with(&post, &bar)?;
         let draws: Vec<Vec<f64>> = g
             .sample(WALKERS, &mut rng)
             .iter()
@@ -326,8 +367,13 @@ pub fn reference(
             seed: o.seed,
             parallel: true,
         };
-        let r =
-            ensemble_sample(|t| post.log_posterior(t), &init, &opts).map_err(|e| refuse(e.0))?;
+        bar.set_message(format!("ensemble MCMC, {walkers} walkers"));
+        bar.inc_length((walkers * (opts.burn_in + steps)) as u64);
+        let lp = |t: &[f64]| {
+            bar.inc(1);
+            post.log_posterior(t)
+        };
+        let r = ensemble_sample(lp, &init, &opts).map_err(|e| refuse(e.0))?;
         samples = r.samples();
         samples.truncate(o.samples);
         let (mean, sd) = moments(&samples);
@@ -350,6 +396,7 @@ pub fn reference(
             .map(|d| d.to_vec())
             .collect();
     }
+    bar.finish_and_clear();
     Ok(ReferenceFile {
         scenario: scn.name.clone(),
         parameters: scn.unknowns().iter().map(|s| (*s).to_owned()).collect(),

@@ -159,7 +159,7 @@ pub fn run(
         )));
     }
     if samples == 0 {
-        return Err(refuse("--samples: must be at least 1"));
+        return Err(refuse("--simulations: must be at least 1"));
     }
     let (k, n) = shard.map(parse_shard).transpose()?.unwrap_or((0, 1));
     let range = shard_range(k, n, samples);

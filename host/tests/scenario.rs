@@ -197,6 +197,9 @@ fn scenario_hashes_are_stable() {
             .scenario_hash
     };
     assert_eq!(hash("gi-pekeris.toml"), model_hash("gi-pekeris-cinn.vina"));
-    assert_eq!(hash("gi-pekeris-raw.toml"), model_hash("gi-pekeris-inn.vina"));
+    assert_eq!(
+        hash("gi-pekeris-raw.toml"),
+        model_hash("gi-pekeris-inn.vina")
+    );
     assert_eq!(hash("swellex-layered.toml"), 0x20a4_0834_6c3f_904c);
 }
