@@ -16,8 +16,8 @@ use anyhow::Context;
 use indicatif::{ParallelProgressIterator, ProgressBar, ProgressIterator, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
-use vina_core::layers::Scratch;
 use vina_core::model::Model;
+use vina_core::sampling::Conditioned;
 
 use crate::dataset::Dataset;
 use crate::error::refuse;
@@ -111,14 +111,8 @@ pub struct Metrics {
 
 /// `n` posterior draws (f64) of `model` for features `y` with `seed`.
 pub fn draws(model: &Model<'_>, y: &[f32], seed: u64, n: usize) -> anyhow::Result<Vec<Vec<f64>>> {
-    let mut scratch = Scratch::new();
-    let mut ctx = vec![0.0f32; model.context_len()];
-    model.prepare(y, &mut ctx, &mut scratch)?;
-    let mut out = Vec::with_capacity(n);
-    vina_core::sampling::draw(model, &ctx, &mut scratch, seed, n as u32, |x| {
-        out.push(x.iter().map(|&v| f64::from(v)).collect())
-    })?;
-    Ok(out)
+    let n = u32::try_from(n).map_err(|_| refuse(format!("--draws: {n} is too many")))?;
+    Ok(Conditioned::new(model, y)?.draws(seed, n)?)
 }
 
 /// A progress bar on stderr (drawn only when stderr is a terminal), cleared when done.

@@ -10,10 +10,10 @@ use anyhow::Context;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tract_onnx::prelude::*;
-use vina_core::layers::Scratch;
 use vina_core::model::Model;
 use vina_core::refine::RefineConfig;
 use vina_core::rng::Rng;
+use vina_core::sampling::Conditioned;
 use vina_core::summary::Summary;
 
 use crate::error::refuse;
@@ -247,16 +247,8 @@ pub fn sample_core(
     y: &[f32],
     z: &[Vec<f32>],
 ) -> Result<Vec<Vec<f32>>, vina_core::error::ModelError> {
-    let mut scratch = Scratch::new();
-    let mut ctx = vec![0.0f32; model.context_len()];
-    model.prepare(y, &mut ctx, &mut scratch)?;
-    z.iter()
-        .map(|z| {
-            let mut x = vec![0.0f32; model.x_dim()];
-            model.sample(&ctx, z, &mut x, &mut scratch)?;
-            Ok(x)
-        })
-        .collect()
+    let mut c = Conditioned::new(model, y)?;
+    z.iter().map(|z| c.sample(z)).collect()
 }
 
 /// tract: the ONNX graph on a batch of `[y; N]` and `z`.

@@ -17,6 +17,7 @@ use anyhow::Context;
 
 use crate::dataset::Dataset;
 use crate::error::refuse;
+use crate::eval::moments::mean_sd;
 use crate::evaluate::{EvalOptions, Metrics};
 use crate::train::config::{KindName, LossConfig, TrainConfig};
 use crate::train::losses::fgan::{Divergence, Generator};
@@ -277,7 +278,7 @@ fn c2st_mean(m: &Metrics) -> f64 {
     if c.is_empty() {
         f64::NAN
     } else {
-        mean_sd(&c).0
+        mean_sd(c.iter().copied()).0
     }
 }
 
@@ -290,17 +291,6 @@ fn sd_ratio_median(m: &Metrics, k: usize) -> f64 {
         .collect();
     r.sort_by(f64::total_cmp);
     r.get(r.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-fn mean_sd(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let sd = if v.len() > 1 {
-        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
-    (m, sd)
 }
 
 /// Per-run CSV and the summary table.
@@ -376,7 +366,7 @@ fn write(
             .filter_map(|r| r.metrics.as_ref().ok())
             .collect();
         let failed = runs.len() - ok.len();
-        let secs = mean_sd(&runs.iter().map(|r| r.train_seconds).collect::<Vec<_>>());
+        let secs = mean_sd(runs.iter().map(|r| r.train_seconds));
         let params = ok.first().map_or(0, |m| m.parameters.len());
         if params == 0 {
             writeln!(
@@ -388,8 +378,7 @@ fn write(
             )?;
         }
         for k in 0..params {
-            let col =
-                |f: &dyn Fn(&Metrics) -> f64| mean_sd(&ok.iter().map(|m| f(m)).collect::<Vec<_>>());
+            let col = |f: &dyn Fn(&Metrics) -> f64| mean_sd(ok.iter().map(|m| f(m)));
             let rmse = col(&|m| m.parameters[k].rmse);
             let sd = col(&|m| m.parameters[k].mean_sd);
             let cov = [0, 1, 2].map(|i| col(&|m| m.parameters[k].coverage[i]).0);

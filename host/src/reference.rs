@@ -408,25 +408,7 @@ pub fn reference(
     })
 }
 
-/// Sample means and standard deviations per parameter.
-pub fn moments(samples: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
-    let dim = samples.first().map_or(0, Vec::len);
-    let n = samples.len().max(2) as f64;
-    let mean: Vec<f64> = (0..dim)
-        .map(|k| samples.iter().map(|s| s[k]).sum::<f64>() / n)
-        .collect();
-    let sd = (0..dim)
-        .map(|k| {
-            (samples
-                .iter()
-                .map(|s| (s[k] - mean[k]).powi(2))
-                .sum::<f64>()
-                / (n - 1.0))
-                .sqrt()
-        })
-        .collect();
-    (mean, sd)
-}
+pub use crate::eval::moments::moments;
 
 /// Run `vina reference`.
 pub fn run(

@@ -19,13 +19,13 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use serde_json::{Value, json};
-use vina_core::layers::Scratch;
 use vina_core::model::Model;
 use vina_core::refine::{
     Outcome, RefineConfig, TemperConfig, refine_with_fallback, tempered_work_len,
 };
 pub use vina_core::refine::{ProposalKind, RefinePath};
 use vina_core::rng::Rng;
+use vina_core::sampling::Conditioned;
 
 use vina_core::posterior::{ExactPosterior, ForwardBuffers};
 use vina_core::template::EnvironmentTemplate;
@@ -223,11 +223,9 @@ pub fn refine_exact(
         ))
     })?;
     let start = Instant::now();
-    let mut scratch = Scratch::new();
-    let mut ctx = vec![0.0f32; model.context_len()];
-    model
-        .prepare(y, &mut ctx, &mut scratch)
-        .map_err(|e| refuse(format!("refine: model: {e}")))?;
+    let conditioned =
+        Conditioned::new(model, y).map_err(|e| refuse(format!("refine: model: {e}")))?;
+    let ctx = conditioned.context();
     let target = |pts: &[f64], out: &mut [f64]| {
         out.par_iter_mut().zip(pts.par_chunks(d)).for_each_init(
             || Box::new(ForwardBuffers::<f64, HOST_MODES>::new()),
@@ -240,7 +238,7 @@ pub fn refine_exact(
         &s.config,
         &TemperConfig::default(),
         model,
-        &ctx,
+        ctx,
         s.seed,
         template,
         target,

@@ -71,3 +71,72 @@ pub fn summarize(
         }
     })
 }
+
+/// A model conditioned on one observation on the host: [`Model::prepare`] once, then any
+/// number of draws ([`draw`]'s stream) or explicit latents, with the context and scratch
+/// on the heap. The one "prepare, then draw N" of `vina invert`, `vina eval`, export's
+/// int8 check and refinement; the buoy keeps the same two calls on static buffers.
+#[cfg(feature = "alloc")]
+pub struct Conditioned<'m, 'a> {
+    model: &'m Model<'a>,
+    context: alloc::vec::Vec<f32>,
+    scratch: alloc::boxed::Box<Scratch>,
+}
+
+#[cfg(feature = "alloc")]
+impl<'m, 'a> Conditioned<'m, 'a> {
+    /// Condition `model` on the features `y`.
+    pub fn new(model: &'m Model<'a>, y: &[f32]) -> Result<Self, ModelError> {
+        let mut context = alloc::vec![0.0f32; model.context_len()];
+        let mut scratch = alloc::boxed::Box::new(Scratch::new());
+        model.prepare(y, &mut context, &mut scratch)?;
+        Ok(Self {
+            model,
+            context,
+            scratch,
+        })
+    }
+
+    /// The prepared context ([`Model::prepare`]'s output).
+    pub fn context(&self) -> &[f32] {
+        &self.context
+    }
+
+    /// [`draw`]: `samples` draws from `seed`'s latent stream, `each(x)` per draw.
+    pub fn draw(
+        &mut self,
+        seed: u64,
+        samples: u32,
+        each: impl FnMut(&[f32]),
+    ) -> Result<(), ModelError> {
+        draw(
+            self.model,
+            &self.context,
+            &mut self.scratch,
+            seed,
+            samples,
+            each,
+        )
+    }
+
+    /// [`draw`] collected as f64 rows.
+    pub fn draws(
+        &mut self,
+        seed: u64,
+        samples: u32,
+    ) -> Result<alloc::vec::Vec<alloc::vec::Vec<f64>>, ModelError> {
+        let mut out = alloc::vec::Vec::with_capacity(samples as usize);
+        self.draw(seed, samples, |x| {
+            out.push(x.iter().map(|&v| f64::from(v)).collect())
+        })?;
+        Ok(out)
+    }
+
+    /// The draw of an explicit latent `z` ([`Model::sample`]), as a new row.
+    pub fn sample(&mut self, z: &[f32]) -> Result<alloc::vec::Vec<f32>, ModelError> {
+        let mut x = alloc::vec![0.0f32; self.model.x_dim()];
+        self.model
+            .sample(&self.context, z, &mut x, &mut self.scratch)?;
+        Ok(x)
+    }
+}

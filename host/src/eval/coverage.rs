@@ -6,6 +6,7 @@
 //! |2u − 1| (the smallest level whose interval covers the truth) gives the coverage at
 //! every level, i.e. the whole coverage curve, without keeping the draws.
 
+use super::moments::mean_sd;
 use super::{EvalError, invalid, row_dim};
 use crate::eval::sbc::rank_of;
 
@@ -57,10 +58,9 @@ impl Coverage {
             let col = || draws.iter().map(|d| d.as_ref()[k]);
             let u = (rank_of(t, col()) as f64 + 0.5) / (l + 1.0);
             self.needed[k].push((2.0 * u - 1.0).abs());
-            let mean = col().sum::<f64>() / l;
-            let var = col().map(|v| (v - mean).powi(2)).sum::<f64>() / (l - 1.0);
+            let (mean, sd) = mean_sd(col());
             self.sq_err[k] += (mean - t).powi(2);
-            self.sd[k] += var.sqrt();
+            self.sd[k] += sd;
         }
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! Statistics for evaluating amortized posteriors (design §6, issue 5): pure f64 code with
+//! Statistics for evaluating amortized posteriors: pure f64 code with
 //! no dependence on the trainer, so every number in an evaluation report can be checked
 //! against an independent reference.
 //!
@@ -9,6 +9,7 @@
 //! - [`c2st`], [`mmd`]: two-sample distances between a network's draws and a reference.
 //! - [`sbc`]: simulation-based calibration rank histograms and their uniformity test.
 //! - [`coverage`]: coverage of central credible intervals, RMSE and width of posteriors.
+//! - [`moments`]: the posterior mean and sd estimator everything else uses.
 //!
 //! Sample sets are passed as slices of rows (`&[R]` with `R: AsRef<[f64]>`, e.g.
 //! `Vec<f64>` or `[f64; 2]`), one row per draw.
@@ -19,6 +20,7 @@ pub mod diagnostics;
 pub mod grid;
 pub mod mcmc;
 pub mod mmd;
+pub mod moments;
 pub mod plots;
 pub mod sbc;
 

@@ -14,8 +14,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use vina_core::layers::Scratch;
 use vina_core::model::Model;
+use vina_core::sampling::Conditioned;
 use vina_core::spec::{ModelSpec, Precision};
 
 use vina_core::template::EnvironmentTemplate;
@@ -183,23 +183,6 @@ pub fn quantization_error(a: &Model<'_>, b: &Model<'_>, data: &Path) -> anyhow::
 
 /// Posterior mean and sd of every parameter from 500 draws.
 fn moments(model: &Model<'_>, y: &[f32], seed: u64) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
-    let mut scratch = Scratch::new();
-    let mut ctx = vec![0.0; model.context_len()];
-    model.prepare(y, &mut ctx, &mut scratch)?;
-    let k = model.x_dim();
-    let (mut s1, mut s2, mut n) = (vec![0.0; k], vec![0.0; k], 0.0);
-    vina_core::sampling::draw(model, &ctx, &mut scratch, seed, 500, |x| {
-        for ((a, b), v) in s1.iter_mut().zip(s2.iter_mut()).zip(x) {
-            *a += f64::from(*v);
-            *b += f64::from(*v) * f64::from(*v);
-        }
-        n += 1.0;
-    })?;
-    let mean: Vec<f64> = s1.iter().map(|a| a / n).collect();
-    let sd = s2
-        .iter()
-        .zip(&mean)
-        .map(|(b, m)| (b / n - m * m).max(0.0).sqrt())
-        .collect();
-    Ok((mean, sd))
+    let draws = Conditioned::new(model, y)?.draws(seed, 500)?;
+    Ok(crate::eval::moments::moments(&draws))
 }
