@@ -6,14 +6,14 @@ use vina_host::kraken_env::{
     EnvError, EnvFile, EnvLayer, EnvMedium, FlpFile, parse_env, parse_flp, read_env, read_flp,
 };
 
-fn data(name: &str) -> PathBuf {
+fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
+        .join("tests/fixtures")
         .join(name)
 }
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(data(name)).expect("fixture readable")
+    std::fs::read_to_string(fixture_path(name)).expect("fixture readable")
 }
 
 fn pekeris() -> String {
@@ -797,9 +797,9 @@ fn flp_unsupported_features() {
 
 #[test]
 fn read_from_files() {
-    let env = read_env(&data("kraken_pekeris.env")).unwrap();
+    let env = read_env(&fixture_path("kraken_pekeris.env")).unwrap();
     assert_eq!(env.water_depth, 5000.0);
-    let f = read_flp(&data("kraken_pekeris.flp")).unwrap();
+    let f = read_flp(&fixture_path("kraken_pekeris.flp")).unwrap();
     assert_eq!(f.max_modes, 9999);
 
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,69 @@
+//! Running programs from the workspace: every task shells out to cargo, QEMU or `vina`
+//! and must echo what it runs and fail on a non-zero exit.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// The workspace root (the directory above `xtask/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_path_buf()
+}
+
+/// Run a command in `dir`, echoing it, failing on a non-zero exit.
+pub fn run(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<()> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .with_context(|| format!("cannot start {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed with {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+/// [`run`], returning what the command printed on stdout.
+pub fn output(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<String> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .with_context(|| format!("cannot start {program}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!(
+            "`{program} {}` failed with {}:\n{text}{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(text)
+}
+
+/// A path as `&str`, for command-line arguments.
+pub fn utf8(path: &Path) -> anyhow::Result<&str> {
+    path.to_str().context("non-UTF-8 path")
+}
+
+/// The `vina` binary the test step built (a `cargo run` here would resolve other
+/// features and rebuild Burn); built if missing.
+pub fn vina_bin() -> anyhow::Result<PathBuf> {
+    let root = root();
+    let vina = root.join("target/debug/vina");
+    if !vina.exists() {
+        run(
+            &root,
+            "cargo",
+            &["build", "-p", "vina-host", "--bin", "vina"],
+        )?;
+    }
+    Ok(vina)
+}

@@ -1,0 +1,232 @@
+//! The firmware under QEMU (Cortex-M4, `mps2-an386`): the self-test, the buoy on a
+//! recording, and the check that its reports hold the truth and equal `vina invert`.
+//! Every run uses `-icount shift=0`, so instruction counts and outputs repeat exactly.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use vina_core::report::Report;
+
+use crate::process::{output, root, utf8, vina_bin};
+use crate::recording::{TRUTH, standard_recording};
+
+/// Run a Cortex-M ELF under QEMU with `-icount shift=0`; its semihosting output.
+pub fn qemu_icount(dir: &Path, elf: &Path) -> anyhow::Result<String> {
+    #[rustfmt::skip]
+    let qemu = [
+        "-cpu", "cortex-m4", "-machine", "mps2-an386", "-nographic",
+        "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
+        "-kernel", utf8(elf)?,
+    ];
+    output(dir, "qemu-system-arm", &qemu)
+}
+
+/// Build and run the firmware self-test under QEMU; check it against the host's vectors.
+pub fn selftest() -> anyhow::Result<()> {
+    let fw = root().join("firmware");
+    let out = output(
+        &fw,
+        "cargo",
+        &["run", "--quiet", "--release", "--bin", "selftest"],
+    )?;
+    print!("{out}");
+    let expected = [
+        format!("rng u32 {:08x?}", vina_core::rng::SEED_42_U32),
+        format!(
+            "rng normal bits {:08x?}",
+            vina_core::rng::SEED_42_NORMAL_BITS
+        ),
+    ];
+    for line in &expected {
+        if !out.lines().any(|l| l == line) {
+            bail!("Cortex-M self-test differs from the host: expected `{line}`");
+        }
+    }
+    eprintln!("selftest: Cortex-M4 PRNG stream equals the host's committed vector");
+    Ok(())
+}
+
+/// Decode the report frames of a byte stream (0x00-delimited COBS frames).
+pub fn decode_frames(stream: &[u8]) -> anyhow::Result<Vec<Report>> {
+    stream
+        .split_inclusive(|&b| b == 0)
+        .filter(|f| f.len() > 1)
+        .map(|f| {
+            Report::decode(&mut f.to_vec()).map_err(|e| anyhow::anyhow!("bad report frame: {e}"))
+        })
+        .collect()
+}
+
+/// The bytes of a `frame HEX` line's hex digits.
+pub fn frame_bytes(hex: &str) -> anyhow::Result<Vec<u8>> {
+    (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .context("frame is not hex")
+}
+
+/// What one buoy run under QEMU gave: its reports and its stack's high-water mark.
+pub struct BuoyRun {
+    pub reports: Vec<Report>,
+    /// The features of each report (by sequence number), exact f32 values.
+    pub features: Vec<(u32, Vec<f32>)>,
+    /// Deepest stack use, bytes (the stack is painted at reset).
+    pub stack_high_water: u64,
+    /// Bytes the stack may take (RAM left after static data).
+    pub stack_size: u64,
+}
+
+/// Run the buoy firmware under QEMU on a recording (default: a fresh `vina synth` of
+/// gi-pekeris) with a model (default: the random-weight default cINN), decode its report
+/// frames and return them.
+pub fn qemu(model: Option<&Path>, recording: Option<&Path>) -> anyhow::Result<Vec<Report>> {
+    Ok(qemu_buoy(model, recording, &[], true)?.reports)
+}
+
+/// [`qemu`], with the stack's high-water mark; prints the decoded output when `echo`.
+pub fn qemu_buoy(
+    model: Option<&Path>,
+    recording: Option<&Path>,
+    cargo_features: &[&str],
+    echo: bool,
+) -> anyhow::Result<BuoyRun> {
+    let root = root();
+    let recording = match recording {
+        Some(r) => PathBuf::from(r),
+        None => standard_recording()?,
+    };
+    let fw = root.join("firmware");
+    let mut build = Command::new("cargo");
+    build
+        .args(["build", "--quiet", "--release", "--bin", "buoy"])
+        .args(cargo_features)
+        .current_dir(&fw);
+    build.env("VINA_RECORDING", std::path::absolute(&recording)?);
+    if let Some(m) = model {
+        build.env("VINA_MODEL", std::path::absolute(m)?);
+    }
+    eprintln!(
+        "$ VINA_RECORDING={} cargo build --release --bin buoy {}",
+        recording.display(),
+        cargo_features.join(" ")
+    );
+    if !build.status()?.success() {
+        bail!("firmware build failed");
+    }
+    let elf = fw.join("target/thumbv7em-none-eabihf/release/buoy");
+    let out = qemu_icount(&fw, &elf)?;
+    let mut reports = Vec::new();
+    let mut features = Vec::new();
+    let mut stack = None;
+    for line in out.lines() {
+        if let Some(rest) = line.strip_prefix("features ") {
+            let (seq, hex) = rest
+                .split_once(' ')
+                .context("features line without values")?;
+            let values = (0..hex.len() / 8)
+                .map(|i| u32::from_str_radix(&hex[8 * i..8 * i + 8], 16).map(f32::from_bits))
+                .collect::<Result<Vec<f32>, _>>()
+                .context("features are not hex")?;
+            features.push((seq.parse()?, values));
+        } else if let Some(hex) = line.strip_prefix("frame ") {
+            let report = decode_frames(&frame_bytes(hex)?)?
+                .pop()
+                .context("empty report frame")?;
+            if echo {
+                println!("{report:?}");
+            }
+            reports.push(report);
+        } else {
+            if let Some(rest) = line.strip_prefix("stack high-water ") {
+                // "N B of M B"
+                let n: Vec<u64> = rest
+                    .split_whitespace()
+                    .filter_map(|w| w.parse().ok())
+                    .collect();
+                if let [used, size] = n[..] {
+                    stack = Some((used, size));
+                }
+            }
+            if echo {
+                println!("{line}");
+            }
+        }
+    }
+    let (stack_high_water, stack_size) =
+        stack.context("the buoy printed no stack high-water mark")?;
+    Ok(BuoyRun {
+        reports,
+        features,
+        stack_high_water,
+        stack_size,
+    })
+}
+
+/// CI: the buoy under QEMU on the standard recording, with the committed model. Each
+/// report's 90 % interval must hold the truth, and its summary must equal `vina invert
+/// --engine core` on the same features and seed within 1e-4 (relative to max(1, |v|)).
+pub fn qemu_check() -> anyhow::Result<()> {
+    let path = standard_recording()?;
+    let run = qemu_buoy(None, Some(&path), &[], true)?;
+    let reports = run.reports;
+    if reports.len() != 2 || run.features.len() != 2 {
+        bail!(
+            "expected 2 reports with features from 70 s of recording, got {} and {}",
+            reports.len(),
+            run.features.len()
+        );
+    }
+    let root = root();
+    let vina = vina_bin()?;
+    for (r, (seq, y)) in reports.iter().zip(&run.features) {
+        if r.status != vina_core::report::Status::Posterior
+            || r.parameters.len() != 2
+            || r.samples != 1000
+            || r.sequence != *seq
+        {
+            bail!("unexpected report {r:?}");
+        }
+        for (p, t) in r.parameters.iter().zip(TRUTH) {
+            if !(f64::from(p.q05) <= t && t <= f64::from(p.q95)) {
+                bail!(
+                    "report {}: truth {t} outside the 90 % interval [{}, {}]",
+                    r.sequence,
+                    p.q05,
+                    p.q95
+                );
+            }
+        }
+        let obs = root.join(format!("target/xtask-features-{seq}.json"));
+        let y: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+        std::fs::write(&obs, serde_json::json!({ "y": y }).to_string())?;
+        let seed = r.seed.to_string();
+        #[rustfmt::skip]
+        let out = output(&root, utf8(&vina)?, &[
+            "invert", "--model", "models/gi-pekeris-cinn.vina", "--observation",
+            utf8(&obs)?, "--seed", &seed, "--samples", "1000", "--json",
+        ])?;
+        let host: serde_json::Value = serde_json::from_str(&out)?;
+        let names = ["water_depth_m", "water_sound_speed_mps"];
+        for (p, name) in r.parameters.iter().zip(names) {
+            let h = &host["summary"][name];
+            for (field, buoy) in [
+                ("mean", p.mean),
+                ("std", p.std),
+                ("q05", p.q05),
+                ("q50", p.q50),
+                ("q95", p.q95),
+            ] {
+                let v = h[field].as_f64().context("summary field")?;
+                let err = (v - f64::from(buoy)).abs() / v.abs().max(1.0);
+                if err > 1e-4 {
+                    bail!("report {seq} {name} {field}: buoy {buoy} vs vina invert {v}");
+                }
+            }
+        }
+        eprintln!(
+            "report {seq}: truth inside both 90 % intervals; summary equals vina invert --engine core (seed {seed})"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Firmware flash, RAM and the buoy's measured stack against the budgets, compared with
+//! the committed `firmware/size-report.txt` so growth shows in review.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use crate::process::{root, run};
+use crate::qemu::qemu_buoy;
+
+const FLASH_BUDGET: u64 = 256 * 1024;
+pub const RAM_BUDGET: u64 = 64 * 1024;
+
+/// Flash and RAM of one firmware ELF, from its allocated sections (cortex-m-rt layout:
+/// `.vector_table .text .rodata .data` in flash, `.data .bss .uninit` in RAM; the stack
+/// takes the rest of RAM).
+fn elf_size(path: &Path) -> anyhow::Result<(u64, u64)> {
+    use object::{Object, ObjectSection};
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let elf = object::File::parse(&*bytes).context("not an ELF file")?;
+    let (mut flash, mut ram) = (0, 0);
+    for s in elf.sections() {
+        match s.name().unwrap_or("") {
+            ".vector_table" | ".text" | ".rodata" | ".gnu.sgstubs" => flash += s.size(),
+            ".data" => {
+                flash += s.size();
+                ram += s.size();
+            }
+            ".bss" | ".uninit" => ram += s.size(),
+            _ => {}
+        }
+    }
+    Ok((flash, ram))
+}
+
+/// The firmware size report: every binary's flash and RAM against the budgets.
+fn size_report() -> anyhow::Result<String> {
+    let fw = root().join("firmware");
+    // The header is compared with the committed report line for line.
+    let mut report = String::from(
+        "# cargo xtask size: firmware flash and RAM (static; the stack takes the rest of RAM), and the buoy's measured stack\n# budgets (design §9): flash 262144 B, RAM 65536 B\n",
+    );
+    for (bin, features, label) in [
+        (
+            "buoy",
+            &[][..],
+            "buoy (full pipeline, default cINN f32, no recording)",
+        ),
+        (
+            "buoy",
+            &["--features", "board-stm32f411"][..],
+            "buoy for the STM32F411 (board-stm32f411, build only in CI)",
+        ),
+        (
+            "buoy",
+            &["--features", "refine,int8-model"][..],
+            "buoy with exact-likelihood refinement and the int8 model (refine,int8-model; the f32 model does not fit with it)",
+        ),
+        ("selftest", &[][..], "selftest"),
+        ("forward_cost", &[][..], "forward_cost"),
+        (
+            "sample_cost",
+            &[][..],
+            "sample_cost (default cINN, f32 weights)",
+        ),
+        (
+            "sample_cost",
+            &["--features", "int8-model"][..],
+            "sample_cost (default cINN, int8 weights)",
+        ),
+    ] {
+        let mut args = vec!["build", "--quiet", "--release", "--bin", bin];
+        args.extend_from_slice(features);
+        run(&fw, "cargo", &args)?;
+        let (flash, ram) = elf_size(&fw.join("target/thumbv7em-none-eabihf/release").join(bin))?;
+        if flash == 0 {
+            bail!("{label}: no flash sections found in the ELF");
+        }
+        report.push_str(&format!(
+            "{label}: flash {flash} B ({:.1} %), RAM {ram} B ({:.1} %)\n",
+            100.0 * flash as f64 / FLASH_BUDGET as f64,
+            100.0 * ram as f64 / RAM_BUDGET as f64
+        ));
+        if flash > FLASH_BUDGET || ram > RAM_BUDGET {
+            bail!("{label} exceeds the firmware budget: flash {flash} B, RAM {ram} B");
+        }
+    }
+    // Stack: the buoy paints it at reset and reports the deepest use after its reports
+    // (QEMU with the budget's 64 KiB of RAM, `memory-qemu.x`). Deterministic run to run.
+    let buoy = qemu_buoy(None, None, &[], false)?;
+    let (used, size) = (buoy.stack_high_water, buoy.stack_size);
+    report.push_str(&format!(
+        "buoy stack high-water ({} reports of {} samples, standard gi-pekeris recording): {used} B of the {size} B stack, {:.1} % of RAM\n",
+        buoy.reports.len(),
+        buoy.reports.first().map_or(0, |r| r.samples),
+        100.0 * used as f64 / RAM_BUDGET as f64
+    ));
+    if buoy.reports.is_empty() || used >= size {
+        bail!(
+            "the buoy's stack reached the bottom of RAM ({used} B of {size} B): it overflowed, or the run gave no report"
+        );
+    }
+    Ok(report)
+}
+
+/// Compare the size report with the committed one (`--write` updates it), so flash and
+/// RAM growth shows in review.
+pub fn size(write: bool) -> anyhow::Result<()> {
+    let path = root().join("firmware/size-report.txt");
+    let fresh = size_report()?;
+    print!("{fresh}");
+    if write {
+        std::fs::write(&path, &fresh)?;
+        return Ok(());
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if !same_sizes(&committed, &fresh) {
+        bail!(
+            "firmware sizes differ from the committed {}:\n--- committed\n{committed}--- now\n{fresh}run `cargo xtask size --write` and commit the report",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Flash sizes a link may differ by between checkouts of the same source. The checkout
+/// path enters cargo's per-crate metadata hash, hence the symbol names, hence the order in
+/// which the linker places functions and the alignment padding between them: the same
+/// commit linked in `/work/main` and in `/tmp/ci-clone6` differed by 8 B of `.text`.
+const FLASH_SLACK_BYTES: u64 = 64;
+
+/// The size reports agree: the same lines, flash figures within [`FLASH_SLACK_BYTES`] (the
+/// percentages are then ignored), everything else (RAM, stack) exact. The budgets
+/// themselves are enforced exactly by [`size_report`].
+fn same_sizes(committed: &str, fresh: &str) -> bool {
+    fn split(line: &str) -> (String, Option<u64>) {
+        match line.split_once(": flash ") {
+            Some((label, rest)) => {
+                let (n, tail) = rest.split_once(" B (").unwrap_or((rest, ""));
+                let ram = tail.split_once("RAM").map_or("", |(_, r)| r);
+                (format!("{label}: RAM{ram}"), n.parse().ok())
+            }
+            None => (line.to_owned(), None),
+        }
+    }
+    let (a, b): (Vec<_>, Vec<_>) = (committed.lines().collect(), fresh.lines().collect());
+    a.len() == b.len()
+        && a.iter().zip(&b).all(|(x, y)| {
+            let ((lx, fx), (ly, fy)) = (split(x), split(y));
+            lx == ly
+                && match (fx, fy) {
+                    (Some(p), Some(q)) => p.abs_diff(q) <= FLASH_SLACK_BYTES,
+                    (None, None) => true,
+                    _ => false,
+                }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_sizes;
+
+    #[test]
+    fn size_reports_allow_link_padding_only() {
+        let a = "# header\nbuoy: flash 255876 B (97.6 %), RAM 12 B (0.0 %)\nstack 48348 B\n";
+        let padded = "# header\nbuoy: flash 255884 B (97.6 %), RAM 12 B (0.0 %)\nstack 48348 B\n";
+        assert!(same_sizes(a, a) && same_sizes(a, padded));
+        let grown = "# header\nbuoy: flash 256876 B (98.0 %), RAM 12 B (0.0 %)\nstack 48348 B\n";
+        let ram = "# header\nbuoy: flash 255876 B (97.6 %), RAM 16 B (0.0 %)\nstack 48348 B\n";
+        let stack = "# header\nbuoy: flash 255876 B (97.6 %), RAM 12 B (0.0 %)\nstack 48352 B\n";
+        for b in [grown, ram, stack, "# header\n"] {
+            assert!(!same_sizes(a, b), "{b}");
+        }
+    }
+}
