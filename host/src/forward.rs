@@ -1,5 +1,12 @@
 //! `vina forward ENV [--flp FLP] [--json]`: the forward model for one environment, from a
 //! scenario with every parameter fixed or from an Acoustics Toolbox `.env` (+ `.flp`).
+//!
+//! From Acoustics Toolbox files it obeys what KRAKEN and FIELD obey: the `.env`'s
+//! phase-speed window CLOW ≤ ω/Re k ≤ CHIGH (CLOW = 0: no lower limit; a CHIGH above the
+//! half-space speed is capped there, as KRAKEN caps it — vina computes trapped modes only,
+//! KRAKENC would add leaky ones, and a note on stderr says so), the `.flp`'s mode limit M
+//! (the field sums the first M modes by decreasing Re k, as FIELD does), and every range
+//! of the `.flp` (one row per range).
 
 use std::path::Path;
 
@@ -20,19 +27,30 @@ pub struct ForwardCase {
     pub env: Environment<f64>,
     /// Frequencies (Hz).
     pub frequencies_hz: Vec<f64>,
-    /// Ranges (m); pressure is reported at the first.
+    /// Ranges (m), ascending; the pressure is evaluated at each.
     pub ranges_m: Vec<f64>,
     /// Receiver depths (m).
     pub receiver_depths_m: Vec<f64>,
+    /// Phase-speed window (m/s) of the modes kept: the `.env`'s (CLOW, CHIGH), CHIGH
+    /// capped at the half-space speed; `None` (a scenario): every trapped mode.
+    pub phase_speed_window: Option<(f64, f64)>,
+    /// Most modes summed in the field (the `.flp`'s M); `None`: all.
+    pub max_modes: Option<usize>,
+    /// What was adapted from the input files (printed on stderr, listed in the JSON).
+    pub notes: Vec<String>,
 }
 
 /// Per-frequency result.
 #[derive(Clone, Debug)]
 pub struct ForwardResult {
-    /// Mode wavenumbers per frequency.
+    /// Wavenumbers of the modes kept (inside the phase-speed window) per frequency.
     pub wavenumbers: Vec<Vec<Complex64>>,
+    /// Number of those modes the field sums (at most the `.flp`'s M) per frequency.
+    pub modes_summed: Vec<usize>,
     /// Pressure per frequency and receiver at the first range.
     pub pressure: Vec<Vec<Complex64>>,
+    /// Pressure per frequency, range and receiver.
+    pub pressure_by_range: Vec<Vec<Vec<Complex64>>>,
 }
 
 fn medium(m: &EnvMedium) -> Medium<f64> {
@@ -62,6 +80,9 @@ pub fn load_case(env_path: &Path, flp: Option<&Path>) -> anyhow::Result<ForwardC
             env,
             frequencies_hz: scn.tones_hz.clone(),
             receiver_depths_m: scn.receiver_depths_m.clone(),
+            phase_speed_window: None,
+            max_modes: None,
+            notes: Vec::new(),
         });
     }
     let e = read_env(env_path)?;
@@ -87,6 +108,18 @@ pub fn load_case(env_path: &Path, flp: Option<&Path>) -> anyhow::Result<ForwardC
         .ranges_m
         .first()
         .ok_or_else(|| refuse(format!("{}: no receiver range", flp_path.display())))?;
+    let mut notes = Vec::new();
+    let half_space = e.half_space.speed;
+    let c_high = if e.c_high > half_space {
+        notes.push(format!(
+            "{}: CHIGH = {} m/s exceeds the half-space speed {half_space} m/s: the mode search is capped there, as KRAKEN caps it (vina computes trapped modes only; KRAKENC would add leaky modes up to CHIGH)",
+            env_path.display(),
+            e.c_high
+        ));
+        half_space
+    } else {
+        e.c_high
+    };
     if e.sediment.len() > MAX_LAYERS {
         return Err(refuse(format!(
             "{}: {} sediment layers; the forward model takes at most {MAX_LAYERS}",
@@ -110,54 +143,96 @@ pub fn load_case(env_path: &Path, flp: Option<&Path>) -> anyhow::Result<ForwardC
         frequencies_hz: vec![e.frequency_hz],
         ranges_m: f.ranges_m.clone(),
         receiver_depths_m: f.receiver_depths.clone(),
+        phase_speed_window: Some((e.c_low, c_high)),
+        max_modes: Some(f.max_modes),
+        notes,
     })
 }
 
-/// Solve every frequency.
+/// Solve every frequency: the modes inside the phase-speed window, and the field of the
+/// first `max_modes` of them at every range and receiver.
 pub fn solve(case: &ForwardCase) -> anyhow::Result<ForwardResult> {
     let mut modes = Box::new(ModeSet::<f64, HOST_MODES>::new());
     let mut result = ForwardResult {
         wavenumbers: Vec::new(),
+        modes_summed: Vec::new(),
         pressure: Vec::new(),
+        pressure_by_range: Vec::new(),
     };
     for &f in &case.frequencies_hz {
         case.env
             .modes(f, &mut modes)
             .map_err(|e| refuse(format!("forward model at {f} Hz: {e}")))?;
-        let mut p = vec![Complex64::new(0.0, 0.0); case.receiver_depths_m.len()];
-        modes
-            .pressure_at(
-                case.env.source_depth,
-                case.env.source_range,
-                &case.receiver_depths_m,
-                &mut p,
-            )
-            .map_err(|e| refuse(format!("field at {f} Hz: {e}")))?;
+        if let Some((c_low, c_high)) = case.phase_speed_window {
+            let trapped = modes.len();
+            let omega = modes.omega();
+            let (slowest, fastest) =
+                modes
+                    .modes()
+                    .iter()
+                    .fold((f64::INFINITY, 0.0f64), |(a, b), m| {
+                        let c = m.phase_speed(omega);
+                        (a.min(c), b.max(c))
+                    });
+            modes.retain(|m| (c_low..=c_high).contains(&m.phase_speed(omega)));
+            if trapped > 0 && modes.is_empty() {
+                return Err(refuse(format!(
+                    "at {f} Hz no mode has its phase speed inside CLOW..CHIGH = {c_low}..{c_high} m/s (the {trapped} trapped modes span {slowest:.3}..{fastest:.3} m/s): widen the window in the .env"
+                )));
+            }
+        }
         result
             .wavenumbers
             .push(modes.modes().iter().map(|m| m.k).collect());
-        result.pressure.push(p);
+        if let Some(m) = case.max_modes {
+            modes.truncate(m);
+        }
+        result.modes_summed.push(modes.len());
+        let mut rows = Vec::with_capacity(case.ranges_m.len());
+        for &r in &case.ranges_m {
+            let mut p = vec![Complex64::new(0.0, 0.0); case.receiver_depths_m.len()];
+            modes
+                .pressure_at(case.env.source_depth, r, &case.receiver_depths_m, &mut p)
+                .map_err(|e| refuse(format!("field at {f} Hz, range {r} m: {e}")))?;
+            rows.push(p);
+        }
+        result
+            .pressure
+            .push(rows.first().cloned().unwrap_or_default());
+        result.pressure_by_range.push(rows);
     }
     Ok(result)
 }
 
-/// The JSON document of the contract.
+/// The JSON document of the contract. `pressure` and `tl_db` are at the first
+/// range (`range_m[0]`), per frequency and receiver; `pressure_by_range` and
+/// `tl_db_by_range` hold every range (frequency, range, receiver).
 pub fn to_json(case: &ForwardCase, r: &ForwardResult) -> serde_json::Value {
     let pairs = |v: &[Complex64]| v.iter().map(|c| [c.re, c.im]).collect::<Vec<_>>();
+    let tl = |v: &[Complex64]| v.iter().map(|c| transmission_loss(*c)).collect::<Vec<_>>();
     json!({
         "frequency_hz": case.frequencies_hz,
         "range_m": case.ranges_m,
         "source_depth_m": case.env.source_depth,
         "receiver_depth_m": case.receiver_depths_m,
+        "phase_speed_window_mps": case.phase_speed_window.map(|(a, b)| [a, b]),
+        "max_modes": case.max_modes,
+        "modes_summed": r.modes_summed,
         "wavenumbers": r.wavenumbers.iter().map(|k| pairs(k)).collect::<Vec<_>>(),
         "pressure": r.pressure.iter().map(|p| pairs(p)).collect::<Vec<_>>(),
-        "tl_db": r.pressure.iter().map(|p| p.iter().map(|c| transmission_loss(*c)).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        "tl_db": r.pressure.iter().map(|p| tl(p)).collect::<Vec<_>>(),
+        "pressure_by_range": r.pressure_by_range.iter().map(|rows| rows.iter().map(|p| pairs(p)).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        "tl_db_by_range": r.pressure_by_range.iter().map(|rows| rows.iter().map(|p| tl(p)).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        "notes": case.notes,
     })
 }
 
 /// `vina forward`.
 pub fn run(env: &Path, flp: Option<&Path>, json: bool) -> anyhow::Result<()> {
     let case = load_case(env, flp)?;
+    for note in &case.notes {
+        eprintln!("note: {note}");
+    }
     let result = solve(&case)?;
     if json {
         println!(
@@ -167,16 +242,24 @@ pub fn run(env: &Path, flp: Option<&Path>, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "source {} m, range {} m, receivers {:?} m",
-        case.env.source_depth, case.env.source_range, case.receiver_depths_m
+        "source {} m, ranges {:?} m, receivers {:?} m",
+        case.env.source_depth, case.ranges_m, case.receiver_depths_m
     );
-    for ((f, ks), ps) in case
-        .frequencies_hz
-        .iter()
-        .zip(&result.wavenumbers)
-        .zip(&result.pressure)
-    {
-        println!("\n{f} Hz: {} modes", ks.len());
+    if let Some((lo, hi)) = case.phase_speed_window {
+        println!("phase-speed window {lo}..{hi} m/s");
+    }
+    for (i, f) in case.frequencies_hz.iter().enumerate() {
+        let ks = &result.wavenumbers[i];
+        let summed = result.modes_summed[i];
+        if summed < ks.len() {
+            println!(
+                "\n{f} Hz: {} modes; the field sums the first {summed} (M = {} in the .flp)",
+                ks.len(),
+                case.max_modes.unwrap_or(summed)
+            );
+        } else {
+            println!("\n{f} Hz: {} modes", ks.len());
+        }
         for (m, k) in ks.iter().enumerate() {
             println!(
                 "  k{:<3} {:.12e} {:+.6e}i   phase speed {:.6} m/s",
@@ -186,13 +269,16 @@ pub fn run(env: &Path, flp: Option<&Path>, json: bool) -> anyhow::Result<()> {
                 2.0 * std::f64::consts::PI * f / k.re
             );
         }
-        for (z, p) in case.receiver_depths_m.iter().zip(ps) {
-            println!(
-                "  z = {z:8.2} m   p = {:+.6e} {:+.6e}i   TL = {:.3} dB",
-                p.re,
-                p.im,
-                transmission_loss(*p)
-            );
+        for (r, ps) in case.ranges_m.iter().zip(&result.pressure_by_range[i]) {
+            println!("  r = {r} m");
+            for (z, p) in case.receiver_depths_m.iter().zip(ps) {
+                println!(
+                    "  z = {z:8.2} m   p = {:+.6e} {:+.6e}i   TL = {:.3} dB",
+                    p.re,
+                    p.im,
+                    transmission_loss(*p)
+                );
+            }
         }
     }
     Ok(())

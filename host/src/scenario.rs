@@ -14,7 +14,9 @@
 //! water_sound_speed_mps = 1560.0
 //! ```
 //!
-//! Priors: `uniform` (min, max), `normal` (mean, std), `log_uniform` (min, max). Unknowns
+//! Priors: `uniform` (min, max), `normal` (mean, std, and `min` and/or `max` to truncate
+//! it: every parameter has a lower bound, so in practice `min` is needed), `log_uniform`
+//! (min, max). Unknowns
 //! (parameters with a prior) appear in the posterior in the order of
 //! `vina_core::parameters::PARAMETERS`, the one parameter table.
 
@@ -27,7 +29,7 @@ use vina_core::features::FeatureKind;
 use vina_core::limits::{MAX_PARAMS, MAX_RECEIVERS, MAX_TONES};
 use vina_core::parameters::{self, PARAM_COUNT};
 use vina_core::rng::Rng;
-use vina_core::template::{EnvironmentTemplate, Unknown};
+use vina_core::template::{EnvironmentTemplate, GeometryError, Unknown, check_geometry};
 
 use crate::error::refuse;
 
@@ -79,6 +81,23 @@ impl Serialize for ParamSpec {
                 m.serialize_entry("prior", "log_uniform")?;
                 m.serialize_entry("min", &min)?;
                 m.serialize_entry("max", &max)?;
+            }
+            Prior::TruncatedNormal {
+                mean,
+                std,
+                min,
+                max,
+            } => {
+                // the file's spelling: a normal with its (finite) bounds
+                m.serialize_entry("prior", "normal")?;
+                m.serialize_entry("mean", &mean)?;
+                m.serialize_entry("std", &std)?;
+                if min.is_finite() {
+                    m.serialize_entry("min", &min)?;
+                }
+                if max.is_finite() {
+                    m.serialize_entry("max", &max)?;
+                }
             }
         }
         m.end()
@@ -180,7 +199,7 @@ fn prior(v: &toml::Value, at: &str) -> anyhow::Result<Prior<f64>> {
     };
     let allowed: &[&str] = match kind {
         "uniform" | "log_uniform" => &["prior", "min", "max"],
-        "normal" => &["prior", "mean", "std"],
+        "normal" => &["prior", "mean", "std", "min", "max"],
         other => {
             return Err(refuse(format!(
                 "{at}: unknown prior kind '{other}' (expected uniform, normal or log_uniform)"
@@ -193,6 +212,21 @@ fn prior(v: &toml::Value, at: &str) -> anyhow::Result<Prior<f64>> {
         )));
     }
     let p = match kind {
+        "normal" if t.contains_key("min") || t.contains_key("max") => {
+            let bound = |name: &str, none: f64| {
+                if t.contains_key(name) {
+                    field(name)
+                } else {
+                    Ok(none)
+                }
+            };
+            Prior::TruncatedNormal {
+                mean: field("mean")?,
+                std: field("std")?,
+                min: bound("min", f64::NEG_INFINITY)?,
+                max: bound("max", f64::INFINITY)?,
+            }
+        }
         "normal" => Prior::Normal {
             mean: field("mean")?,
             std: field("std")?,
@@ -213,9 +247,15 @@ fn prior(v: &toml::Value, at: &str) -> anyhow::Result<Prior<f64>> {
         Prior::LogUniform { min, .. } if min <= 0.0 => Err(refuse(format!(
             "{at}: log_uniform needs min > 0, found {min}"
         ))),
-        Prior::Normal { std, .. } if std <= 0.0 => {
+        Prior::Normal { std, .. } | Prior::TruncatedNormal { std, .. } if std <= 0.0 => {
             Err(refuse(format!("{at}: needs std > 0, found {std}")))
         }
+        Prior::TruncatedNormal { min, max, .. } if min >= max => Err(refuse(format!(
+            "{at}: a truncated normal needs min < max, found min {min}, max {max}"
+        ))),
+        p if !p.is_valid() => Err(refuse(format!(
+            "{at}: the normal has no representable mass between min and max (mean and std put it all outside); widen [min, max] or move the mean"
+        ))),
         p => Ok(p),
     }
 }
@@ -338,8 +378,23 @@ impl Scenario {
             let (lo, _) = spec.range();
             if !info.allows(lo) {
                 let rel = if info.min_inclusive { "≥" } else { ">" };
+                let fix = match spec {
+                    ParamSpec::Prior(Prior::Normal { .. }) => format!(
+                        "; a normal prior reaches −∞: truncate it with `min` (and optionally `max`), e.g. `{{ prior = \"normal\", mean = …, std = …, min = {} }}`{}",
+                        info.min,
+                        if info.min_inclusive {
+                            ""
+                        } else {
+                            " (or just above it: the bound itself is not allowed)"
+                        }
+                    ),
+                    ParamSpec::Prior(Prior::TruncatedNormal { .. }) => {
+                        format!("; raise the normal's `min` to {rel} {}", info.min)
+                    }
+                    _ => String::new(),
+                };
                 return Err(refuse(format!(
-                    "{field}: values must be {rel} {} {}, but the {} reaches {lo}",
+                    "{field}: values must be {rel} {} {}, but the {} reaches {lo}{fix}",
                     info.min,
                     info.unit,
                     if matches!(spec, ParamSpec::Fixed(_)) {
@@ -373,29 +428,51 @@ impl Scenario {
     }
 
     /// Cross-parameter checks over the whole prior box: receivers and source inside the
-    /// water, half-space faster than the water (else no trapped modes).
+    /// water, half-space faster than the water (else no trapped modes). The rule is
+    /// `vina_core::template::check_geometry`, the one a model file's template is checked
+    /// by; this names the scenario's field and the values.
     fn check_geometry(&self, origin: &str) -> anyhow::Result<()> {
-        let (depth_min, _) = self.range_of("water_depth_m");
-        let deepest = self.receiver_depths_m.last().copied().unwrap_or(0.0);
-        if deepest > depth_min {
-            return Err(refuse(format!(
-                "{origin}: observation.receiver_depths_m: receiver at {deepest} m lies below the seabed (water_depth_m can be {depth_min} m)"
-            )));
+        let mut ranges = [(f64::NAN, f64::NAN); PARAM_COUNT];
+        for (i, info) in PARAMETERS.iter().enumerate() {
+            ranges[i] = self.range_of(info.name);
         }
-        let (_, source_max) = self.range_of("source_depth_m");
-        if source_max > depth_min {
-            return Err(refuse(format!(
-                "{origin}: parameters.source_depth_m: source can be at {source_max} m, below the seabed (water_depth_m can be {depth_min} m)"
-            )));
-        }
-        let (_, c1_max) = self.range_of("water_sound_speed_mps");
-        let (c2_min, _) = self.range_of("bottom_sound_speed_mps");
-        if c2_min <= c1_max {
-            return Err(refuse(format!(
-                "{origin}: parameters.bottom_sound_speed_mps: the half-space must be faster than the water for trapped modes, but it can be {c2_min} m/s against water up to {c1_max} m/s"
-            )));
-        }
-        Ok(())
+        let Err(e) = check_geometry(self.model, &ranges, &self.receiver_depths_m) else {
+            return Ok(());
+        };
+        Err(refuse(match e {
+            GeometryError::BelowBound { param, lowest } => {
+                let info = &PARAMETERS[param];
+                let rel = if info.min_inclusive { "≥" } else { ">" };
+                format!(
+                    "{origin}: parameters.{}: values must be {rel} {} {}, but it reaches {lowest}",
+                    info.name, info.min, info.unit
+                )
+            }
+            GeometryError::ReceiversNotIncreasing => format!(
+                "{origin}: observation.receiver_depths_m: receivers must be ordered by increasing depth"
+            ),
+            GeometryError::ReceiverAboveSurface { depth } => format!(
+                "{origin}: observation.receiver_depths_m: depths must be ≥ 0 m, found {depth}"
+            ),
+            GeometryError::ReceiverBelowSeabed {
+                deepest,
+                water_depth_min,
+            } => format!(
+                "{origin}: observation.receiver_depths_m: receiver at {deepest} m lies below the seabed (water_depth_m can be {water_depth_min} m)"
+            ),
+            GeometryError::SourceBelowSeabed {
+                source_max,
+                water_depth_min,
+            } => format!(
+                "{origin}: parameters.source_depth_m: source can be at {source_max} m, below the seabed (water_depth_m can be {water_depth_min} m)"
+            ),
+            GeometryError::BottomNotFaster {
+                bottom_min,
+                water_max,
+            } => format!(
+                "{origin}: parameters.bottom_sound_speed_mps: the half-space must be faster than the water for trapped modes, but it can be {bottom_min} m/s against water up to {water_max} m/s"
+            ),
+        }))
     }
 
     /// Names of the unknowns (parameters with a prior), in posterior order.

@@ -203,3 +203,73 @@ fn scenario_hashes_are_stable() {
     );
     assert_eq!(hash("swellex-layered.toml"), 0x20a4_0834_6c3f_904c);
 }
+
+/// A normal prior truncated with `min`/`max` loads as `Prior::TruncatedNormal`, compiles
+/// to a template that validates, and hashes with its bounds; an untruncated normal (which
+/// reaches −∞) is refused with a message that says how to truncate it, and a `min` below
+/// the parameter's bound is refused too.
+#[test]
+fn truncated_normal_prior_loads_and_validates() {
+    let text = BASE.replace(
+        "water_sound_speed_mps = 1500.0",
+        "water_sound_speed_mps = { prior = \"normal\", mean = 1500.0, std = 10.0, min = 1470.0, max = 1530.0 }",
+    );
+    let s = Scenario::parse(&text, "s.toml").unwrap();
+    assert_eq!(s.unknowns(), ["water_depth_m", "water_sound_speed_mps"]);
+    assert_eq!(
+        s.priors()[1],
+        Prior::TruncatedNormal {
+            mean: 1500.0,
+            std: 10.0,
+            min: 1470.0,
+            max: 1530.0
+        }
+    );
+    let t = s.template().unwrap();
+    t.validate().unwrap();
+    t.cast::<f32>().validate().unwrap();
+    assert_eq!(t.unknowns[1].prior, s.priors()[1]);
+    // the bounds are part of the content hash
+    let wider = Scenario::parse(&text.replace("max = 1530.0", "max = 1540.0"), "s.toml").unwrap();
+    assert_ne!(wider.hash(), s.hash());
+    // one-sided: max omitted (bottom speed can be anything above 1600 m/s)
+    let one_sided = BASE.replace(
+        "bottom_sound_speed_mps = 1700.0",
+        "bottom_sound_speed_mps = { prior = \"normal\", mean = 1700.0, std = 30.0, min = 1600.0 }",
+    );
+    let s = Scenario::parse(&one_sided, "s.toml").unwrap();
+    assert_eq!(s.priors()[1].support(), (1600.0, f64::INFINITY));
+    s.template().unwrap();
+
+    // an untruncated normal reaches below every parameter's bound
+    let msg = err(&BASE.replace(
+        "water_sound_speed_mps = 1500.0",
+        "water_sound_speed_mps = { prior = \"normal\", mean = 1500.0, std = 10.0 }",
+    ));
+    assert!(
+        msg.contains("water_sound_speed_mps") && msg.contains("truncate it with `min`"),
+        "{msg}"
+    );
+    let msg = err(&BASE.replace(
+        "source_depth_m = 30.0",
+        "source_depth_m = { prior = \"normal\", mean = 30.0, std = 10.0, min = -5.0, max = 60.0 }",
+    ));
+    assert!(
+        msg.contains("source_depth_m") && msg.contains("raise the normal's `min`"),
+        "{msg}"
+    );
+    // the geometry checks use the truncated support
+    let msg = err(&BASE.replace(
+        "source_depth_m = 30.0",
+        "source_depth_m = { prior = \"normal\", mean = 30.0, std = 10.0, min = 0.0 }",
+    ));
+    assert!(
+        msg.contains("source_depth_m") && msg.contains("below the seabed"),
+        "{msg}"
+    );
+    let msg = err(&BASE.replace(
+        "water_sound_speed_mps = 1500.0",
+        "water_sound_speed_mps = { prior = \"normal\", mean = 1500.0, std = 10.0, min = 1470.0, max = 1460.0 }",
+    ));
+    assert!(msg.contains("min < max"), "{msg}");
+}

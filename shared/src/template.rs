@@ -17,6 +17,7 @@ use crate::environment::Environment;
 use crate::error::ModelError;
 use crate::features::FeatureKind;
 use crate::limits::MAX_PARAMS;
+use crate::parameters::{BOTTOM, PARAMETERS, SOURCE_DEPTH, WATER, WATER_DEPTH};
 use crate::prior::Prior;
 use crate::rng::Rng;
 
@@ -77,6 +78,142 @@ impl core::fmt::Display for ForwardError {
     }
 }
 
+/// A physical inconsistency of an environment anywhere in its prior box: the rule
+/// [`check_geometry`] enforces for scenario files (`vina_host::scenario`) and for the
+/// templates inside model files ([`EnvironmentTemplate::validate`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum GeometryError<T> {
+    /// A parameter's value, or its prior's support, reaches below the parameter's bound
+    /// (`crate::parameters::PARAMETERS`), or is NaN.
+    BelowBound {
+        /// Index into [`PARAM_NAMES`].
+        param: usize,
+        /// The lowest value it can take.
+        lowest: T,
+    },
+    /// Receiver depths are not strictly increasing (or one is NaN).
+    ReceiversNotIncreasing,
+    /// A receiver lies above the sea surface.
+    ReceiverAboveSurface {
+        /// Its depth (m).
+        depth: T,
+    },
+    /// The deepest receiver lies below the shallowest seabed the prior allows.
+    ReceiverBelowSeabed {
+        /// Deepest receiver (m).
+        deepest: T,
+        /// Smallest water depth (m).
+        water_depth_min: T,
+    },
+    /// The source can lie below the shallowest seabed the prior allows.
+    SourceBelowSeabed {
+        /// Deepest source depth (m).
+        source_max: T,
+        /// Smallest water depth (m).
+        water_depth_min: T,
+    },
+    /// The half-space can be as slow as the water (no trapped modes).
+    BottomNotFaster {
+        /// Slowest half-space speed (m/s).
+        bottom_min: T,
+        /// Fastest water speed (m/s).
+        water_max: T,
+    },
+}
+
+impl<T> GeometryError<T> {
+    /// What is wrong, as a fixed text naming the field (for [`ModelError::InvalidValue`]).
+    pub fn what(&self) -> &'static str {
+        match self {
+            Self::BelowBound { .. } => {
+                "environment template: a parameter's value or prior support is below its bound"
+            }
+            Self::ReceiversNotIncreasing => "environment template: receiver depths not increasing",
+            Self::ReceiverAboveSurface { .. } => {
+                "environment template: a receiver depth is above the surface (< 0 m)"
+            }
+            Self::ReceiverBelowSeabed { .. } => {
+                "environment template: a receiver lies below the seabed for the shallowest water depth"
+            }
+            Self::SourceBelowSeabed { .. } => {
+                "environment template: source depth can lie below the seabed for the shallowest water depth"
+            }
+            Self::BottomNotFaster { .. } => {
+                "environment template: bottom sound speed can be at or below the water's (no trapped modes)"
+            }
+        }
+    }
+}
+
+/// a > b, false when either is NaN.
+fn above<T: PartialOrd>(a: T, b: T) -> bool {
+    a.partial_cmp(&b) == Some(core::cmp::Ordering::Greater)
+}
+
+/// a ≥ b, false when either is NaN.
+fn at_least<T: PartialOrd>(a: T, b: T) -> bool {
+    matches!(
+        a.partial_cmp(&b),
+        Some(core::cmp::Ordering::Greater | core::cmp::Ordering::Equal)
+    )
+}
+
+/// The cross-parameter rules over a whole prior box: `ranges[i]` is the (lowest, highest)
+/// value of parameter `i` ([`PARAM_NAMES`] order: a fixed value or a prior's support).
+/// Every parameter the waveguide uses lies within its bound, receivers are increasing and
+/// in the water, the source is in the water for the shallowest water depth, and the
+/// half-space is faster than the fastest water.
+pub fn check_geometry<T: Real>(
+    waveguide: WaveguideKind,
+    ranges: &[(T, T); PARAM_COUNT],
+    receiver_depths_m: &[T],
+) -> Result<(), GeometryError<T>> {
+    for (param, (info, &(lowest, _))) in PARAMETERS.iter().zip(ranges).enumerate() {
+        if info.layered_only && waveguide == WaveguideKind::Pekeris {
+            continue;
+        }
+        let bound = T::lit(info.min);
+        let ok = if info.min_inclusive {
+            at_least(lowest, bound)
+        } else {
+            above(lowest, bound)
+        };
+        if !ok {
+            return Err(GeometryError::BelowBound { param, lowest });
+        }
+    }
+    if receiver_depths_m.windows(2).any(|w| !above(w[1], w[0])) {
+        return Err(GeometryError::ReceiversNotIncreasing);
+    }
+    if let Some(&depth) = receiver_depths_m.iter().find(|z| !at_least(**z, T::zero())) {
+        return Err(GeometryError::ReceiverAboveSurface { depth });
+    }
+    let (water_depth_min, _) = ranges[WATER_DEPTH];
+    let deepest = receiver_depths_m.last().copied().unwrap_or(T::zero());
+    if !at_least(water_depth_min, deepest) {
+        return Err(GeometryError::ReceiverBelowSeabed {
+            deepest,
+            water_depth_min,
+        });
+    }
+    let (_, source_max) = ranges[SOURCE_DEPTH];
+    if !at_least(water_depth_min, source_max) {
+        return Err(GeometryError::SourceBelowSeabed {
+            source_max,
+            water_depth_min,
+        });
+    }
+    let (_, water_max) = ranges[WATER];
+    let (bottom_min, _) = ranges[BOTTOM];
+    if !above(bottom_min, water_max) {
+        return Err(GeometryError::BottomNotFaster {
+            bottom_min,
+            water_max,
+        });
+    }
+    Ok(())
+}
+
 impl<T: Real> EnvironmentTemplate<T> {
     /// Number of unknowns.
     pub fn dim(&self) -> usize {
@@ -93,9 +230,24 @@ impl<T: Real> EnvironmentTemplate<T> {
         })
     }
 
+    /// (lowest, highest) value of every parameter: a fixed value, or an unknown's prior
+    /// support.
+    pub fn ranges(&self) -> [(T, T); PARAM_COUNT] {
+        let mut r = self.values.map(|v| (v, v));
+        for u in &self.unknowns {
+            if let Some(slot) = r.get_mut(usize::from(u.param)) {
+                *slot = u.prior.support();
+            }
+        }
+        r
+    }
+
     /// Check what the forward model and the likelihood will rely on: distinct unknown
     /// indices with proper priors, finite fixed values, at least one tone and receiver,
-    /// a finite SNR.
+    /// positive finite tones, a finite SNR, and over the whole prior box the physical
+    /// rules of [`check_geometry`] (parameters within their bounds, receivers increasing
+    /// and in the water, source in the water, bottom faster than the water).
+    /// `crate::model::Model::from_bytes` calls it on every decoded template.
     pub fn validate(&self) -> Result<(), ModelError> {
         let bad = |what| Err(ModelError::InvalidValue { what });
         if self.unknowns.is_empty() {
@@ -125,7 +277,15 @@ impl<T: Real> EnvironmentTemplate<T> {
         if !self.snr_db.is_finite() {
             return bad("environment template: SNR is not finite");
         }
-        Ok(())
+        if self
+            .tones_hz
+            .iter()
+            .any(|f| !(f.is_finite() && *f > T::zero()))
+        {
+            return bad("environment template: tone frequencies must be finite and > 0 Hz");
+        }
+        check_geometry(self.waveguide, &self.ranges(), &self.receiver_depths_m)
+            .map_err(|e| ModelError::InvalidValue { what: e.what() })
     }
 
     /// Every parameter's value with the unknowns set to `theta`.

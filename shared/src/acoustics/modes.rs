@@ -105,6 +105,29 @@ impl<T: Real, const N: usize> ModeSet<T, N> {
         self.lossless_count
     }
 
+    /// Keeps only the modes for which `keep` is true, in their order (mode 1 first):
+    /// e.g. an Acoustics Toolbox phase-speed window CLOW ≤ ω/Re k ≤ CHIGH.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Mode<T>) -> bool) {
+        let mut kept = 0;
+        for i in 0..self.len {
+            let Some(&mode) = self.modes.get(i) else {
+                break;
+            };
+            if keep(&mode) {
+                if let Some(slot) = self.modes.get_mut(kept) {
+                    *slot = mode;
+                }
+                kept += 1;
+            }
+        }
+        self.len = kept;
+    }
+
+    /// Keeps at most the first `n` modes (largest Re k): FIELD's mode limit M.
+    pub fn truncate(&mut self, n: usize) {
+        self.len = self.len.min(n);
+    }
+
     /// Empties the set and records the environment it will hold.
     pub(crate) fn reset(&mut self, frequency: T, water_depth: T, lossless_count: usize) {
         self.len = 0;
