@@ -1,5 +1,6 @@
 //! `vina export`: a trained model → the firmware's `.vina` file (f32 or int8) and an ONNX
-//! graph of the sampling pass for ARM Linux boards and other runtimes (design §7).
+//! graph of the sampling pass for ARM Linux boards and other runtimes (docs/architecture.md,
+//! "Model file and export").
 //!
 //! The source is the trainer's f32 `model.vina` (a weight copy of the best checkpoint).
 //! Export folds normalization into the weights ([`fold`]), quantizes dense weights to int8
@@ -92,7 +93,9 @@ pub fn run(o: &ExportOptions) -> anyhow::Result<()> {
         folded.x_normalization
     );
     if let Some(path) = &o.onnx {
-        let onnx = onnx::encode(&spec);
+        // Linked to the .vina file just written: `vina invert --engine tract` refuses
+        // the graph with any other model file.
+        let onnx = onnx::encode_linked(&spec, &bytes);
         write(path, &onnx)?;
         eprintln!(
             "{}: ONNX opset {}, {} bytes",

@@ -1,5 +1,6 @@
-//! ONNX graph of the sampling (inverse) pass (design §7), built from a [`ModelSpec`] with
-//! the ONNX protobuf types that ship with tract-onnx and encoded with prost.
+//! ONNX graph of the sampling (inverse) pass (docs/architecture.md, "Model file and export"),
+//! built from a [`ModelSpec`] with the ONNX protobuf types that ship with tract-onnx and
+//! encoded with prost.
 //!
 //! Inputs: `y` `[N, y_dim]` (observation features, un-normalized, exactly what
 //! `vina-core`'s `Model::prepare` takes) and `z` `[N, latent_dim]`; output `x`
@@ -19,7 +20,7 @@ use vina_core::layers::{Activation, CouplingStyle};
 use vina_core::model_file::ModelKind;
 use vina_core::spec::{DenseSpec, FlowSpec, ModelSpec};
 
-/// The opset the graph is written against (design §7: ≥ 17).
+/// The opset the graph is written against (≥ 17: docs/architecture.md, "Model file and export").
 pub const OPSET: i64 = 17;
 
 /// A graph under construction: nodes, initializers and a name counter.
@@ -314,4 +315,68 @@ pub fn graph(spec: &ModelSpec) -> ModelProto {
 /// The encoded ONNX file of `spec`'s sampling pass.
 pub fn encode(spec: &ModelSpec) -> Vec<u8> {
     graph(spec).encode_to_vec()
+}
+
+/// `metadata_props` key: the CRC-32 of the `.vina` file the graph was exported with (the
+/// CRC its preamble stores, `0x` and 8 hex digits). `vina invert --engine tract` refuses
+/// a graph whose recorded CRC is not the model's.
+pub const MODEL_CRC32_KEY: &str = "vina.model_crc32";
+/// `metadata_props` key: that `.vina` file's weight precision (`f32` or `int8`).
+pub const MODEL_PRECISION_KEY: &str = "vina.model_precision";
+/// `metadata_props` key: the precision of the graph's own weights (always `f32`: an
+/// int8 export's graph carries the folded f32 weights it was quantized from).
+pub const GRAPH_PRECISION_KEY: &str = "vina.graph_precision";
+
+/// The CRC-32 a `.vina` file's preamble stores (of its payload); `None` for bytes that
+/// are not a `.vina` file.
+pub fn model_crc32(vina: &[u8]) -> Option<u32> {
+    vina_core::model_file::payload(vina).ok()?;
+    let c = vina.get(10..14)?;
+    Some(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
+/// `f32`, or `int8` when any dense layer of the `.vina` file has int8 weights.
+pub fn model_precision(vina: &[u8]) -> Option<&'static str> {
+    let model = vina_core::model::Model::from_bytes(vina).ok()?;
+    Some(if model.dense_layers().iter().any(|d| d.is_int8()) {
+        "int8"
+    } else {
+        "f32"
+    })
+}
+
+/// The `metadata_props` linking a graph to the `.vina` file `vina` (its CRC-32 and
+/// precision); empty for bytes that are not a `.vina` file.
+pub fn link_metadata(vina: &[u8]) -> Vec<pb::StringStringEntryProto> {
+    let (Some(crc), Some(precision)) = (model_crc32(vina), model_precision(vina)) else {
+        return Vec::new();
+    };
+    [
+        (MODEL_CRC32_KEY, format!("{crc:#010x}")),
+        (MODEL_PRECISION_KEY, precision.to_owned()),
+        (GRAPH_PRECISION_KEY, "f32".to_owned()),
+    ]
+    .into_iter()
+    .map(|(key, value)| pb::StringStringEntryProto {
+        key: key.to_owned(),
+        value,
+    })
+    .collect()
+}
+
+/// The encoded ONNX file of `spec`'s sampling pass, linked to the `.vina` file `vina`
+/// written by the same export ([`link_metadata`]).
+pub fn encode_linked(spec: &ModelSpec, vina: &[u8]) -> Vec<u8> {
+    let mut g = graph(spec);
+    g.metadata_props = link_metadata(vina);
+    g.encode_to_vec()
+}
+
+/// The value of `key` in a graph's `metadata_props`.
+pub fn metadata<'a>(model: &'a ModelProto, key: &str) -> Option<&'a str> {
+    model
+        .metadata_props
+        .iter()
+        .find(|e| e.key == key)
+        .map(|e| e.value.as_str())
 }
