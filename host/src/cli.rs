@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use vina_core::refine::RefineConfig;
+use vina_core::spec::Precision;
 
 /// Top-level help after the subcommand list: the workflow and the exit-code rule.
 const AFTER_HELP: &str = "\
@@ -183,8 +184,8 @@ Example:
         #[arg(long)]
         out: PathBuf,
         /// Weight precision.
-        #[arg(long, value_enum, default_value = "f32")]
-        quantize: Quantize,
+        #[arg(long, value_parser = precision_parser(), default_value = "f32")]
+        quantize: Precision,
         /// Also write the ONNX sampling graph (inputs y, z; output x).
         #[arg(long)]
         onnx: Option<PathBuf>,
@@ -332,13 +333,17 @@ Examples (frames.bin from the firmware, firmware/README.md):
 
 use crate::error::{InputKind, check_input};
 
-/// Weight precision of an exported model.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum Quantize {
-    /// f32 weights.
-    F32,
-    /// int8 weights, one f32 scale per output row.
-    Int8,
+/// `--quantize`: a weight precision by name. vina-core has no clap, so the possible
+/// values and their help are listed here.
+fn precision_parser() -> impl clap::builder::TypedValueParser<Value = Precision> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(Precision::ALL.map(|p| {
+        PossibleValue::new(p.name()).help(match p {
+            Precision::F32 => "f32 weights",
+            Precision::Int8 => "int8 weights, one f32 scale per output row",
+        })
+    }))
+    .try_map(|name| name.parse::<Precision>())
 }
 
 impl Command {
@@ -442,10 +447,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         } => crate::export::run(&crate::export::ExportOptions {
             model,
             out,
-            precision: match quantize {
-                Quantize::F32 => vina_core::spec::Precision::F32,
-                Quantize::Int8 => vina_core::spec::Precision::Int8,
-            },
+            precision: quantize,
             onnx,
             calibration,
             scenario,

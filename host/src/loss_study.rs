@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+use vina_core::model_file::ModelKind;
 
 use crate::dataset::Dataset;
 use crate::error::refuse;
 use crate::eval::moments::mean_sd;
 use crate::evaluate::{EvalOptions, Metrics};
-use crate::train::config::{KindName, LossConfig, TrainConfig};
+use crate::train::config::{LossConfig, TrainConfig};
 use crate::train::losses::fgan::{Divergence, Generator};
 use crate::train::{TrainData, train};
 
@@ -49,7 +50,7 @@ fn inn_fit(l: LossConfig, base: &LossConfig) -> LossConfig {
 
 /// The study's losses for a model kind, each from `base` (the config's own loss table
 /// keeps its critic, kernel and Sinkhorn settings).
-pub fn variants(kind: KindName, base: &LossConfig) -> Vec<Variant> {
+pub fn variants(kind: ModelKind, base: &LossConfig) -> Vec<Variant> {
     let off = LossConfig {
         ml: 0.0,
         fgan: 0.0,
@@ -117,7 +118,7 @@ pub fn variants(kind: KindName, base: &LossConfig) -> Vec<Variant> {
             },
         },
     ];
-    if kind == KindName::Inn {
+    if kind == ModelKind::Inn {
         for x in &mut v {
             x.loss = inn_fit(x.loss.clone(), base);
         }

@@ -1,14 +1,14 @@
-//! Burn's forward and inverse equal `vina-core`'s on the same weights (issue 4), through
-//! both directions of the weight copy: spec → Burn and Burn → spec → `.vina` file.
+//! Burn's forward and inverse equal `vina-core`'s on the same weights, through both
+//! directions of the weight copy: spec → Burn and Burn → spec → `.vina` file.
 
 use burn::tensor::Device;
 use vina_core::layers::{Activation, CouplingStyle, Scratch};
 use vina_core::model::{Condition, Model};
 use vina_core::model_file::ModelKind;
 use vina_core::rng::Rng;
-use vina_core::spec::{ModelSpec, Precision, RandomArch};
+use vina_core::spec::{Architecture, ModelSpec, Precision, RandomArch};
 use vina_host::train::modules::{tensor2, to_vec};
-use vina_host::train::{FlowArch, NetShape, Network};
+use vina_host::train::{Dims, Network};
 
 const TOL: f32 = 1e-5;
 
@@ -109,30 +109,31 @@ fn spec_to_burn_matches_vina_core() {
 
 #[test]
 fn burn_init_exports_to_a_file_vina_core_runs() {
-    let arch = FlowArch {
-        blocks: 3,
-        style: CouplingStyle::Glow,
-        hidden: vec![32, 32],
-        activation: Activation::Relu,
-        clamp: 2.0,
-        actnorm: true,
-        last_layer_scale: 0.5,
-    };
     for kind in [ModelKind::Cinn, ModelKind::Inn] {
+        let arch = Architecture {
+            kind,
+            blocks: 3,
+            style: CouplingStyle::Glow,
+            hidden: vec![32, 32],
+            activation: Activation::Relu,
+            clamp: 2.0,
+            actnorm: true,
+            cond_hidden: vec![40],
+            cond_dim: 16,
+            last_layer_scale: 0.5,
+            ..Architecture::default()
+        };
         let template = match kind {
             ModelKind::Cinn => RandomArch::default_cinn(),
             ModelKind::Inn => RandomArch::paper_inn(),
         }
         .build(3);
-        let shape = NetShape {
-            kind,
+        let dims = Dims {
             x_dim: template.x_dim,
             y_dim: template.y_dim(),
             flow_dim: template.flow_dim,
-            cond_hidden: vec![40],
-            cond_dim: 16,
         };
-        let net = Network::init(&shape, &arch, 7, &Device::flex());
+        let net = Network::init(&arch, &dims, 7, &Device::flex());
         let spec = net.to_spec(&template.header);
         let worst = compare(&net, &spec, 32, 5);
         println!("{kind:?} from Burn init: largest relative difference {worst:.2e}");

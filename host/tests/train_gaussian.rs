@@ -1,7 +1,7 @@
-//! Training recovers an analytic posterior (issue 4): a linear-Gaussian inverse problem,
-//! x ∈ R², prior N(0, I), y = A·x + ε, ε ~ N(0, σ²I), y ∈ R³. The posterior is Gaussian
-//! with covariance Σ = (I + AᵀA/σ²)⁻¹ and mean Σ·Aᵀy/σ²; with this A it is strongly
-//! correlated (ρ ≈ −0.88), like the acoustic posteriors of design §6.
+//! Training recovers an analytic posterior: a linear-Gaussian inverse problem, x ∈ R²,
+//! prior N(0, I), y = A·x + ε, ε ~ N(0, σ²I), y ∈ R³. The posterior is Gaussian with
+//! covariance Σ = (I + AᵀA/σ²)⁻¹ and mean Σ·Aᵀy/σ²; with this A it is strongly correlated
+//! (ρ ≈ −0.88), like the exact acoustic posteriors (docs/architecture.md, "Evaluation").
 //!
 //! A small cINN trains for a few seconds; the exported `.vina` file is then run by
 //! `vina-core` (the firmware's prepare/sample path) and the sample mean and covariance
@@ -14,7 +14,8 @@ use std::time::Instant;
 use vina_core::layers::Scratch;
 use vina_core::model::Model;
 use vina_core::rng::Rng;
-use vina_host::train::config::{LossConfig, ModelConfig, OptimConfig};
+use vina_core::spec::Architecture;
+use vina_host::train::config::{LossConfig, OptimConfig};
 use vina_host::train::losses::fgan::Divergence;
 use vina_host::train::{TrainConfig, TrainData, train};
 
@@ -166,10 +167,10 @@ fn check_posteriors(model_file: &[u8]) -> Errors {
 }
 
 fn config(loss: LossConfig, epochs: usize, lr: f64) -> TrainConfig {
-    config_for(ModelConfig::default(), loss, epochs, lr)
+    config_for(Architecture::default(), loss, epochs, lr)
 }
 
-fn config_for(model: ModelConfig, loss: LossConfig, epochs: usize, lr: f64) -> TrainConfig {
+fn config_for(model: Architecture, loss: LossConfig, epochs: usize, lr: f64) -> TrainConfig {
     TrainConfig {
         seed: 1,
         epochs,
@@ -177,7 +178,7 @@ fn config_for(model: ModelConfig, loss: LossConfig, epochs: usize, lr: f64) -> T
         val_fraction: 0.1,
         max_samples: 0,
         progress: false,
-        model: ModelConfig {
+        model: Architecture {
             blocks: 4,
             hidden: vec![64, 64],
             cond_hidden: vec![32],
@@ -276,15 +277,16 @@ fn f_divergence_recovers_the_analytic_posterior() {
 // part of INN⁻¹([y, z]): the analytic posterior, with the noise marginalized.
 #[test]
 fn noise_in_x_inn_recovers_the_analytic_posterior() {
-    use vina_host::train::config::{ActivationName, KindName};
-    let model = ModelConfig {
-        kind: KindName::Inn,
+    use vina_core::layers::Activation;
+    use vina_core::model_file::ModelKind;
+    let model = Architecture {
+        kind: ModelKind::Inn,
         flow_dim: 6,
         noise_in_x: true,
         pad_noise: 0.05,
         actnorm: false,
-        activation: ActivationName::Gelu,
-        ..ModelConfig::default()
+        activation: Activation::Gelu,
+        ..Architecture::default()
     };
     let loss = LossConfig {
         ml: 1.0,

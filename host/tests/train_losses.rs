@@ -90,8 +90,10 @@ fn committed_configs_parse() {
 #[test]
 fn every_loss_term_trains_both_kinds() {
     use vina_core::model::Model;
+    use vina_core::model_file::ModelKind;
     use vina_core::rng::Rng;
-    use vina_host::train::config::{KindName, LossConfig, ModelConfig};
+    use vina_core::spec::Architecture;
+    use vina_host::train::config::LossConfig;
     use vina_host::train::train;
 
     let mut rng = Rng::new(1);
@@ -104,13 +106,13 @@ fn every_loss_term_trains_both_kinds() {
         y.extend([a + b, a - b, 0.5 * a].map(|v| v + 0.1 * rng.normal_f32()));
     }
     let data = common::toy_data(x, y, 1);
-    for kind in [KindName::Cinn, KindName::Inn] {
+    for kind in [ModelKind::Cinn, ModelKind::Inn] {
         for div in Divergence::ALL {
             let config = TrainConfig {
                 epochs: 1,
                 batch_size: 100,
                 progress: false,
-                model: ModelConfig {
+                model: Architecture {
                     kind,
                     blocks: 2,
                     hidden: vec![16],
@@ -118,7 +120,7 @@ fn every_loss_term_trains_both_kinds() {
                     cond_dim: 4,
                     flow_dim: 6,
                     last_layer_scale: 0.3,
-                    ..ModelConfig::default()
+                    ..Architecture::default()
                 },
                 loss: LossConfig {
                     ml: 1.0,
@@ -145,7 +147,7 @@ fn every_loss_term_trains_both_kinds() {
             Model::from_bytes(&file).expect("exported model decodes");
             let csv = std::fs::read_to_string(out.path().join("metrics.csv")).expect("csv");
             assert_eq!(csv.lines().count(), 2, "header and one epoch");
-            if kind == KindName::Inn {
+            if kind == ModelKind::Inn {
                 // the fit columns are filled (RMSEs are positive)
                 let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
                 let row: Vec<f64> = csv

@@ -1,11 +1,12 @@
-//! Resuming from a checkpoint continues the same loss curve (issue 4): a run stopped
-//! after two epochs and resumed to four matches an uninterrupted four-epoch run, including
-//! the optimizer's and the f-GAN critic's state.
+//! Resuming from a checkpoint continues the same loss curve: a run stopped after two
+//! epochs and resumed to four matches an uninterrupted four-epoch run, including the
+//! optimizer's and the f-GAN critic's state.
 
 mod common;
 
 use vina_core::rng::Rng;
-use vina_host::train::config::{LossConfig, ModelConfig};
+use vina_core::spec::Architecture;
+use vina_host::train::config::LossConfig;
 use vina_host::train::{TrainConfig, TrainData, train};
 
 fn data(n: usize) -> TrainData {
@@ -25,12 +26,12 @@ fn config(epochs: usize) -> TrainConfig {
         epochs,
         batch_size: 128,
         progress: false,
-        model: ModelConfig {
+        model: Architecture {
             blocks: 2,
             hidden: vec![16],
             cond_hidden: vec![8],
             cond_dim: 4,
-            ..ModelConfig::default()
+            ..Architecture::default()
         },
         // ML plus a small f-GAN term, so the critic and its optimizer are checkpointed too.
         loss: LossConfig {

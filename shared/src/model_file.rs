@@ -48,7 +48,12 @@ pub fn crc32_parts(parts: &[&[u8]]) -> u32 {
 }
 
 /// INN or conditional INN (design §5).
+///
+/// Model files store the variant index (postcard), so the order of the variants is part of
+/// the `.vina` format; human-readable formats (a training config's `kind`) spell the
+/// variants in snake case: `"inn"`, `"cinn"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     /// x (padded) ↔ [y, z]; posterior samples are inverse passes of [y, z].
     Inn,

@@ -3,9 +3,14 @@
 //! The exporter fills a [`ModelSpec`] from trained weights; [`ModelSpec::encode`] writes
 //! the file with the same record types the firmware decodes, quantizing on the way when
 //! asked, and decodes the result once to prove it is valid.
+//!
+//! [`Architecture`] is the one description of a network's shape: the trainer reads it
+//! from a training config's `[model]` table, and [`RandomArch`] builds random models of it.
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt;
+use core::str::FromStr;
 
 use crate::array::{F32s, f32_bytes};
 use crate::error::ModelError;
@@ -26,6 +31,49 @@ pub enum Precision {
     /// the flow's subnets (the condition network and each subnet's output layer stay f32).
     Int8,
 }
+
+impl Precision {
+    /// Every precision, in the order a help text lists them.
+    pub const ALL: [Self; 2] = [Self::F32, Self::Int8];
+
+    /// The name a command line spells (`vina export --quantize`): `"f32"` or `"int8"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::Int8 => "int8",
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Precision {
+    type Err = UnknownPrecision;
+
+    /// The precision [`Precision::name`] spells `s`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| UnknownPrecision(String::from(s)))
+    }
+}
+
+/// A name that is no [`Precision`] (the error of its `FromStr`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownPrecision(pub String);
+
+impl fmt::Display for UnknownPrecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown precision `{}` (expected f32 or int8)", self.0)
+    }
+}
+
+impl core::error::Error for UnknownPrecision {}
 
 /// An owned dense layer; `weights` is row-major `[out][in]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -398,37 +446,354 @@ impl ModelSpec {
     }
 }
 
-/// Architecture of a randomly initialized model (tests, benchmarks, size reports).
+/// The network architecture: the one description of a network's shape. The trainer reads
+/// it from a training config's `[model]` table and builds its Burn modules from it;
+/// [`RandomArch`] builds random models of it, so trained and random models have the same
+/// layers in the same order.
+///
+/// The rest of a network's shape comes from its data: `x_dim` parameters (for an INN with
+/// `noise_in_x`, plus the noise draws) and `y_dim` observation features.
+///
+/// In a `[model]` table (serde, human-readable formats) the keys are the field names,
+/// except that the hidden activation is two keys: `activation` (`"relu"`, `"leaky_relu"`,
+/// `"gelu"` or `"tanh"`) and `leaky_slope` (LeakyReLU's slope, default 0.01). `kind` is
+/// `"cinn"` or `"inn"`, `style` `"glow"` or `"real_nvp"`. Absent keys keep the
+/// [`Default`] (the on-device cINN, [`RandomArch::default_cinn`]); unknown keys are
+/// refused.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Architecture {
+    /// cINN or INN.
+    pub kind: ModelKind,
+    /// Coupling blocks, each `[ActNorm] → coupling → permutation`.
+    pub blocks: usize,
+    /// GLOW (two-sided, two subnets) or RealNVP (one-sided, one subnet).
+    pub style: CouplingStyle,
+    /// Hidden widths of each coupling subnet.
+    pub hidden: Vec<usize>,
+    /// Hidden activation of the subnets and the condition network (whose output layer
+    /// keeps it too); a subnet's output layer has none.
+    pub activation: Activation,
+    /// Soft clamp of the log-scales.
+    pub clamp: f32,
+    /// ActNorm before each coupling.
+    pub actnorm: bool,
+    /// cINN: hidden widths of the condition network h(y).
+    pub cond_hidden: Vec<usize>,
+    /// cINN: condition width. Equal to `y_dim` with no hidden widths, there is no
+    /// condition network: c is the normalized y.
+    pub cond_dim: usize,
+    /// INN: total dimension (> `y_dim` and ≥ `x_dim`); 0 means `x_dim + y_dim`.
+    pub flow_dim: usize,
+    /// INN, training: standard deviation of the noise padding x to the total dimension.
+    pub pad_noise: f32,
+    /// INN, training: x carries the standard-normal draws that made the observation's
+    /// noise, so y is a deterministic function of x (the VINA reference set-up;
+    /// docs/architecture.md "noise in x"). Needs a data set from `vina simulate` that kept
+    /// them.
+    pub noise_in_x: bool,
+    /// Training: scale of each subnet's last-layer initial weights (0: every block starts
+    /// as the identity, which keeps the first steps stable).
+    pub last_layer_scale: f32,
+}
+
+impl Default for Architecture {
+    /// The on-device cINN: 4 GLOW blocks with ActNorm, subnets 48-48 ReLU, clamp 2, a
+    /// condition network y → 64 → 32.
+    fn default() -> Self {
+        Self {
+            kind: ModelKind::Cinn,
+            blocks: 4,
+            style: CouplingStyle::Glow,
+            hidden: alloc::vec![48, 48],
+            activation: Activation::Relu,
+            clamp: 2.0,
+            actnorm: true,
+            cond_hidden: alloc::vec![64],
+            cond_dim: 32,
+            flow_dim: 0,
+            pad_noise: 0.01,
+            noise_in_x: false,
+            last_layer_scale: 0.0,
+        }
+    }
+}
+
+impl Architecture {
+    /// The VINA paper's INN: 3 GLOW blocks without ActNorm, subnets 64-64 ReLU, total
+    /// dimension 88.
+    pub fn paper_inn() -> Self {
+        Self {
+            kind: ModelKind::Inn,
+            blocks: 3,
+            hidden: alloc::vec![64, 64],
+            actnorm: false,
+            cond_hidden: Vec::new(),
+            cond_dim: 0,
+            flow_dim: 88,
+            ..Self::default()
+        }
+    }
+
+    /// Dimension of the flow for `x_dim` inputs and `y_dim` features: `x_dim` for a cINN;
+    /// for an INN `flow_dim`, or `x_dim + y_dim` when that is 0.
+    pub fn flow_dim_for(&self, x_dim: usize, y_dim: usize) -> usize {
+        match self.kind {
+            ModelKind::Cinn => x_dim,
+            ModelKind::Inn if self.flow_dim == 0 => x_dim + y_dim,
+            ModelKind::Inn => self.flow_dim,
+        }
+    }
+
+    /// Width of the condition every subnet takes after its half: `cond_dim` for a cINN, 0
+    /// for an INN.
+    pub fn condition_dim(&self) -> usize {
+        match self.kind {
+            ModelKind::Cinn => self.cond_dim,
+            ModelKind::Inn => 0,
+        }
+    }
+
+    /// Layer widths of the condition network for `y_dim` features (`y_dim`, the hidden
+    /// widths, `cond_dim`), or `None` where there is none: an INN, or a cINN with no hidden
+    /// widths and `cond_dim == y_dim` (c is the normalized y).
+    pub fn condition_widths(&self, y_dim: usize) -> Option<Vec<usize>> {
+        let plain = self.cond_hidden.is_empty() && self.cond_dim == y_dim;
+        (self.kind == ModelKind::Cinn && !plain).then(|| {
+            let mut widths = alloc::vec![y_dim];
+            widths.extend(&self.cond_hidden);
+            widths.push(self.cond_dim);
+            widths
+        })
+    }
+
+    /// Layer widths of each subnet of a coupling block over `dim` dimensions, in FrEIA
+    /// order (halves `len1 = dim/2`, `len2 = dim − len1`): subnet 0 maps `len1` plus the
+    /// condition to `2·len2` (scales and shifts), subnet 1 (GLOW only) `len2` plus the
+    /// condition to `2·len1`.
+    pub fn subnet_widths(&self, dim: usize) -> Vec<Vec<usize>> {
+        let (len1, len2) = (dim / 2, dim - dim / 2);
+        let widths = |n_in: usize, n_out: usize| {
+            let mut w = alloc::vec![n_in + self.condition_dim()];
+            w.extend(&self.hidden);
+            w.push(n_out);
+            w
+        };
+        match self.style {
+            CouplingStyle::Glow => alloc::vec![widths(len1, 2 * len2), widths(len2, 2 * len1)],
+            CouplingStyle::RealNvp => alloc::vec![widths(len1, 2 * len2)],
+        }
+    }
+}
+
+/// The `[model]` table spelling of [`Architecture`] (see there): hand-written because one
+/// field, the activation, is two keys.
+mod model_table {
+    use core::fmt;
+
+    use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, VariantAccess};
+    use serde::ser::{SerializeStruct, Serializer};
+    use serde::{Deserialize, Serialize};
+
+    use super::Architecture;
+    use crate::layers::Activation;
+    use crate::model_file::ModelKind;
+
+    /// The keys, in the order they are written.
+    const KEYS: &[&str] = &[
+        "kind",
+        "blocks",
+        "style",
+        "hidden",
+        "activation",
+        "leaky_slope",
+        "clamp",
+        "actnorm",
+        "cond_hidden",
+        "cond_dim",
+        "flow_dim",
+        "pad_noise",
+        "noise_in_x",
+        "last_layer_scale",
+    ];
+
+    /// The values of `kind`, in the order errors list them (the file format's variant
+    /// order is the other way round).
+    const KINDS: &[&str] = &["cinn", "inn"];
+
+    /// The values of `activation` (no `identity`: a subnet's hidden layers need one).
+    const HIDDEN: &[&str] = &["relu", "leaky_relu", "gelu", "tanh"];
+
+    /// LeakyReLU's slope when a table names none; written for the other activations.
+    const DEFAULT_LEAKY_SLOPE: f32 = 0.01;
+
+    impl Serialize for Architecture {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let slope = match self.activation {
+                Activation::LeakyRelu(slope) => slope,
+                _ => DEFAULT_LEAKY_SLOPE,
+            };
+            let mut t = s.serialize_struct("Architecture", KEYS.len())?;
+            t.serialize_field("kind", &self.kind)?;
+            t.serialize_field("blocks", &self.blocks)?;
+            t.serialize_field("style", &self.style)?;
+            t.serialize_field("hidden", &self.hidden)?;
+            t.serialize_field("activation", self.activation.name())?;
+            t.serialize_field("leaky_slope", &slope)?;
+            t.serialize_field("clamp", &self.clamp)?;
+            t.serialize_field("actnorm", &self.actnorm)?;
+            t.serialize_field("cond_hidden", &self.cond_hidden)?;
+            t.serialize_field("cond_dim", &self.cond_dim)?;
+            t.serialize_field("flow_dim", &self.flow_dim)?;
+            t.serialize_field("pad_noise", &self.pad_noise)?;
+            t.serialize_field("noise_in_x", &self.noise_in_x)?;
+            t.serialize_field("last_layer_scale", &self.last_layer_scale)?;
+            t.end()
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Architecture {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_struct("Architecture", KEYS, Table)
+        }
+    }
+
+    /// Reads a table over the default architecture.
+    struct Table;
+
+    impl<'de> de::Visitor<'de> for Table {
+        type Value = Architecture;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("struct Architecture")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Architecture, A::Error> {
+            let mut a = Architecture::default();
+            let (mut name, mut slope) = (None, None);
+            while let Some(key) = map.next_key_seed(Name::key())? {
+                match key {
+                    "kind" => {
+                        a.kind = match map.next_value_seed(UnitVariant(KINDS))? {
+                            "inn" => ModelKind::Inn,
+                            _ => ModelKind::Cinn,
+                        }
+                    }
+                    "blocks" => a.blocks = map.next_value()?,
+                    "style" => a.style = map.next_value()?,
+                    "hidden" => a.hidden = map.next_value()?,
+                    "activation" => name = Some(map.next_value_seed(UnitVariant(HIDDEN))?),
+                    "leaky_slope" => slope = Some(map.next_value()?),
+                    "clamp" => a.clamp = map.next_value()?,
+                    "actnorm" => a.actnorm = map.next_value()?,
+                    "cond_hidden" => a.cond_hidden = map.next_value()?,
+                    "cond_dim" => a.cond_dim = map.next_value()?,
+                    "flow_dim" => a.flow_dim = map.next_value()?,
+                    "pad_noise" => a.pad_noise = map.next_value()?,
+                    "noise_in_x" => a.noise_in_x = map.next_value()?,
+                    "last_layer_scale" => a.last_layer_scale = map.next_value()?,
+                    other => return Err(de::Error::unknown_field(other, KEYS)),
+                }
+            }
+            let default_slope = match a.activation {
+                Activation::LeakyRelu(slope) => slope,
+                _ => DEFAULT_LEAKY_SLOPE,
+            };
+            let name = name.unwrap_or(a.activation.name());
+            if let Some(activation) = Activation::from_name(name, slope.unwrap_or(default_slope)) {
+                a.activation = activation;
+            }
+            Ok(a)
+        }
+    }
+
+    /// One of `names` as an identifier (a key, or a variant's name), as a derived struct
+    /// or enum reads it: anything else is an unknown field (`field`) or variant.
+    #[derive(Clone, Copy)]
+    struct Name {
+        names: &'static [&'static str],
+        field: bool,
+    }
+
+    impl Name {
+        fn key() -> Self {
+            Self {
+                names: KEYS,
+                field: true,
+            }
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Name {
+        type Value = &'static str;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<&'static str, D::Error> {
+            d.deserialize_identifier(self)
+        }
+    }
+
+    impl<'de> de::Visitor<'de> for Name {
+        type Value = &'static str;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(if self.field {
+                "field identifier"
+            } else {
+                "variant identifier"
+            })
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<&'static str, E> {
+            match self.names.iter().find(|n| **n == v) {
+                Some(n) => Ok(n),
+                None if self.field => Err(E::unknown_field(v, self.names)),
+                None => Err(E::unknown_variant(v, self.names)),
+            }
+        }
+    }
+
+    /// A unit variant named one of the names, as a derived enum reads it.
+    struct UnitVariant(&'static [&'static str]);
+
+    impl<'de> DeserializeSeed<'de> for UnitVariant {
+        type Value = &'static str;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<&'static str, D::Error> {
+            d.deserialize_enum("enum", self.0, self)
+        }
+    }
+
+    impl<'de> de::Visitor<'de> for UnitVariant {
+        type Value = &'static str;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a unit variant")
+        }
+
+        fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<&'static str, A::Error> {
+            let (name, variant) = data.variant_seed(Name {
+                names: self.0,
+                field: false,
+            })?;
+            variant.unit_variant()?;
+            Ok(name)
+        }
+    }
+}
+
+/// A randomly initialized model of an [`Architecture`] (tests, benchmarks, size reports):
+/// the architecture, the data shape it is built for, and the scale of the random weights.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RandomArch {
-    /// INN or cINN.
-    pub kind: ModelKind,
+    /// The network (its training-only fields are not used).
+    pub net: Architecture,
     /// Physical parameters.
     pub x_dim: usize,
-    /// Flow dimension (ignored for a cINN, which uses `x_dim`).
-    pub flow_dim: usize,
     /// Feature kind.
     pub feature_kind: FeatureKind,
     /// Tones.
     pub tones: usize,
     /// Receivers.
     pub receivers: usize,
-    /// Hidden widths of the condition network; its output width is `cond_dim`.
-    pub cond_hidden: Vec<usize>,
-    /// Condition width (cINN).
-    pub cond_dim: usize,
-    /// Coupling blocks (each followed by a permutation, preceded by an ActNorm if set).
-    pub blocks: usize,
-    /// Coupling style.
-    pub style: CouplingStyle,
-    /// Hidden widths of each subnet.
-    pub hidden: Vec<usize>,
-    /// Hidden activation.
-    pub activation: Activation,
-    /// Soft clamp.
-    pub clamp: f32,
-    /// Insert ActNorm layers.
-    pub actnorm: bool,
     /// Weights are uniform in ±`weight_scale / √fan_in`.
     pub weight_scale: f32,
 }
@@ -439,20 +804,11 @@ impl RandomArch {
     /// ≈ 20k multiply-accumulates per posterior sample, ≈ 150 kB in f32, ≈ 45 kB in int8.
     pub fn default_cinn() -> Self {
         Self {
-            kind: ModelKind::Cinn,
+            net: Architecture::default(),
             x_dim: 2,
-            flow_dim: 2,
             feature_kind: FeatureKind::RelativeTransferFunction,
             tones: 7,
             receivers: 5,
-            cond_hidden: alloc::vec![64],
-            cond_dim: 32,
-            blocks: 4,
-            style: CouplingStyle::Glow,
-            hidden: alloc::vec![48, 48],
-            activation: Activation::Relu,
-            clamp: 2.0,
-            actnorm: true,
             weight_scale: 1.0,
         }
     }
@@ -461,21 +817,9 @@ impl RandomArch {
     /// dimension 88 (18 latent).
     pub fn paper_inn() -> Self {
         Self {
-            kind: ModelKind::Inn,
-            x_dim: 2,
-            flow_dim: 88,
+            net: Architecture::paper_inn(),
             feature_kind: FeatureKind::RawPressure,
-            tones: 7,
-            receivers: 5,
-            cond_hidden: Vec::new(),
-            cond_dim: 0,
-            blocks: 3,
-            style: CouplingStyle::Glow,
-            hidden: alloc::vec![64, 64],
-            activation: Activation::Relu,
-            clamp: 2.0,
-            actnorm: false,
-            weight_scale: 1.0,
+            ..Self::default_cinn()
         }
     }
 
@@ -485,21 +829,30 @@ impl RandomArch {
     /// cINN conditioned on the normalized features directly (tanh).
     pub fn coverage_set() -> Vec<Self> {
         let realnvp = Self {
-            style: CouplingStyle::RealNvp,
+            net: Architecture {
+                style: CouplingStyle::RealNvp,
+                activation: Activation::Gelu,
+                ..Architecture::default()
+            },
             x_dim: 3,
-            activation: Activation::Gelu,
             ..Self::default_cinn()
         };
         let odd_inn = Self {
-            flow_dim: 75,
-            activation: Activation::LeakyRelu(0.1),
-            actnorm: true,
+            net: Architecture {
+                flow_dim: 75,
+                activation: Activation::LeakyRelu(0.1),
+                actnorm: true,
+                ..Architecture::paper_inn()
+            },
             ..Self::paper_inn()
         };
         let tanh_plain_cond = Self {
-            cond_hidden: Vec::new(),
-            cond_dim: 35,
-            activation: Activation::Tanh,
+            net: Architecture {
+                cond_hidden: Vec::new(),
+                cond_dim: 35,
+                activation: Activation::Tanh,
+                ..Architecture::default()
+            },
             ..Self::default_cinn()
         };
         alloc::vec![
@@ -513,25 +866,18 @@ impl RandomArch {
 
     /// A model spec with weights drawn from `seed`.
     pub fn build(&self, seed: u64) -> ModelSpec {
+        let net = &self.net;
         let mut rng = Rng::new(seed);
         let y_dim = self.feature_kind.len(self.tones, self.receivers);
-        let flow_dim = if self.kind == ModelKind::Cinn {
-            self.x_dim
-        } else {
-            self.flow_dim
-        };
-        let cond_dim = if self.kind == ModelKind::Cinn {
-            self.cond_dim
-        } else {
-            0
-        };
+        let flow_dim = net.flow_dim_for(self.x_dim, y_dim);
+        let cond_dim = net.condition_dim();
         let scale = self.weight_scale;
         let mut uniform = move |n: usize, a: f32| -> Vec<f32> {
             (0..n)
                 .map(|_| a * (2.0 * rng.uniform_f32() - 1.0))
                 .collect()
         };
-        let mut mlp = |widths: &[usize], hidden_act: Activation| -> Vec<DenseSpec> {
+        let mut mlp = |widths: &[usize], last_act: Activation| -> Vec<DenseSpec> {
             widths
                 .windows(2)
                 .enumerate()
@@ -539,60 +885,37 @@ impl RandomArch {
                     in_dim: w[0],
                     out_dim: w[1],
                     activation: if i + 2 == widths.len() {
-                        Activation::Identity
+                        last_act
                     } else {
-                        hidden_act
+                        net.activation
                     },
                     weights: uniform(w[0] * w[1], scale / libm::sqrtf(w[0] as f32)),
                     bias: uniform(w[1], 0.1),
                 })
                 .collect()
         };
-        let cond_net = if self.kind == ModelKind::Cinn
-            && (cond_dim != y_dim || !self.cond_hidden.is_empty())
-        {
-            let mut widths = alloc::vec![y_dim];
-            widths.extend(&self.cond_hidden);
-            widths.push(cond_dim);
-            let mut net = mlp(&widths, self.activation);
-            if let Some(last) = net.last_mut() {
-                last.activation = self.activation;
-            }
-            net
-        } else {
-            Vec::new()
-        };
-        let (len1, len2) = (flow_dim / 2, flow_dim - flow_dim / 2);
+        // The condition network's output layer keeps the hidden activation.
+        let cond_net = net
+            .condition_widths(y_dim)
+            .map_or_else(Vec::new, |widths| mlp(&widths, net.activation));
         let mut flow = Vec::new();
         let mut perm_rng = Rng::new(seed ^ 0x5EED);
-        for _ in 0..self.blocks {
-            if self.actnorm {
+        for _ in 0..net.blocks {
+            if net.actnorm {
                 let mut r = Rng::new(perm_rng.next_u64());
                 flow.push(FlowSpec::ActNorm {
                     log_scale: (0..flow_dim).map(|_| 0.2 * r.normal_f32()).collect(),
                     bias: (0..flow_dim).map(|_| 0.2 * r.normal_f32()).collect(),
                 });
             }
-            let subnet =
-                |n_in: usize,
-                 n_out: usize,
-                 mlp: &mut dyn FnMut(&[usize], Activation) -> Vec<DenseSpec>| {
-                    let mut widths = alloc::vec![n_in + cond_dim];
-                    widths.extend(&self.hidden);
-                    widths.push(n_out);
-                    mlp(&widths, self.activation)
-                };
-            let subnets = match self.style {
-                CouplingStyle::Glow => alloc::vec![
-                    subnet(len1, 2 * len2, &mut mlp),
-                    subnet(len2, 2 * len1, &mut mlp)
-                ],
-                CouplingStyle::RealNvp => alloc::vec![subnet(len1, 2 * len2, &mut mlp)],
-            };
             flow.push(FlowSpec::Coupling {
-                style: self.style,
-                clamp: self.clamp,
-                subnets,
+                style: net.style,
+                clamp: net.clamp,
+                subnets: net
+                    .subnet_widths(flow_dim)
+                    .iter()
+                    .map(|widths| mlp(widths, Activation::Identity))
+                    .collect(),
             });
             let mut perm: Vec<u16> = (0..flow_dim as u16).collect();
             for i in (1..perm.len()).rev() {
@@ -603,7 +926,7 @@ impl RandomArch {
         }
         let names = (0..self.x_dim).map(|i| alloc::format!("p{i}")).collect();
         ModelSpec {
-            kind: self.kind,
+            kind: net.kind,
             x_dim: self.x_dim,
             flow_dim,
             cond_dim,

@@ -7,7 +7,7 @@ use vina_core::layers::{Activation, CouplingStyle, Scratch};
 use vina_core::model::{Condition, Model};
 use vina_core::model_file::ModelKind;
 use vina_core::rng::Rng;
-use vina_core::spec::{Precision, RandomArch};
+use vina_core::spec::{Architecture, Precision, RandomArch};
 
 fn arch(
     kind: ModelKind,
@@ -18,20 +18,23 @@ fn arch(
     act: Activation,
 ) -> RandomArch {
     RandomArch {
-        kind,
+        net: Architecture {
+            kind,
+            flow_dim: dim.max(5),
+            cond_hidden: vec![8],
+            cond_dim: 3,
+            blocks: 3,
+            style,
+            hidden: vec![16, 16],
+            activation: act,
+            clamp: 2.0,
+            actnorm,
+            ..Architecture::default()
+        },
         x_dim: if kind == ModelKind::Cinn { dim } else { 2 },
-        flow_dim: dim.max(5),
         feature_kind: FeatureKind::RawPressure,
         tones: 1,
         receivers: 2,
-        cond_hidden: vec![8],
-        cond_dim: 3,
-        blocks: 3,
-        style,
-        hidden: vec![16, 16],
-        activation: act,
-        clamp: 2.0,
-        actnorm,
         weight_scale,
     }
 }
@@ -94,7 +97,7 @@ proptest! {
         if saturate {
             // f32 round trips lose eps·exp(2·clamp·blocks) at worst when every scale sits at
             // the clamp, so saturation is checked one block at a time.
-            arch.blocks = 1;
+            arch.net.blocks = 1;
         }
         let mut spec = arch.build(seed);
         if saturate {

@@ -8,27 +8,30 @@ use vina_core::layers::{Activation, CouplingStyle, Scratch};
 use vina_core::model::Model;
 use vina_core::model_file::{self, ModelKind, PREAMBLE_LEN};
 use vina_core::prior::Prior;
-use vina_core::spec::{ModelSpec, Precision, RandomArch};
+use vina_core::spec::{Architecture, ModelSpec, Precision, RandomArch};
 use vina_core::template::{EnvironmentTemplate, PARAM_COUNT, Unknown, WaveguideKind};
 
 /// A deliberately small cINN (a few hundred bytes) so that every byte can be corrupted
 /// to every other value.
 fn tiny() -> Vec<u8> {
     RandomArch {
-        kind: ModelKind::Cinn,
+        net: Architecture {
+            kind: ModelKind::Cinn,
+            flow_dim: 3,
+            cond_hidden: vec![],
+            cond_dim: 2,
+            blocks: 1,
+            style: CouplingStyle::Glow,
+            hidden: vec![3],
+            activation: Activation::LeakyRelu(0.01),
+            clamp: 2.0,
+            actnorm: true,
+            ..Architecture::default()
+        },
         x_dim: 3,
-        flow_dim: 3,
         feature_kind: FeatureKind::RelativeTransferFunction,
         tones: 1,
         receivers: 2,
-        cond_hidden: vec![],
-        cond_dim: 2,
-        blocks: 1,
-        style: CouplingStyle::Glow,
-        hidden: vec![3],
-        activation: Activation::LeakyRelu(0.01),
-        clamp: 2.0,
-        actnorm: true,
         weight_scale: 1.0,
     }
     .build(99)

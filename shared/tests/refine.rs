@@ -291,7 +291,7 @@ fn gaussian_in_box(pts: &[f64], out: &mut [f64]) {
 fn near_identity_cinn(mean: [f32; 2], std: [f32; 2]) -> Vec<u8> {
     let mut arch = RandomArch::default_cinn();
     arch.weight_scale = 0.01;
-    arch.actnorm = false;
+    arch.net.actnorm = false;
     let mut spec = arch.build(3);
     spec.header.x_mean = mean.to_vec();
     spec.header.x_std = std.to_vec();

@@ -20,10 +20,10 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use vina_core::layers::{Activation, CouplingStyle};
+use vina_core::layers::Activation;
 use vina_core::model_file::ModelKind;
+use vina_core::spec::Architecture;
 
-use super::flow::FlowArch;
 use super::losses::fgan::Divergence;
 use crate::error::refuse;
 
@@ -46,8 +46,8 @@ pub struct TrainConfig {
     /// Burn device: "flex" (CPU, default), "cuda" or "wgpu" (cargo features of the same
     /// names).
     pub device: super::device::DeviceName,
-    /// Network architecture.
-    pub model: ModelConfig,
+    /// Network architecture (the `[model]` table; keys in `vina_core::spec::Architecture`).
+    pub model: Architecture,
     /// Loss terms and their weights.
     pub loss: LossConfig,
     /// Optimizer of the network.
@@ -64,136 +64,9 @@ impl Default for TrainConfig {
             max_samples: 0,
             progress: true,
             device: super::device::DeviceName::Flex,
-            model: ModelConfig::default(),
+            model: Architecture::default(),
             loss: LossConfig::default(),
             optim: OptimConfig::default(),
-        }
-    }
-}
-
-/// Model kind, in the config file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KindName {
-    /// Conditional INN.
-    Cinn,
-    /// INN.
-    Inn,
-}
-
-/// Coupling style, in the config file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StyleName {
-    /// GLOW (two-sided).
-    Glow,
-    /// RealNVP (one-sided).
-    RealNvp,
-}
-
-/// Activation, in the config file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActivationName {
-    /// max(0, x).
-    Relu,
-    /// LeakyReLU with `leaky_slope`.
-    LeakyRelu,
-    /// Exact GELU.
-    Gelu,
-    /// tanh.
-    Tanh,
-}
-
-/// Architecture (the shape of `vina_core::spec::RandomArch`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ModelConfig {
-    /// cINN or INN.
-    pub kind: KindName,
-    /// Coupling blocks.
-    pub blocks: usize,
-    /// GLOW or RealNVP.
-    pub style: StyleName,
-    /// Hidden widths of each subnet.
-    pub hidden: Vec<usize>,
-    /// Hidden activation.
-    pub activation: ActivationName,
-    /// Slope of LeakyReLU.
-    pub leaky_slope: f32,
-    /// Soft clamp of the log-scales.
-    pub clamp: f32,
-    /// ActNorm before each coupling.
-    pub actnorm: bool,
-    /// cINN: hidden widths of the condition network.
-    pub cond_hidden: Vec<usize>,
-    /// cINN: condition width.
-    pub cond_dim: usize,
-    /// INN: total dimension (≥ y_dim + 1 and ≥ x_dim); 0 means `y_dim + x_dim`.
-    pub flow_dim: usize,
-    /// INN: standard deviation of the noise padding x to the total dimension.
-    pub pad_noise: f32,
-    /// INN: x carries the standard-normal draws that made the observation's noise, so y
-    /// is a deterministic function of x (the VINA reference set-up; docs/architecture.md
-    /// "noise in x"). Needs a data set from `vina simulate` that kept them.
-    pub noise_in_x: bool,
-    /// Scale of each subnet's last-layer initial weights (0: identity blocks at start).
-    pub last_layer_scale: f32,
-}
-
-impl Default for ModelConfig {
-    fn default() -> Self {
-        Self {
-            kind: KindName::Cinn,
-            blocks: 4,
-            style: StyleName::Glow,
-            hidden: vec![48, 48],
-            activation: ActivationName::Relu,
-            leaky_slope: 0.01,
-            clamp: 2.0,
-            actnorm: true,
-            cond_hidden: vec![64],
-            cond_dim: 32,
-            flow_dim: 0,
-            pad_noise: 0.01,
-            noise_in_x: false,
-            last_layer_scale: 0.0,
-        }
-    }
-}
-
-impl ModelConfig {
-    /// The model kind.
-    pub fn kind(&self) -> ModelKind {
-        match self.kind {
-            KindName::Cinn => ModelKind::Cinn,
-            KindName::Inn => ModelKind::Inn,
-        }
-    }
-
-    /// The hidden activation.
-    pub fn activation(&self) -> Activation {
-        match self.activation {
-            ActivationName::Relu => Activation::Relu,
-            ActivationName::LeakyRelu => Activation::LeakyRelu(self.leaky_slope),
-            ActivationName::Gelu => Activation::Gelu,
-            ActivationName::Tanh => Activation::Tanh,
-        }
-    }
-
-    /// The flow architecture.
-    pub fn arch(&self) -> FlowArch {
-        FlowArch {
-            blocks: self.blocks,
-            style: match self.style {
-                StyleName::Glow => CouplingStyle::Glow,
-                StyleName::RealNvp => CouplingStyle::RealNvp,
-            },
-            hidden: self.hidden.clone(),
-            activation: self.activation(),
-            clamp: self.clamp,
-            actnorm: self.actnorm,
-            last_layer_scale: self.last_layer_scale,
         }
     }
 }
@@ -333,10 +206,13 @@ impl TrainConfig {
         if !(self.model.clamp.is_finite() && self.model.clamp > 0.0) {
             return bad("model.clamp must be positive");
         }
-        if self.model.kind == KindName::Cinn && self.model.cond_dim == 0 {
+        if self.model.activation == Activation::Identity {
+            return bad("model.activation must be relu, leaky_relu, gelu or tanh");
+        }
+        if self.model.kind == ModelKind::Cinn && self.model.cond_dim == 0 {
             return bad("model.cond_dim must be at least 1 for a cINN");
         }
-        if self.model.kind == KindName::Cinn && self.model.noise_in_x {
+        if self.model.kind == ModelKind::Cinn && self.model.noise_in_x {
             return bad("model.noise_in_x is for an INN (a cINN conditions on y directly)");
         }
         let l = &self.loss;

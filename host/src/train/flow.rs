@@ -12,7 +12,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use vina_core::layers::{Activation, CouplingStyle};
 use vina_core::model_file::ModelKind;
 use vina_core::rng::Rng;
-use vina_core::spec::{FlowSpec, ModelSpec};
+use vina_core::spec::{Architecture, FlowSpec, ModelSpec};
 
 use super::modules::{Mlp, tensor1, to_vec};
 
@@ -189,28 +189,7 @@ pub enum FlowLayer {
     Coupling(CouplingLayer),
 }
 
-/// Architecture of the flow and (cINN) condition network; mirrors
-/// `vina_core::spec::RandomArch` so trained and random models have the same shapes.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FlowArch {
-    /// Coupling blocks, each `[ActNorm] → coupling → permutation`.
-    pub blocks: usize,
-    /// GLOW or RealNVP.
-    pub style: CouplingStyle,
-    /// Hidden widths of each subnet.
-    pub hidden: Vec<usize>,
-    /// Hidden activation (subnets and condition network).
-    pub activation: Activation,
-    /// Soft clamp.
-    pub clamp: f32,
-    /// Insert an ActNorm before each coupling.
-    pub actnorm: bool,
-    /// Scale of each subnet's last-layer initial weights (0: every block starts as the
-    /// identity, which keeps the first steps stable).
-    pub last_layer_scale: f32,
-}
-
-/// A stack of flow layers over `dim` dimensions, conditioned on `cond_dim` values.
+/// A stack of flow layers (couplings conditioned on a cINN's c, or not).
 #[derive(Module, Debug)]
 pub struct Flow {
     /// Layers in forward order.
@@ -218,15 +197,9 @@ pub struct Flow {
 }
 
 impl Flow {
-    /// A freshly initialized flow: weights and permutations drawn from `rng`.
-    pub fn init(
-        dim: usize,
-        cond_dim: usize,
-        arch: &FlowArch,
-        rng: &mut Rng,
-        device: &Device,
-    ) -> Self {
-        let (len1, len2) = (dim / 2, dim - dim / 2);
+    /// A freshly initialized flow of `arch` over `dim` dimensions (conditioned on
+    /// `arch.condition_dim()` values): weights and permutations drawn from `rng`.
+    pub fn init(dim: usize, arch: &Architecture, rng: &mut Rng, device: &Device) -> Self {
         let mut layers = Vec::new();
         for _ in 0..arch.blocks {
             if arch.actnorm {
@@ -236,23 +209,20 @@ impl Flow {
                     device,
                 )));
             }
-            let mut subnet = |n_in: usize, n_out: usize| {
-                let mut widths = vec![n_in + cond_dim];
-                widths.extend(&arch.hidden);
-                widths.push(n_out);
-                Mlp::init(
-                    &widths,
-                    arch.activation,
-                    Activation::Identity,
-                    arch.last_layer_scale,
-                    rng,
-                    device,
-                )
-            };
-            let subnets = match arch.style {
-                CouplingStyle::Glow => vec![subnet(len1, 2 * len2), subnet(len2, 2 * len1)],
-                CouplingStyle::RealNvp => vec![subnet(len1, 2 * len2)],
-            };
+            let subnets = arch
+                .subnet_widths(dim)
+                .iter()
+                .map(|widths| {
+                    Mlp::init(
+                        widths,
+                        arch.activation,
+                        Activation::Identity,
+                        arch.last_layer_scale,
+                        rng,
+                        device,
+                    )
+                })
+                .collect();
             layers.push(FlowLayer::Coupling(CouplingLayer {
                 subnets,
                 style: arch.style,
@@ -403,50 +373,41 @@ pub enum Network {
     Inn(Inn),
 }
 
-/// Shapes of a network, fixed by the data set and the architecture.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NetShape {
-    /// INN or cINN.
-    pub kind: ModelKind,
+/// The dimensions a network takes from its data; the rest of its shape is its
+/// [`Architecture`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dims {
     /// Physical parameters.
     pub x_dim: usize,
     /// Observation features.
     pub y_dim: usize,
-    /// Flow dimension (`x_dim` for a cINN).
+    /// Flow dimension (`x_dim` for a cINN; see [`Architecture::flow_dim_for`]).
     pub flow_dim: usize,
-    /// Hidden widths of the condition network (cINN).
-    pub cond_hidden: Vec<usize>,
-    /// Condition width (cINN; equal to `y_dim` with no hidden layers means c = y).
-    pub cond_dim: usize,
 }
 
 impl Network {
-    /// A freshly initialized network, deterministic for `seed`.
-    pub fn init(shape: &NetShape, arch: &FlowArch, seed: u64, device: &Device) -> Self {
+    /// A freshly initialized network of `arch` for `dims`, deterministic for `seed`.
+    pub fn init(arch: &Architecture, dims: &Dims, seed: u64, device: &Device) -> Self {
         let mut rng = Rng::new(seed);
-        match shape.kind {
+        match arch.kind {
             ModelKind::Cinn => {
-                let cond_net = if shape.cond_hidden.is_empty() && shape.cond_dim == shape.y_dim {
-                    Mlp { layers: Vec::new() }
-                } else {
-                    let mut widths = vec![shape.y_dim];
-                    widths.extend(&shape.cond_hidden);
-                    widths.push(shape.cond_dim);
-                    // The last layer keeps the hidden activation, as in RandomArch.
-                    Mlp::init(
+                // The last layer keeps the hidden activation, as in `RandomArch`.
+                let cond_net = match arch.condition_widths(dims.y_dim) {
+                    Some(widths) => Mlp::init(
                         &widths,
                         arch.activation,
                         arch.activation,
                         1.0,
                         &mut rng,
                         device,
-                    )
+                    ),
+                    None => Mlp { layers: Vec::new() },
                 };
-                let flow = Flow::init(shape.x_dim, shape.cond_dim, arch, &mut rng, device);
+                let flow = Flow::init(dims.x_dim, arch, &mut rng, device);
                 Self::Cinn(Cinn { cond_net, flow })
             }
             ModelKind::Inn => Self::Inn(Inn {
-                flow: Flow::init(shape.flow_dim, 0, arch, &mut rng, device),
+                flow: Flow::init(dims.flow_dim, arch, &mut rng, device),
             }),
         }
     }

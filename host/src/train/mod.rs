@@ -22,5 +22,5 @@ pub mod trainer;
 
 pub use config::TrainConfig;
 pub use data::TrainData;
-pub use flow::{Cinn, Flow, FlowArch, Inn, NetShape, Network};
+pub use flow::{Cinn, Dims, Flow, Inn, Network};
 pub use trainer::{TrainSummary, run, train, train_data};

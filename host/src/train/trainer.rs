@@ -32,7 +32,7 @@ use vina_core::spec::Precision;
 
 use super::config::TrainConfig;
 use super::data::{Prepared, TrainData};
-use super::flow::{NetShape, Network};
+use super::flow::{Dims, Network};
 use super::losses::fgan::{self, Critic};
 use super::losses::{self, Batch, Noise, Terms};
 use super::metrics;
@@ -151,35 +151,21 @@ pub fn train_data(d: &Dataset) -> anyhow::Result<TrainData> {
     TrainData::from_dataset(d)
 }
 
-/// Network shape for this data and config.
-fn net_shape(data: &TrainData, config: &TrainConfig) -> anyhow::Result<NetShape> {
+/// Network dimensions for this data and config.
+fn net_dims(data: &TrainData, config: &TrainConfig) -> anyhow::Result<Dims> {
     let m = &config.model;
-    let kind = m.kind();
     let nuisance = nuisance_dim(data, config)?;
-    let flow_dim = match kind {
-        ModelKind::Cinn => data.x_dim,
-        ModelKind::Inn => {
-            let d = if m.flow_dim == 0 {
-                data.x_dim + nuisance + data.y_dim
-            } else {
-                m.flow_dim
-            };
-            if d <= data.y_dim || d < data.x_dim + nuisance {
-                return Err(refuse(format!(
-                    "model.flow_dim {d} must exceed y_dim {} and be at least x_dim {} + noise draws {nuisance}",
-                    data.y_dim, data.x_dim
-                )));
-            }
-            d
-        }
-    };
-    Ok(NetShape {
-        kind,
+    let flow_dim = m.flow_dim_for(data.x_dim + nuisance, data.y_dim);
+    if m.kind == ModelKind::Inn && (flow_dim <= data.y_dim || flow_dim < data.x_dim + nuisance) {
+        return Err(refuse(format!(
+            "model.flow_dim {flow_dim} must exceed y_dim {} and be at least x_dim {} + noise draws {nuisance}",
+            data.y_dim, data.x_dim
+        )));
+    }
+    Ok(Dims {
         x_dim: data.x_dim,
         y_dim: data.y_dim,
         flow_dim,
-        cond_hidden: m.cond_hidden.clone(),
-        cond_dim: m.cond_dim,
     })
 }
 
@@ -266,7 +252,7 @@ fn epoch_rng(seed: u64, epoch: usize) -> Rng {
 /// Everything the loop needs per step besides the network.
 struct StepContext<'a> {
     config: &'a TrainConfig,
-    shape: &'a NetShape,
+    dims: &'a Dims,
     device: &'a Device,
     /// Noise draws per sample that lead an INN's padding (`model.noise_in_x`; else 0).
     nuisance: usize,
@@ -277,10 +263,11 @@ impl StepContext<'_> {
     /// draws (`nuisance`, rows of `n × nuisance`; noise in x) followed by small Gaussian
     /// padding up to the total dimension.
     fn noise(&self, rng: &mut Rng, n: usize, nuisance: &[f32]) -> Noise {
-        let s = self.shape;
+        let s = self.dims;
+        let kind = self.config.model.kind;
         let l = &self.config.loss;
         let pad_dim = s.flow_dim - s.x_dim;
-        let pad = (s.kind == ModelKind::Inn && pad_dim > 0).then(|| {
+        let pad = (kind == ModelKind::Inn && pad_dim > 0).then(|| {
             let k = self.nuisance;
             let mut v = Vec::with_capacity(n * pad_dim);
             for i in 0..n {
@@ -289,7 +276,7 @@ impl StepContext<'_> {
             }
             tensor2(v, n, pad_dim, self.device)
         });
-        let latent = match s.kind {
+        let latent = match kind {
             ModelKind::Cinn => s.x_dim,
             ModelKind::Inn => s.flow_dim - s.y_dim,
         };
@@ -301,7 +288,7 @@ impl StepContext<'_> {
 
     fn batch(&self, x: &[f32], y: &[f32], idx: &[usize], device: &Device) -> Batch {
         let n = idx.len();
-        let s = self.shape;
+        let s = self.dims;
         Batch {
             x: tensor2(gather(x, s.x_dim, idx), n, s.x_dim, device),
             y: tensor2(gather(y, s.y_dim, idx), n, s.y_dim, device),
@@ -352,7 +339,7 @@ fn validate(
     let device = ctx.device.clone().inner();
     let net = net.valid();
     let critic = critic.map(Module::valid);
-    let n = prep.x_val.len() / ctx.shape.x_dim;
+    let n = prep.x_val.len() / ctx.dims.x_dim;
     // A fixed generator: every epoch is validated on the same noise.
     let mut rng = Rng::new(ctx.config.seed ^ 0x0a11_da7e);
     let mut acc = Terms::default();
@@ -388,7 +375,7 @@ pub fn train(
 ) -> anyhow::Result<TrainSummary> {
     config.validate()?;
     data.check()?;
-    let shape = net_shape(data, config)?;
+    let dims = net_dims(data, config)?;
     let prep = Prepared::new(data, config.seed, config.val_fraction, config.max_samples);
     if prep.x_val.is_empty() {
         return Err(refuse(
@@ -402,12 +389,12 @@ pub fn train(
     let device = config.device.device()?.autodiff();
     let ctx = StepContext {
         config,
-        shape: &shape,
+        dims: &dims,
         device: &device,
         nuisance: nuisance_dim(data, config)?,
     };
     let o = &config.optim;
-    let mut net = Network::init(&shape, &config.model.arch(), config.seed, &device);
+    let mut net = Network::init(&config.model, &dims, config.seed, &device);
     let mut optim = AdamConfig::new()
         .with_beta_1(o.betas[0])
         .with_beta_2(o.betas[1])
@@ -418,8 +405,8 @@ pub fn train(
     let use_critic = l.fgan > 0.0;
     let mut critic = use_critic.then(|| {
         Critic::init(
-            shape.x_dim,
-            shape.y_dim,
+            dims.x_dim,
+            dims.y_dim,
             &l.critic_hidden,
             config.seed ^ 0x00C8_171C,
             &device,
@@ -474,7 +461,7 @@ pub fn train(
         write_atomic(&metrics_path, format!("{}\n", metrics::header()).as_bytes())?;
     }
 
-    let n_train = prep.x_train.len() / shape.x_dim;
+    let n_train = prep.x_train.len() / dims.x_dim;
     let steps = n_train.div_ceil(config.batch_size);
     let bar = if config.progress {
         let b = ProgressBar::new((config.epochs.saturating_sub(state.epochs_done) * steps) as u64);
@@ -619,7 +606,7 @@ fn critic_step(
             ctx.noise(rng, n, &vec![0.0; n * ctx.nuisance]).z
         };
         let z = z.expect("the f-GAN loss needs latent draws");
-        let x_fake = losses::sample(net, &batch.y, z, ctx.shape.x_dim).detach();
+        let x_fake = losses::sample(net, &batch.y, z, ctx.dims.x_dim).detach();
         let loss = fgan::bound(
             l.divergence,
             &critic,

@@ -3,7 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 /// Activation applied after a dense layer.
+///
+/// Model files store the variant index (postcard), so the order of the variants is part of
+/// the `.vina` format; human-readable formats spell the variants in snake case.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Activation {
     /// No activation (the output layer of a subnet).
     Identity,
@@ -18,6 +22,30 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// The snake-case name (`"identity"`, `"relu"`, `"leaky_relu"`, `"gelu"`, `"tanh"`), as
+    /// a training config spells it; LeakyReLU's slope is not part of it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Identity => "identity",
+            Self::Relu => "relu",
+            Self::LeakyRelu(_) => "leaky_relu",
+            Self::Gelu => "gelu",
+            Self::Tanh => "tanh",
+        }
+    }
+
+    /// The activation [`Self::name`] spells `name`, LeakyReLU with `leaky_slope`.
+    pub fn from_name(name: &str, leaky_slope: f32) -> Option<Self> {
+        Some(match name {
+            "identity" => Self::Identity,
+            "relu" => Self::Relu,
+            "leaky_relu" => Self::LeakyRelu(leaky_slope),
+            "gelu" => Self::Gelu,
+            "tanh" => Self::Tanh,
+            _ => return None,
+        })
+    }
+
     /// Apply in place.
     pub fn apply(self, values: &mut [f32]) {
         match self {

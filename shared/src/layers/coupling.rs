@@ -20,7 +20,12 @@ use super::mlp::{self, FirstLayerInput, Scratch};
 use crate::error::{ModelError, expect_len};
 
 /// Which halves a coupling block transforms.
+///
+/// Model files store the variant index (postcard), so the order of the variants is part of
+/// the `.vina` format; human-readable formats (a training config's `style`) spell the
+/// variants in snake case: `"glow"`, `"real_nvp"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CouplingStyle {
     /// Both halves, two subnets (GLOW).
     Glow,
