@@ -38,7 +38,7 @@ fn size_report() -> anyhow::Result<String> {
     let fw = root().join("firmware");
     // The header is compared with the committed report line for line.
     let mut report = String::from(
-        "# cargo xtask size: firmware flash and RAM (static; the stack takes the rest of RAM), and the buoy's measured stack\n# budgets (design §9): flash 262144 B, RAM 65536 B\n",
+        "# cargo xtask size: firmware flash and RAM (static; the stack takes the rest of RAM), and the buoy's measured stack\n# budgets (docs/architecture.md, \"Budgets\"): flash 262144 B, RAM 65536 B\n",
     );
     for (bin, features, label) in [
         (
