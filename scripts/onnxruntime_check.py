@@ -2,7 +2,8 @@
 """Check an exported ONNX sampling graph in onnxruntime against `vina invert --engine core`.
 
 Both get the same observation features y and the same latents z (drawn here with numpy);
-the samples must agree within 1e-5 (relative to max(1, |x|)), as issue 6 asks.
+the samples must agree within 1e-5 (relative to max(1, |x|)), the tolerance tract's
+engine meets in host/tests/invert.rs.
 
     pip install onnxruntime numpy
     python3 scripts/onnxruntime_check.py --model models/gi-pekeris-cinn.vina \

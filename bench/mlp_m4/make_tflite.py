@@ -1,4 +1,4 @@
-"""One vina subnet MLP as a full-int8 TFLite model for microflow (issue 9, item 4).
+"""One vina subnet MLP as a full-int8 TFLite model for microflow.
 
 Input: `subnet.json` from `cargo run -p vina-core --example subnet_dump --features std`
 (the committed int8 cINN's first subnet, weights dequantized, 256 representative inputs

@@ -1,5 +1,5 @@
-//! `vina-firmware`: the buoy side of vina (design §8): hydrophone frames in, posterior
-//! summaries out, with no heap and no panic on data.
+//! `vina-firmware`: the buoy side of vina (docs/architecture.md, "Firmware"): hydrophone
+//! frames in, posterior summaries out, with no heap and no panic on data.
 //!
 //! The logic lives in this library so it runs — and is unit-tested — on the host too;
 //! the binaries in `src/bin/` wire it to a board (QEMU `mps2-an386` by default).

@@ -1,6 +1,7 @@
-//! One report from one observation window (design §2, §8): frames → tone bank →
-//! snapshot-averaged receiver vectors → features (`vina-core`, the simulator's code) →
-//! the condition network once → N posterior samples → streaming summary → [`Report`].
+//! One report from one observation window (docs/architecture.md, "Data flow" and
+//! "Firmware"): frames → tone bank → snapshot-averaged receiver vectors → features
+//! (`vina-core`, the simulator's code) → the condition network once → N posterior
+//! samples → streaming summary → [`Report`].
 //!
 //! Bad data never becomes a silent posterior: clipping beyond a set fraction, too many
 //! dropped frames, undefined features or a refused model input each produce a report

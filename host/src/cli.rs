@@ -66,7 +66,9 @@ Example:
         /// Scenario TOML.
         #[arg(long)]
         scenario: PathBuf,
-        /// Simulations (data-set samples) in the whole set, all shards together.
+        /// Simulations (data-set samples) in the whole set, all shards together
+        /// (at most 10^12; one shard holds at most 10,000,000 and 2 GiB of data: split
+        /// larger sets with --shard).
         #[arg(long, value_name = "N", alias = "samples")]
         simulations: u64,
         /// Output directory (one safetensors file per shard).
@@ -100,9 +102,13 @@ Example:
         /// features of the same names).
         #[arg(long, value_enum)]
         device: Option<crate::train::device::DeviceName>,
-        /// Continue from out/checkpoint.
+        /// Continue from out/checkpoint (verified; a corrupted checkpoint is refused).
         #[arg(long)]
         resume: bool,
+        /// Start over in a non-empty --out, replacing its metrics, checkpoint and model
+        /// (without --resume or --force a non-empty --out is refused).
+        #[arg(long, conflicts_with = "resume")]
+        force: bool,
     },
     /// Calibration and accuracy on a held-out data set (metrics.json, report.md, plots),
     /// and the distance to exact reference posteriors.
@@ -120,7 +126,8 @@ Example:
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
-        /// Posterior draws per observation.
+        /// Posterior draws per observation (at most 10,000,000; observations × draws at
+        /// most 50,000,000, the draws held in memory).
         #[arg(long, value_name = "L", default_value_t = 1000, alias = "samples")]
         draws: usize,
         /// Observations evaluated (the first of the set).
@@ -148,7 +155,7 @@ Example (obs.json from vina observe):
         /// Output JSON.
         #[arg(long)]
         out: PathBuf,
-        /// Reference draws to keep.
+        /// Reference draws to keep (at most 10,000,000).
         #[arg(long, value_name = "N", default_value_t = 4000, alias = "samples")]
         draws: usize,
         /// Seed.
@@ -242,7 +249,8 @@ Example:
         /// Values of every unknown, e.g. "water_depth_m=218.2,water_sound_speed_mps=1561.3".
         #[arg(long)]
         truth: String,
-        /// Duration in seconds.
+        /// Duration in seconds: at least one sample; samples × channels at most 2^28
+        /// (1 GiB of 32-bit codes).
         #[arg(long, default_value_t = 30.0)]
         seconds: f64,
         /// Output recording.
@@ -251,13 +259,13 @@ Example:
         /// Seed of the source phases and noise.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Sample rate in Hz.
+        /// Sample rate in Hz (above twice the highest tone, at most 1 MHz).
         #[arg(long, default_value_t = 1000.0)]
         sample_rate: f64,
         /// SNR per tone in a DFT frame, dB (default: the scenario's).
         #[arg(long)]
         snr: Option<f64>,
-        /// DFT frame length the SNR refers to.
+        /// DFT frame length the SNR refers to (1 to 16,777,216 samples).
         #[arg(long, default_value_t = 4096)]
         frame_len: usize,
         /// Noiseless peak as a fraction of the ADC's full scale (above 1 clips).
@@ -276,7 +284,7 @@ Examples (obs.json from vina observe):
         /// Observation JSON: {"pressure": [[[re, im] per receiver] per tone]} or {"y": [..]}.
         #[arg(long)]
         observation: PathBuf,
-        /// Posterior draws.
+        /// Posterior draws (at most 10,000,000).
         #[arg(long, value_name = "N", default_value_t = 1000, alias = "samples")]
         draws: u32,
         /// Seed of the latent stream (the buoy's report seed gives the buoy's draws).
@@ -303,7 +311,7 @@ Examples (obs.json from vina observe):
         /// Scenario TOML of the model (forward model, priors, noise) for --refine.
         #[arg(long, requires = "refine")]
         scenario: Option<PathBuf>,
-        /// Refinement particles = refined draws (default: --draws).
+        /// Refinement particles = refined draws (default: --draws; at most 10,000,000).
         #[arg(long)]
         refine_particles: Option<usize>,
         /// Metropolis sweeps over all particles after resampling.
@@ -429,12 +437,56 @@ impl Command {
         }
         v.into_iter().flatten().collect()
     }
+
+    /// The outputs that take long to compute: each flag's path, and whether it is a
+    /// directory. They are checked writable before the work starts.
+    fn outputs(&self) -> Vec<(&Path, &'static str, bool)> {
+        match self {
+            Self::Reference { out, .. } | Self::Synth { out, .. } => vec![(out, "--out", false)],
+            Self::Eval { out, .. } | Self::Simulate { out, .. } => vec![(out, "--out", true)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Refuse a count from the command line above its maximum ([`MAX_DRAWS`]); the
+    /// bounds that depend on the scenario or the data (synth, simulate, eval) are checked
+    /// where those are read.
+    fn check_counts(&self) -> anyhow::Result<()> {
+        let draws = |flag: &str, n: Option<u64>| match n {
+            Some(n) if n > MAX_DRAWS as u64 => Err(crate::error::refuse(format!(
+                "{flag}: {n} is more than the maximum of {MAX_DRAWS}"
+            ))),
+            _ => Ok(()),
+        };
+        match self {
+            Self::Eval { draws: n, .. } | Self::Reference { draws: n, .. } => {
+                draws("--draws", Some(*n as u64))
+            }
+            Self::Invert {
+                draws: n,
+                refine_particles,
+                ..
+            } => {
+                draws("--draws", Some(u64::from(*n)))?;
+                draws("--refine-particles", refine_particles.map(|p| p as u64))
+            }
+            _ => Ok(()),
+        }
+    }
 }
+
+/// Most posterior draws (`--draws`, `--refine-particles`) one command takes: far above
+/// any use (a posterior summary needs ~10⁴), small enough that the draws fit in memory.
+pub const MAX_DRAWS: usize = 10_000_000;
 
 /// Refuse unreadable inputs, then run the subcommand.
 fn run(command: Command) -> anyhow::Result<()> {
     for (path, what, kind) in command.inputs() {
         check_input(path, what, kind)?;
+    }
+    command.check_counts()?;
+    for (path, flag, dir) in command.outputs() {
+        crate::error::check_output(path, flag, dir)?;
     }
     match command {
         Command::Export {
@@ -546,8 +598,9 @@ fn run(command: Command) -> anyhow::Result<()> {
             config,
             out,
             resume,
+            force,
             device,
-        } => crate::train::run(&data, &config, &out, resume, device),
+        } => crate::train::run(&data, &config, &out, resume, force, device),
         Command::Synth {
             scenario,
             truth,
@@ -562,7 +615,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             let opt = crate::synth::SynthOptions {
                 seconds,
                 sample_rate_hz: sample_rate,
-                snr_db: snr.unwrap_or(f64::NAN),
+                snr_db: snr,
                 frame_len,
                 level,
                 seed,
@@ -595,6 +648,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
+        // the reader of stdout has gone (`vina forward | head`): nothing left to do
+        Err(e) if crate::error::is_stdout_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(crate::error::exit_code(&e))

@@ -30,6 +30,10 @@ use crate::export::read_model_file;
 use crate::observation_file::FeatureLayout;
 use crate::reference::{ReferenceFile, moments};
 
+/// Most posterior draws (observations × draws) `vina eval` holds in memory at once,
+/// a few GB of draws.
+pub const MAX_HELD_DRAWS: usize = 50_000_000;
+
 /// Options of `vina eval`.
 #[derive(Clone, Debug)]
 pub struct EvalOptions {
@@ -162,8 +166,16 @@ pub fn run(o: &EvalOptions) -> anyhow::Result<Metrics> {
     if o.samples < 2 {
         return Err(refuse("eval: --draws must be at least 2"));
     }
-    fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
     let n = o.observations.min(d.len);
+    if (n as u128) * (o.samples as u128) > MAX_HELD_DRAWS as u128 {
+        return Err(refuse(format!(
+            "eval: --observations × --draws: {n} × {} draws is more than the maximum of \
+             {MAX_HELD_DRAWS} held in memory; give fewer --observations (at most {})",
+            o.samples,
+            MAX_HELD_DRAWS / o.samples.max(1)
+        )));
+    }
+    fs::create_dir_all(&o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
     let all: Vec<Vec<Vec<f64>>> = (0..n)
         .into_par_iter()
         .progress_with(progress_bar(n, "eval: posterior draws"))

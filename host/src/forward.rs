@@ -235,49 +235,51 @@ pub fn run(env: &Path, flp: Option<&Path>, json: bool) -> anyhow::Result<()> {
     }
     let result = solve(&case)?;
     if json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&to_json(&case, &result))?
-        );
+        )?;
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "source {} m, ranges {:?} m, receivers {:?} m",
-        case.env.source_depth, case.ranges_m, case.receiver_depths_m
-    );
+        case.env.source_depth,
+        case.ranges_m,
+        case.receiver_depths_m
+    )?;
     if let Some((lo, hi)) = case.phase_speed_window {
-        println!("phase-speed window {lo}..{hi} m/s");
+        crate::outln!("phase-speed window {lo}..{hi} m/s")?;
     }
     for (i, f) in case.frequencies_hz.iter().enumerate() {
         let ks = &result.wavenumbers[i];
         let summed = result.modes_summed[i];
         if summed < ks.len() {
-            println!(
+            crate::outln!(
                 "\n{f} Hz: {} modes; the field sums the first {summed} (M = {} in the .flp)",
                 ks.len(),
                 case.max_modes.unwrap_or(summed)
-            );
+            )?;
         } else {
-            println!("\n{f} Hz: {} modes", ks.len());
+            crate::outln!("\n{f} Hz: {} modes", ks.len())?;
         }
         for (m, k) in ks.iter().enumerate() {
-            println!(
+            crate::outln!(
                 "  k{:<3} {:.12e} {:+.6e}i   phase speed {:.6} m/s",
                 m + 1,
                 k.re,
                 k.im,
                 2.0 * std::f64::consts::PI * f / k.re
-            );
+            )?;
         }
         for (r, ps) in case.ranges_m.iter().zip(&result.pressure_by_range[i]) {
-            println!("  r = {r} m");
+            crate::outln!("  r = {r} m")?;
             for (z, p) in case.receiver_depths_m.iter().zip(ps) {
-                println!(
+                crate::outln!(
                     "  z = {z:8.2} m   p = {:+.6e} {:+.6e}i   TL = {:.3} dB",
                     p.re,
                     p.im,
                     transmission_loss(*p)
-                );
+                )?;
             }
         }
     }

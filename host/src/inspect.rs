@@ -10,12 +10,17 @@ use vina_core::model::{FlowLayer, Model};
 use vina_core::model_file::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 use vina_core::template::{EnvironmentTemplate, PARAM_NAMES};
 
-use crate::error::{InputError, read_input};
+use crate::error::{InputError, read_input_limited};
 
 /// Read and decode `path`, naming the file in any error; an unreadable file is refused
 /// like a corrupt one (exit code 2).
 pub fn read_model_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let bytes = read_input(path, "model file")?;
+    let bytes = read_input_limited(
+        path,
+        "model file",
+        crate::export::MAX_MODEL_FILE_BYTES,
+        crate::export::MAX_MODEL_FILE_TEXT,
+    )?;
     Model::from_bytes(&bytes).map_err(|e| InputError(format!("{}: {e}", path.display())))?;
     Ok(bytes)
 }
@@ -294,9 +299,9 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
         if let Some(obj) = v.as_object_mut() {
             obj.insert("format_version".into(), json!(version));
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&v)?)?;
     } else {
-        print!("{}{}", version_line(version), report(&model, bytes.len()));
+        crate::out!("{}{}", version_line(version), report(&model, bytes.len()))?;
     }
     Ok(())
 }

@@ -10,7 +10,6 @@
 //! `--engine tract` must declare the model's interface and, when it records one, the
 //! model file's CRC-32.
 
-use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
@@ -481,8 +480,12 @@ pub fn latents(
     dim: usize,
 ) -> anyhow::Result<Vec<Vec<f32>>> {
     if let Some(path) = file {
-        let text = fs::read_to_string(path)
-            .with_context(|| format!("cannot read latents {}", path.display()))?;
+        let text = crate::error::read_text_limited(
+            path,
+            "latents",
+            crate::error::MAX_TEXT_INPUT,
+            crate::error::MAX_TEXT_INPUT_TEXT,
+        )?;
         let rows: Vec<Vec<f64>> = serde_json::from_str(&text).map_err(|e| {
             refuse(format!(
                 "latents {}: expected a JSON array of arrays of numbers: {e}",
@@ -645,7 +648,12 @@ pub fn sample_core(
 
 /// Read and decode an ONNX file, refusing it (naming it) when it cannot be.
 pub fn read_onnx(onnx: &Path) -> anyhow::Result<ModelProto> {
-    let bytes = fs::read(onnx).map_err(|e| refuse(format!("ONNX {}: {e}", onnx.display())))?;
+    let bytes = crate::error::read_input_limited(
+        onnx,
+        "ONNX file",
+        4 * crate::export::MAX_MODEL_FILE_BYTES,
+        "256 MiB",
+    )?;
     ModelProto::decode(bytes.as_slice()).map_err(|e| {
         refuse(format!(
             "ONNX {}: not an ONNX model (protobuf: {e})",
@@ -899,18 +907,18 @@ pub fn run(o: &InvertOptions, json_out: bool) -> anyhow::Result<()> {
         eprintln!("warning: {w}");
     }
     if json_out {
-        println!("{}", post.to_json(o.engine, o.seed));
+        crate::outln!("{}", post.to_json(o.engine, o.seed))?;
     } else {
-        println!(
+        crate::outln!(
             "{} posterior samples ({:?} engine, seed {})",
             post.samples.len(),
             o.engine,
             o.seed
-        );
+        )?;
         if let Some(r) = &post.refine {
             let o = &r.outcome;
             match (&o.tempered, &o.network) {
-                (None, Some(v)) => println!(
+                (None, Some(v)) => crate::outln!(
                     "refined: ESS {:.0} of {} ({:.1} %), max weight {:.3}, acceptance {:.2}, {} sweeps",
                     v.ess,
                     v.particles,
@@ -918,26 +926,37 @@ pub fn run(o: &InvertOptions, json_out: bool) -> anyhow::Result<()> {
                     v.max_weight,
                     v.acceptance,
                     v.steps,
-                ),
-                (Some(t), _) => println!(
+                )?,
+                (Some(t), _) => crate::outln!(
                     "refined by tempered SMC from the prior (the network proposal missed): {} stages to beta {}, {} sweeps, acceptance {:.2}, {} log-posterior evaluations",
-                    t.stages, t.beta, t.sweeps, t.acceptance, t.evaluations,
-                ),
+                    t.stages,
+                    t.beta,
+                    t.sweeps,
+                    t.acceptance,
+                    t.evaluations,
+                )?,
                 (None, None) => {}
             }
             if let Some(f) = &r.fit {
-                println!(
+                crate::outln!(
                     "fit: log-likelihood {:.1}, expected {:.1} ± {:.1}, posterior predictive p {:.3}",
-                    f.log_likelihood, f.expected, f.expected_sd, f.p_value
-                );
+                    f.log_likelihood,
+                    f.expected,
+                    f.expected_sd,
+                    f.p_value
+                )?;
             }
         }
         for (name, s) in post.parameters.iter().zip(post.summaries()) {
             let v = s.values();
-            println!(
+            crate::outln!(
                 "{name:>32}: mean {:.4} sd {:.4}  5% {:.4}  50% {:.4}  95% {:.4}",
-                v.mean, v.std, v.q05, v.q50, v.q95
-            );
+                v.mean,
+                v.std,
+                v.q05,
+                v.q50,
+                v.q95
+            )?;
         }
         let n = post.samples.len();
         let outside: Vec<String> = post
@@ -954,10 +973,10 @@ pub fn run(o: &InvertOptions, json_out: bool) -> anyhow::Result<()> {
             })
             .collect();
         if !outside.is_empty() {
-            println!(
+            crate::outln!(
                 "warning: draws outside the prior's support (kept): {}",
                 outside.join(", ")
-            );
+            )?;
         }
     }
     Ok(())

@@ -84,16 +84,27 @@ pub fn run(path: &Path, names: Option<&[String]>) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut write_error = None;
+    let mut decoded = 0usize;
     let refused = decode_stream(file, |r| {
-        if let Err(e) = writeln!(out, "{}", to_json(&r, names)) {
-            write_error.get_or_insert(e);
+        decoded += 1;
+        if write_error.is_none()
+            && let Err(e) = writeln!(out, "{}", to_json(&r, names)).and_then(|()| out.flush())
+        {
+            write_error = Some(e);
         }
     })?;
     if let Some(e) = write_error {
-        return Err(e.into());
+        // a closed pipe (`vina listen … | head`) ends quietly (crate::error::StdoutClosed)
+        return Err(crate::error::stdout_error(e));
+    }
+    if decoded == 0 && refused > 0 {
+        return Err(crate::error::refuse(format!(
+            "{}: no valid frame in {refused} (every frame was corrupted or partial)",
+            path.display()
+        )));
     }
     if refused > 0 {
-        eprintln!("{refused} corrupted or partial frame(s) skipped");
+        eprintln!("{refused} corrupted or partial frame(s) skipped, {decoded} decoded");
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
-//! Observation files (design §4): `{"pressure": [[[re, im] per receiver] per tone]}` or
-//! `{"y": [features]}`, optionally with the `scenario_hash` of the scenario they belong
-//! to. The host turns pressures into features with `vina-core`, exactly as the firmware
-//! does.
+//! Observation files (docs/architecture.md, "Scenarios, noise and features"):
+//! `{"pressure": [[[re, im] per receiver] per tone]}` or `{"y": [features]}`, optionally
+//! with the `scenario_hash` of the scenario they belong to. The host turns pressures into
+//! features with `vina-core`, exactly as the firmware does.
 
 use std::fs;
 use std::path::Path;
@@ -91,8 +91,12 @@ impl FeatureLayout {
 impl ObservationFile {
     /// Read and parse `path`.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = fs::read_to_string(path)
-            .with_context(|| format!("cannot read observation {}", path.display()))?;
+        let text = crate::error::read_text_limited(
+            path,
+            "observation",
+            crate::error::MAX_TEXT_INPUT,
+            crate::error::MAX_TEXT_INPUT_TEXT,
+        )?;
         serde_json::from_str(&text)
             .map_err(|e| refuse(format!("observation {}: {e}", path.display())))
     }

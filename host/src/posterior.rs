@@ -1,16 +1,16 @@
 //! The exact log-posterior of a scenario's unknowns given one observation: the scenario's
 //! priors times `vina-core`'s exact likelihood ([`vina_core::likelihood`]) of the
-//! observed features under the simulator's noise model (design §4), with the clean
-//! pressure from the normal-mode forward model in f64.
+//! observed features under the simulator's noise model (docs/architecture.md, "Scenarios,
+//! noise and features"), with the clean pressure from the normal-mode forward model in f64.
 //!
 //! The prior and the exact posterior are `vina-core`'s ([`ExactPosterior`] over the
 //! scenario's [`EnvironmentTemplate`]), the code the buoy's refinement runs in f32.
 //!
-//! This is the reference posterior of the evaluation (design §6: MCMC or dense grids
-//! against which network posteriors are compared) and the target of exact-likelihood
-//! refinement. Both feature kinds are exact: raw pressure is the complex Gaussian density;
-//! relative transfer functions marginalize the unknown complex scale in closed form (and
-//! are therefore also exact for an unknown source level and phase).
+//! This is the reference posterior of the evaluation (MCMC or dense grids against which
+//! network posteriors are compared: docs/architecture.md, "Evaluation") and the target of
+//! exact-likelihood refinement. Both feature kinds are exact: raw pressure is the complex
+//! Gaussian density; relative transfer functions marginalize the unknown complex scale in
+//! closed form (and are therefore also exact for an unknown source level and phase).
 //!
 //! ```no_run
 //! # use vina_host::{posterior::ScenarioPosterior, scenario::Scenario};

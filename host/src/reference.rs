@@ -95,8 +95,12 @@ pub struct ReferenceFile {
 impl ReferenceFile {
     /// Read a reference file.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = fs::read_to_string(path)
-            .with_context(|| format!("cannot read reference {}", path.display()))?;
+        let text = crate::error::read_text_limited(
+            path,
+            "reference",
+            crate::error::MAX_TEXT_INPUT,
+            crate::error::MAX_TEXT_INPUT_TEXT,
+        )?;
         serde_json::from_str(&text)
             .map_err(|e| refuse(format!("reference {}: {e}", path.display())))
     }

@@ -1,9 +1,10 @@
-//! Exact-likelihood refinement on the host (`vina invert --refine`, issue 10): the
-//! network posterior as proposal, the exact posterior (a scenario's or the model file's
-//! environment template: priors × exact likelihood, f64 forward model) as the answer, through
-//! `vina-core`'s [`vina_core::refine::refine_with_fallback`]: the network refinement the
-//! firmware runs in f32, and when its proposal misses (issue 15), tempered SMC from the
-//! template's prior to the same exact posterior.
+//! Exact-likelihood refinement on the host (`vina invert --refine`; docs/architecture.md,
+//! "Exact-likelihood refinement and its fallback"): the network posterior as proposal, the
+//! exact posterior (a scenario's or the model file's environment template: priors × exact
+//! likelihood, f64 forward model) as the answer, through `vina-core`'s
+//! [`vina_core::refine::refine_with_fallback`]: the network refinement the firmware runs in
+//! f32, and when its proposal misses (as the paper INN's does on raw pressure), tempered SMC
+//! from the template's prior to the same exact posterior.
 //!
 //! The log target of a batch of particles is evaluated in parallel (rayon); the random
 //! stream is consumed in `vina-core`'s fixed order, so the result does not depend on the

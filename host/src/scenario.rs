@@ -22,7 +22,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use serde::Serialize;
 use vina_core::environment::Environment;
 use vina_core::features::FeatureKind;
@@ -263,8 +262,12 @@ fn prior(v: &toml::Value, at: &str) -> anyhow::Result<Prior<f64>> {
 impl Scenario {
     /// Read and validate a scenario file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read scenario {}", path.display()))?;
+        let text = crate::error::read_text_limited(
+            path,
+            "scenario",
+            crate::error::MAX_TEXT_INPUT,
+            crate::error::MAX_TEXT_INPUT_TEXT,
+        )?;
         Self::parse(&text, &path.display().to_string())
     }
 

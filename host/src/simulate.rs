@@ -118,6 +118,43 @@ pub fn simulate(
     Ok(ds)
 }
 
+/// Most simulations in a set (`--simulations`), all shards together.
+pub const MAX_SIMULATIONS: u64 = 1_000_000_000_000;
+/// Most simulations in one shard: a shard is simulated in memory.
+pub const MAX_SHARD_SIMULATIONS: u64 = 10_000_000;
+/// Most bytes of data (parameters, features, pressures, noise) one shard holds in memory.
+pub const MAX_SHARD_BYTES: u64 = 2 << 30;
+
+/// Bytes of data one sample holds in memory (its vectors and their headers).
+fn sample_bytes(s: &Sample) -> u64 {
+    let values =
+        8 * (s.x.len() + s.pressure.len()) + 4 * (s.y.len() + s.y_clean.len() + s.noise.len());
+    (values + 5 * std::mem::size_of::<Vec<f64>>()) as u64
+}
+
+/// Refuse a shard above [`MAX_SHARD_SIMULATIONS`] or [`MAX_SHARD_BYTES`] in a set of
+/// `total`; `per_sample` is [`sample_bytes`].
+fn check_shard_size(total: u64, shard: u64, per_sample: u64) -> anyhow::Result<()> {
+    if shard > MAX_SHARD_SIMULATIONS {
+        return Err(refuse(format!(
+            "--simulations: a shard of {shard} simulations is more than the maximum of \
+             {MAX_SHARD_SIMULATIONS} per shard; split the set with --shard K/N (N ≥ {})",
+            total.div_ceil(MAX_SHARD_SIMULATIONS)
+        )));
+    }
+    let bytes = u128::from(shard) * u128::from(per_sample);
+    if bytes > u128::from(MAX_SHARD_BYTES) {
+        let per_shard = (MAX_SHARD_BYTES / per_sample.max(1)).max(1);
+        return Err(refuse(format!(
+            "--simulations: a shard of {shard} simulations of {per_sample} bytes each needs \
+             {bytes} bytes, more than the maximum of {MAX_SHARD_BYTES} (2 GiB) per shard; \
+             split the set with --shard K/N (N ≥ {})",
+            total.div_ceil(per_shard)
+        )));
+    }
+    Ok(())
+}
+
 /// Parse `K/N` (0 ≤ K < N).
 pub fn parse_shard(text: &str) -> anyhow::Result<(u64, u64)> {
     let bad = || {
@@ -161,8 +198,15 @@ pub fn run(
     if samples == 0 {
         return Err(refuse("--simulations: must be at least 1"));
     }
+    if samples > MAX_SIMULATIONS {
+        return Err(refuse(format!(
+            "--simulations: {samples} is more than the maximum of {MAX_SIMULATIONS}"
+        )));
+    }
     let (k, n) = shard.map(parse_shard).transpose()?.unwrap_or((0, 1));
     let range = shard_range(k, n, samples);
+    let first = one(&scn, seed, snr_db, range.start)?;
+    check_shard_size(samples, range.end - range.start, sample_bytes(&first))?;
     let ds = simulate(&scn, seed, snr_db, range.clone(), samples, true)?;
     std::fs::create_dir_all(out)?;
     let path = out.join(Dataset::shard_name(k, n));

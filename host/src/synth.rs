@@ -4,8 +4,9 @@
 //! Channel r carries g·Σ_f Re{a_f·P_f,r·e^{+iω_f t}} + noise: P from the forward model, in
 //! the physical time convention (`vina_core::acoustics::tone_signal`), a_f = e^{iφ_f} an unknown source phase per tone, white
 //! Gaussian noise set so that, in a DFT frame of `frame_len` samples, the tones' mean
-//! per-receiver power over the noise power is the SNR (design §4's definition, averaged
-//! over tones), then 24-bit quantization; a `level` above 1 drives the ADC into clipping.
+//! per-receiver power over the noise power is the SNR (as defined in docs/architecture.md,
+//! "Scenarios, noise and features", averaged over tones), then 24-bit quantization; a
+//! `level` above 1 drives the ADC into clipping.
 
 use std::path::Path;
 
@@ -21,6 +22,68 @@ use crate::scenario::Scenario;
 /// Full-scale code of the simulated 24-bit converter.
 pub const FULL_SCALE: i32 = 1 << 23;
 
+/// Highest sample rate, Hz (`--sample-rate`).
+pub const MAX_SAMPLE_RATE_HZ: f64 = 1e6;
+/// Most codes (samples × channels) in one recording: 1 GiB of `i32` codes, a few GiB at
+/// the peak of encoding the file (`Recording::encode` copies them twice).
+pub const MAX_CODES: u64 = 1 << 28;
+/// Longest DFT frame (`--frame-len`), samples.
+pub const MAX_FRAME_LEN: usize = 1 << 24;
+
+/// Refuse settings out of range before any work; returns the samples per channel.
+pub fn check_options(opt: &SynthOptions, channels: usize) -> anyhow::Result<u64> {
+    let rate = opt.sample_rate_hz;
+    if !(rate > 0.0 && rate <= MAX_SAMPLE_RATE_HZ) {
+        return Err(refuse(format!(
+            "--sample-rate: must be above 0 and at most {MAX_SAMPLE_RATE_HZ} Hz, found {rate}"
+        )));
+    }
+    if !(opt.seconds > 0.0 && opt.seconds.is_finite()) {
+        return Err(refuse(format!(
+            "--seconds: must be positive, found {}",
+            opt.seconds
+        )));
+    }
+    let samples = (opt.seconds * rate).round();
+    if samples < 1.0 {
+        return Err(refuse(format!(
+            "--seconds: {} s at {rate} Hz is no sample; give at least {} s",
+            opt.seconds,
+            1.0 / rate
+        )));
+    }
+    let channels = channels.max(1) as f64;
+    if samples * channels > MAX_CODES as f64 {
+        return Err(refuse(format!(
+            "--seconds × --sample-rate × channels: {} s × {rate} Hz × {channels} = {} samples, \
+             more than the maximum of {MAX_CODES} (2^28, 1 GiB); at {rate} Hz at most {:.0} s",
+            opt.seconds,
+            samples * channels,
+            MAX_CODES as f64 / channels / rate
+        )));
+    }
+    if !(1..=MAX_FRAME_LEN).contains(&opt.frame_len) {
+        return Err(refuse(format!(
+            "--frame-len: must be 1 to {MAX_FRAME_LEN} samples, found {}",
+            opt.frame_len
+        )));
+    }
+    if let Some(snr) = opt.snr_db
+        && !snr.is_finite()
+    {
+        return Err(refuse(format!(
+            "--snr: must be a finite number of dB, found {snr}"
+        )));
+    }
+    if !(opt.level > 0.0 && opt.level.is_finite()) {
+        return Err(refuse(format!(
+            "--level: must be positive, found {}",
+            opt.level
+        )));
+    }
+    Ok(samples as u64)
+}
+
 /// Recording settings.
 #[derive(Clone, Copy, Debug)]
 pub struct SynthOptions {
@@ -28,8 +91,8 @@ pub struct SynthOptions {
     pub seconds: f64,
     /// Sample rate, Hz.
     pub sample_rate_hz: f64,
-    /// SNR per tone in a DFT frame, dB (NaN: the scenario's).
-    pub snr_db: f64,
+    /// SNR per tone in a DFT frame, dB (`None`: the scenario's).
+    pub snr_db: Option<f64>,
     /// DFT frame length the SNR refers to (the firmware's).
     pub frame_len: usize,
     /// Peak of the noiseless signal as a fraction of full scale (> 1 clips).
@@ -44,6 +107,8 @@ pub fn synthesize(
     truth: &[f64],
     opt: &SynthOptions,
 ) -> anyhow::Result<(Vec<i32>, Vec<Complex64>)> {
+    let r = scn.receiver_depths_m.len();
+    let frames = usize::try_from(check_options(opt, r)?)?;
     let nyquist = opt.sample_rate_hz / 2.0;
     if let Some(f) = scn.tones_hz.iter().find(|f| **f >= nyquist) {
         return Err(refuse(format!(
@@ -51,23 +116,10 @@ pub fn synthesize(
             2.0 * f
         )));
     }
-    if !(opt.seconds > 0.0 && opt.seconds.is_finite()) {
-        return Err(refuse(format!(
-            "--seconds: must be positive, found {}",
-            opt.seconds
-        )));
-    }
-    if !(opt.level > 0.0 && opt.level.is_finite()) {
-        return Err(refuse(format!(
-            "--level: must be positive, found {}",
-            opt.level
-        )));
-    }
     let env = scn.environment(truth)?;
     let p = env
         .pressure(&scn.tones_hz, &scn.receiver_depths_m)
         .map_err(|e| refuse(format!("forward model at the truth: {e}")))?;
-    let r = scn.receiver_depths_m.len();
     let mut rng = Rng::new(opt.seed);
     let phases: Vec<Complex64> = scn
         .tones_hz
@@ -83,10 +135,10 @@ pub fn synthesize(
     // noise: DFT of a tone of amplitude A is A·N/2, of white noise of variance s² is N·s²,
     // so the noise model's σ² (over every tone and receiver) in a frame is s²·4/N
     let scaled: Vec<[f64; 2]> = p.iter().map(|c| [gain * c.re, gain * c.im]).collect();
-    let sigma2 = noise_variance(&scaled, opt.snr_db)
-        .ok_or_else(|| refuse(format!("--snr: no finite noise level at {} dB", opt.snr_db)))?;
+    let snr_db = opt.snr_db.unwrap_or(scn.snr_db);
+    let sigma2 = noise_variance(&scaled, snr_db)
+        .ok_or_else(|| refuse(format!("--snr: no finite noise level at {snr_db} dB")))?;
     let noise_std = (sigma2 * opt.frame_len as f64 / 4.0).sqrt();
-    let frames = (opt.seconds * opt.sample_rate_hz).round() as usize;
     let omegas: Vec<f64> = scn
         .tones_hz
         .iter()
@@ -108,11 +160,9 @@ pub fn synthesize(
 }
 
 /// `vina synth`.
-pub fn run(scenario: &Path, truth: &str, out: &Path, mut opt: SynthOptions) -> anyhow::Result<()> {
+pub fn run(scenario: &Path, truth: &str, out: &Path, opt: SynthOptions) -> anyhow::Result<()> {
     let scn = Scenario::load(scenario)?;
-    if opt.snr_db.is_nan() {
-        opt.snr_db = scn.snr_db;
-    }
+    check_options(&opt, scn.receiver_depths_m.len())?;
     let truth = scn.parse_truth(truth)?;
     let (codes, _) = synthesize(&scn, &truth, &opt)?;
     let channels =

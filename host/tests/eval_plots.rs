@@ -1,5 +1,5 @@
-//! Evaluation plots (issue 5): each plot writes a PNG of the expected size that is not
-//! blank and an SVG that names the parameters; bad input is an error, not a panic.
+//! Evaluation plots: each plot writes a PNG of the expected size that is not blank and an
+//! SVG that names the parameters; bad input is an error, not a panic.
 
 use std::path::{Path, PathBuf};
 

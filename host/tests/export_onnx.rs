@@ -1,6 +1,6 @@
-//! Export (issue 6): the folded `.vina` file, the ONNX sampling graph run by tract, and
-//! Burn all compute the same posterior samples as `vina-core` on the unfolded weights,
-//! for every architecture of `RandomArch::coverage_set`.
+//! Export: the folded `.vina` file, the ONNX sampling graph run by tract, and Burn all
+//! compute the same posterior samples as `vina-core` on the unfolded weights, for every
+//! architecture of `RandomArch::coverage_set`.
 
 use burn::tensor::Device;
 use vina_core::model::Model;

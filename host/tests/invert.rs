@@ -1,6 +1,6 @@
-//! `vina invert` and `vina observe` through the binary (issue 6): the core and tract
-//! engines agree, the core engine reproduces `vina-core`'s seeded draws, and bad input is
-//! refused with exit code 2 and a message naming the file and the field.
+//! `vina invert` and `vina observe` through the binary: the core and tract engines agree,
+//! the core engine reproduces `vina-core`'s seeded draws, and bad input is refused with
+//! exit code 2 and a message naming the file and the field.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

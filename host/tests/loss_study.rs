@@ -1,6 +1,6 @@
-//! `vina loss-study` in small (CI's version of the study, issue 15): every loss of both
-//! model kinds trains on a small simulated set and evaluates to finite numbers, and the
-//! table and CSV say so. The full study's numbers are in docs/loss-study.md.
+//! `vina loss-study` in small (CI's version of the study): every loss of both model kinds
+//! trains on a small simulated set and evaluates to finite numbers, and the table and CSV
+//! say so. The full study's numbers are in docs/loss-study.md.
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,6 @@
-//! The exact gi-pekeris posterior (design §6's reference): maximal at the truth for a
-//! noiseless observation, and, on a dense local grid for a noisy one, as sharp and as
-//! correlated as the design quotes.
+//! The exact gi-pekeris posterior (the evaluation's reference, docs/architecture.md,
+//! "Evaluation"): maximal at the truth for a noiseless observation, and, on a dense local
+//! grid for a noisy one, as sharp and as correlated as the design quotes.
 
 use num_complex::Complex64;
 use vina_core::features::FeatureKind;
@@ -189,11 +189,11 @@ fn local_posterior(post: &ScenarioPosterior, truth: &[f64], start: [f64; 2]) -> 
     panic!("the grid did not settle around {truth:?}");
 }
 
-/// Design §6: with raw pressure at 20 dB the exact posterior has sds of roughly 0.04–0.08 m
-/// in depth and 0.02 m/s in sound speed, correlation ≈ 0.6–0.7. Relative transfer
-/// functions drop each tone's level and phase, which carry most of the sound-speed
-/// information (the modes' phases k_m·r at 3 km): their posterior is ~1.5–2× wider in
-/// depth and ~60–70× wider in sound speed.
+/// The design's figures (docs/architecture.md, "Evaluation"): with raw pressure at 20 dB
+/// the exact posterior has sds of roughly 0.04–0.08 m in depth and 0.02 m/s in sound speed,
+/// correlation ≈ 0.6–0.7. Relative transfer functions drop each tone's level and phase,
+/// which carry most of the sound-speed information (the modes' phases k_m·r at 3 km): their
+/// posterior is ~1.5–2× wider in depth and ~60–70× wider in sound speed.
 #[test]
 fn noisy_posterior_is_as_sharp_as_the_design_says() {
     let scn = gi();

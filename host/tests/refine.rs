@@ -1,10 +1,10 @@
-//! Exact-likelihood refinement (issue 10) on the committed gi-pekeris cINN and the fixed
-//! cases with exact grid posteriors: the refined posterior matches the grid's mean and sd
-//! within 10 % of the grid sd and C2ST ≤ 0.60 against the reference draws; the network's
-//! own numbers are printed beside it (`cargo test -p vina-host --test refine -- --nocapture`).
-//! Raw pressure (issue 15): the paper INN's proposal misses, the tempered fallback from the
-//! prior answers, against the committed grids and a fresh one at the prior's edge; an
-//! observation outside the prior is flagged by the fit check.
+//! Exact-likelihood refinement on the committed gi-pekeris cINN and the fixed cases with
+//! exact grid posteriors: the refined posterior matches the grid's mean and sd within 10 %
+//! of the grid sd and C2ST ≤ 0.60 against the reference draws; the network's own numbers
+//! are printed beside it (`cargo test -p vina-host --test refine -- --nocapture`). Raw
+//! pressure: the paper INN's proposal misses, the tempered fallback from the prior answers,
+//! against the committed grids and a fresh one at the prior's edge; an observation outside
+//! the prior is flagged by the fit check.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,4 +1,5 @@
-//! Observation features shared by the simulator and the firmware (design §4).
+//! Observation features shared by the simulator and the firmware (docs/architecture.md,
+//! "Scenarios, noise and features").
 //!
 //! The simulator and the buoy call these same functions, so training data and deployed
 //! inputs cannot drift apart. Pressures arrive as `[re, im]` pairs, tone-major:

@@ -4,9 +4,10 @@
 //! is decoded in place from a `&[u8]` (flash on the device). The host enables the `alloc`
 //! feature to build and encode model files with the same types.
 //!
-//! Data flow (design §2): hydrophone frames → [`features::goertzel`] → [`features`] →
-//! [`model::Model::prepare`] (condition network once per observation) →
-//! [`model::Model::sample`] × N latent draws from [`rng`] → [`summary`].
+//! Data flow (docs/architecture.md, "Data flow"): hydrophone frames →
+//! [`features::goertzel`] → [`features`] → [`model::Model::prepare`] (condition network
+//! once per observation) → [`model::Model::sample`] × N latent draws from [`rng`] →
+//! [`summary`].
 #![no_std]
 // One `unsafe` block in the crate, allowed where it stands: the FPU's square root
 // instruction (`acoustics::single::sqrt`), which stable `core` does not expose.

@@ -1,6 +1,6 @@
 //! The exact log-likelihood of one observation under the simulator's noise model
-//! (design §4), for both feature kinds; generic over [`Real`] (f64 on the host, f32 on
-//! the buoy), no heap, no panics.
+//! (docs/architecture.md, "Scenarios, noise and features"), for both feature kinds; generic
+//! over [`Real`] (f64 on the host, f32 on the buoy), no heap, no panics.
 //!
 //! The caller evaluates the clean pressure `g` with the forward model
 //! ([`crate::acoustics`]), so this module knows nothing of scenarios. Noise model (the

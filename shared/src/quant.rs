@@ -1,4 +1,5 @@
-//! Symmetric int8 quantization, one scale per output channel (design §7).
+//! Symmetric int8 quantization, one scale per output channel (docs/architecture.md,
+//! "Model file and export").
 //!
 //! A weight row `w` is stored as `q = round(w / s)` with `s = max|w| / 127`, so the
 //! per-weight error is at most `s / 2`. Activations entering an int8 layer are quantized

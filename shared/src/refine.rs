@@ -1,4 +1,5 @@
-//! Exact-likelihood refinement of an amortized posterior (design §6, issue 10).
+//! Exact-likelihood refinement of an amortized posterior (docs/architecture.md,
+//! "Exact-likelihood refinement and its fallback").
 //!
 //! A network trained once over the prior box is calibrated but wider than the exact
 //! posterior. This step uses it as a proposal and the exact log-posterior as the answer:

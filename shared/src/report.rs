@@ -1,5 +1,5 @@
-//! The buoy's report frame (design §8): what one observation window concluded, small
-//! enough for a thin link.
+//! The buoy's report frame (docs/architecture.md, "Firmware"): what one observation window
+//! concluded, small enough for a thin link.
 //!
 //! Frame: COBS( postcard(Report) ‖ CRC-32(postcard bytes), little-endian ) ‖ 0x00. The zero
 //! byte ends each frame, so a listener resynchronizes after any loss; the CRC refuses a
@@ -93,8 +93,8 @@ pub struct Report {
     pub refined: Option<Refined>,
 }
 
-/// What an exact-likelihood refinement on the buoy concluded (issue 10): the refined
-/// posterior's summary and the diagnostics that say how far to trust it.
+/// What an exact-likelihood refinement on the buoy concluded: the refined posterior's
+/// summary and the diagnostics that say how far to trust it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Refined {
     /// Particles (= refined draws).

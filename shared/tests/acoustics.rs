@@ -18,7 +18,7 @@ fn kraken_pekeris() -> Pekeris<f64> {
     )
 }
 
-/// A `gi-pekeris`-like environment (design §4).
+/// A `gi-pekeris`-like environment (scenarios/gi-pekeris.toml).
 fn gi(depth: f64, c1: f64) -> Pekeris<f64> {
     Pekeris::new(
         depth,

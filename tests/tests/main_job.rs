@@ -40,7 +40,7 @@ fn simulate_train_export_synthesize_and_invert_on_the_firmware_pipeline() {
     let opt = SynthOptions {
         seconds: 35.0,
         sample_rate_hz: 1000.0,
-        snr_db: scn.snr_db,
+        snr_db: Some(scn.snr_db),
         frame_len: 4096,
         level: 0.25,
         seed: 5,

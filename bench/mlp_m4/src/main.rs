@@ -3,7 +3,7 @@
 //!
 //! - vina-core, the whole MLP (int8 weights, f32 activations: `Dense::forward` ×3);
 //! - vina-core as a posterior sample runs it (the condition's share `b + W_c·c` of the
-//!   first layer cached once per observation, design §5: only the x column per sample);
+//!   first layer cached once per observation: only the x column per sample);
 //! - microflow 0.1.3's generated code for the same MLP as a full-int8 TFLite model
 //!   (`subnet.tflite` from `make_tflite.py`: int8 weights *and* activations).
 //!

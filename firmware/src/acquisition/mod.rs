@@ -6,8 +6,8 @@
 //! business ([`SampleSource::full_scale`] gives the code that corresponds to the full input
 //! range); what a source must do is say when a sample cannot be trusted as part of a
 //! continuous, unsaturated stream — see [`SampleStatus`]. The DSP (Goertzel/DFT over a
-//! snapshot, design §8) needs exactly that: a clipped or gapped snapshot is discarded or
-//! flagged, never silently averaged in.
+//! snapshot; docs/architecture.md, "Firmware") needs exactly that: a clipped or gapped
+//! snapshot is discarded or flagged, never silently averaged in.
 
 pub mod ads131;
 pub mod replay;

@@ -5,7 +5,7 @@
 //! high-water mark (the stack is painted at reset).
 //!
 //! With the `refine` feature each posterior is refined with the exact likelihood of the
-//! model's environment template (issue 10) under a budget in instructions
+//! model's environment template under a budget in instructions
 //! (`VINA_REFINE_MAX_INSTRUCTIONS` at build time; unset: the default budget's sweeps);
 //! the report frame carries the refined summary and the instruction counts.
 //!

@@ -1,7 +1,8 @@
-//! The buoy on ARM Linux (`aarch64-unknown-linux-gnu`, design §8): the same replay loop
-//! as the Cortex-M `buoy` ([`vina_firmware::replay_run`]) with `std`, reading the model and
-//! the recording from files and writing the report frames (postcard + COBS, 0x00
-//! delimited) to stdout, decodable by `vina listen --file`. Readable lines go to stderr.
+//! The buoy on ARM Linux (`aarch64-unknown-linux-gnu`; docs/architecture.md, "Firmware"):
+//! the same replay loop as the Cortex-M `buoy` ([`vina_firmware::replay_run`]) with `std`,
+//! reading the model and the recording from files and writing the report frames
+//! (postcard + COBS, 0x00 delimited) to stdout, decodable by `vina listen --file`. Readable
+//! lines go to stderr.
 //!
 //! `buoy_linux RECORDING [MODEL]`: without MODEL, the model built in (`VINA_MODEL` at
 //! build time, else the random-weight default cINN — the Cortex-M `buoy`'s default).

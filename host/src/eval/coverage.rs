@@ -1,5 +1,5 @@
 //! Coverage of central credible intervals, RMSE of the posterior mean and posterior width,
-//! accumulated over test observations (design §6).
+//! accumulated over test observations (docs/architecture.md, "Evaluation").
 //!
 //! Why store one number per observation and parameter: the truth lies in the central
 //! interval of level α iff its posterior CDF value u satisfies |2u − 1| ≤ α, so keeping
@@ -93,7 +93,7 @@ impl Coverage {
     }
 
     /// Average posterior standard deviation, per parameter (divide by the exact
-    /// posterior's to get the width ratio of design §6).
+    /// posterior's to get the width ratio of docs/architecture.md, "Evaluation").
     pub fn mean_sd(&self) -> Vec<f64> {
         let n = self.len().max(1) as f64;
         self.sd.iter().map(|s| s / n).collect()

@@ -1,13 +1,13 @@
 //! Reference posterior sampler: the affine-invariant ensemble sampler of Goodman & Weare
 //! (2010) with the stretch move (emcee's default, scale a = 2).
 //!
-//! Why this sampler: the exact posteriors of design §6 are sharp (≈1/500 of the prior
-//! width) and strongly correlated; an affine-invariant move is insensitive to both, needs
-//! no gradient of the forward model and only one tuning constant. Walkers are updated in
-//! two halves (each against the other, Foreman-Mackey et al. 2013), so one half's log
-//! densities are evaluated in parallel. All random numbers are drawn serially from one
-//! seeded [`Rng`] before the parallel evaluation, so results do not depend on the thread
-//! count.
+//! Why this sampler: the exact posteriors (docs/architecture.md, "Evaluation") are sharp
+//! (≈1/500 of the prior width) and strongly correlated; an affine-invariant move is
+//! insensitive to both, needs no gradient of the forward model and only one tuning
+//! constant. Walkers are updated in two halves (each against the other, Foreman-Mackey et
+//! al. 2013), so one half's log densities are evaluated in parallel. All random numbers are
+//! drawn serially from one seeded [`Rng`] before the parallel evaluation, so results do not
+//! depend on the thread count.
 
 use rayon::prelude::*;
 use vina_core::rng::Rng;

@@ -1,5 +1,6 @@
-//! Exact algebraic folds applied at export (design §7): work the firmware would repeat
-//! for every observation or sample is moved into the weights once.
+//! Exact algebraic folds applied at export (docs/architecture.md, "Model file and export"):
+//! work the firmware would repeat for every observation or sample is moved into the weights
+//! once.
 //!
 //! - **y normalization → condition network** (cINN with a condition network):
 //!   `W·((y − μ)/σ) + b = (W/σ)·y + (b − (W/σ)·μ)`; the header then stores μ = 0, σ = 1.

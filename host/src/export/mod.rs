@@ -25,6 +25,22 @@ use crate::dataset::Dataset;
 use crate::error::refuse;
 use crate::scenario::Scenario;
 
+/// Largest `.vina` file read (`read_model_file`, `vina inspect`): 64 MiB, at least twice
+/// the dense weights of the largest model this build decodes (`vina_core::limits`:
+/// [`MAX_DENSE`] layers of [`MAX_WIDTH`]² f32 weights and their biases, ~16 MiB; checked
+/// below), leaving room for the header, flow records and template. Kept here, not in
+/// `vina_core::model_file`, so the core's format module is untouched.
+///
+/// [`MAX_DENSE`]: vina_core::limits::MAX_DENSE
+/// [`MAX_WIDTH`]: vina_core::limits::MAX_WIDTH
+pub const MAX_MODEL_FILE_BYTES: u64 = 64 << 20;
+/// [`MAX_MODEL_FILE_BYTES`] as the user reads it.
+pub const MAX_MODEL_FILE_TEXT: &str = "64 MiB";
+const _: () = {
+    use vina_core::limits::{MAX_DENSE, MAX_WIDTH};
+    assert!((MAX_DENSE * MAX_WIDTH * (MAX_WIDTH + 1) * 4) as u64 * 2 <= MAX_MODEL_FILE_BYTES);
+};
+
 /// Read a `.vina` file (or `DIR/model.vina`), refusing corrupt files with the file name.
 pub fn read_model_file(path: &Path) -> anyhow::Result<(PathBuf, Vec<u8>)> {
     let file = if path.is_dir() {
@@ -32,7 +48,12 @@ pub fn read_model_file(path: &Path) -> anyhow::Result<(PathBuf, Vec<u8>)> {
     } else {
         path.to_owned()
     };
-    let bytes = fs::read(&file).with_context(|| format!("cannot read model {}", file.display()))?;
+    let bytes = crate::error::read_input_limited(
+        &file,
+        "model file",
+        MAX_MODEL_FILE_BYTES,
+        MAX_MODEL_FILE_TEXT,
+    )?;
     Model::from_bytes(&bytes).map_err(|e| refuse(format!("model {}: {e}", file.display())))?;
     Ok((file, bytes))
 }
@@ -80,8 +101,21 @@ pub fn run(o: &ExportOptions) -> anyhow::Result<()> {
     let bytes = spec
         .encode(o.precision)
         .map_err(|e| refuse(format!("cannot encode {}: {e}", o.out.display())))?;
-    write(&o.out, &bytes)?;
     let model = Model::from_bytes(&bytes)?;
+    // The calibration data is read (and refused) before anything is written, so a bad
+    // --calibration leaves no file behind.
+    let shift = match &o.calibration {
+        Some(data) => {
+            let reference = reference.encode(Precision::F32)?;
+            Some(quantization_error(
+                &Model::from_bytes(&reference)?,
+                &model,
+                data,
+            )?)
+        }
+        None => None,
+    };
+    write(&o.out, &bytes)?;
     eprintln!(
         "{} → {}: {:?}, {} bytes, {} MACs per posterior sample; folded: y normalization {}, x normalization {}",
         src.display(),
@@ -104,9 +138,7 @@ pub fn run(o: &ExportOptions) -> anyhow::Result<()> {
             onnx.len()
         );
     }
-    if let Some(data) = &o.calibration {
-        let reference = reference.encode(Precision::F32)?;
-        let d = quantization_error(&Model::from_bytes(&reference)?, &model, data)?;
+    if let (Some(data), Some(d)) = (&o.calibration, shift) {
         eprintln!(
             "posterior means against the unfolded f32 model on {} observations of {}: \
              median |Δmean|/sd {:.4}, max {:.4}",

@@ -1,4 +1,5 @@
-//! Range-independent normal-mode forward model (design §3), generic over f32/f64.
+//! Range-independent normal-mode forward model, generic over f32/f64 (docs/architecture.md,
+//! "Forward model").
 //!
 //! KRAKEN conventions throughout (Porter, *The KRAKEN normal mode program*; Jensen et
 //! al., *Computational Ocean Acoustics*, ch. 5), checked against KRAKENC through the

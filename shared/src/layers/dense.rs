@@ -3,7 +3,8 @@
 //! Weights are row-major `[out][in]`, so one output is one contiguous dot product and one
 //! int8 scale per output channel applies to one row. The condition part of a subnet's first
 //! layer can be accumulated separately ([`Dense::accumulate`] with a column offset): that is
-//! how the per-observation product `W_c·c` is computed once and reused (design §5).
+//! how the per-observation product `W_c·c` is computed once and reused (docs/architecture.md,
+//! "Models and losses").
 
 use serde::{Deserialize, Serialize};
 

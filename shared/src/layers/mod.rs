@@ -1,5 +1,6 @@
 //! Network building blocks over caller-provided buffers: dense layers and MLP subnets,
-//! affine coupling blocks, fixed permutations and ActNorm (design §5).
+//! affine coupling blocks, fixed permutations and ActNorm (docs/architecture.md,
+//! "Models and losses").
 //!
 //! Every layer borrows its parameters from a decoded model file; nothing is copied and
 //! nothing is allocated. Sizes are checked when the file is decoded, and once more at each
