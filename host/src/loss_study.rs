@@ -1,4 +1,4 @@
-//! `vina loss-study`: the VINA losses compared on one task with one budget (issue 15).
+//! `vina loss-study`: the VINA losses compared on one task with one budget.
 //!
 //! Each variant starts from the same training config (architecture, optimizer, epochs)
 //! and changes only the `[loss]` table; each runs for every seed, is evaluated on the same

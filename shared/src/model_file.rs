@@ -1,4 +1,5 @@
-//! The `.vina` model file (design §7; full spec in `docs/model-format.md`).
+//! The `.vina` model file (spec: `docs/model-format.md`; docs/architecture.md, "Model file and
+//! export").
 //!
 //! ```text
 //! offset  size  field
@@ -47,7 +48,7 @@ pub fn crc32_parts(parts: &[&[u8]]) -> u32 {
     d.finalize()
 }
 
-/// INN or conditional INN (design §5).
+/// INN or conditional INN.
 ///
 /// Model files store the variant index (postcard), so the order of the variants is part of
 /// the `.vina` format; human-readable formats (a training config's `kind`) spell the

@@ -202,7 +202,7 @@ fn log_det_matches_finite_difference_jacobian() {
     assert_eq!(checked, 20);
 }
 
-/// The cached `b + W_c·c` path equals plain concatenation of [x, c] (design §5).
+/// The cached `b + W_c·c` path equals plain concatenation of [x, c].
 #[test]
 fn cached_condition_equals_concatenated_condition() {
     for int8 in [false, true] {

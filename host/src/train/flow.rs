@@ -1,4 +1,5 @@
-//! Burn twins of `vina-core`'s flow layers and the two model kinds (design §5).
+//! Burn twins of `vina-core`'s flow layers and the two model kinds
+//! (docs/architecture.md, "Models and losses").
 //!
 //! Conventions are FrEIA's, exactly as in `vina_core::layers::coupling`: halves
 //! `len1 = d/2`, `len2 = d − len1`; subnet outputs `[s | t]`; soft clamp
@@ -327,7 +328,7 @@ impl Flow {
     }
 }
 
-/// Conditional INN: x ↔ z given c = h(y) (design §5).
+/// Conditional INN: x ↔ z given c = h(y).
 #[derive(Module, Debug)]
 pub struct Cinn {
     /// Condition network h (empty: c = normalized y).

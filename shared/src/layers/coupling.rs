@@ -1,4 +1,5 @@
-//! Affine coupling blocks (design §5), in FrEIA's conventions so trained weights port 1:1.
+//! Affine coupling blocks (docs/architecture.md, "Models and losses"), in FrEIA's
+//! conventions so trained weights port 1:1.
 //!
 //! The input splits into `x1 = x[..d/2]` and `x2 = x[d/2..]` (odd `d`: the second half is
 //! one longer). A subnet maps one half (plus the condition) to `[s, t]`; the other half
