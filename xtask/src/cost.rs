@@ -115,8 +115,8 @@ pub fn refine_cost(write: bool) -> anyhow::Result<()> {
             }
         }
         // the same refinement on the host, f32, firmware library code
-        let mut ctx = vec![0.0f32; model.context_len()];
-        model.prepare(y, &mut ctx, &mut vina_core::layers::Scratch::new())?;
+        let conditioned = vina_core::sampling::Conditioned::new(&model, y)?;
+        let ctx = conditioned.context();
         let mut refiner = Box::new(Refiner::new());
         let replay_budget = Budget {
             config: RefineConfig {
@@ -126,7 +126,7 @@ pub fn refine_cost(write: bool) -> anyhow::Result<()> {
             ..budget
         };
         let host32 = refiner
-            .run(&model, &ctx, y, &replay_budget, r.seed, &|| 0)
+            .run(&model, ctx, y, &replay_budget, r.seed, &|| 0)
             .map_err(|e| anyhow::anyhow!("host replay of the refinement: {e:?}"))?;
         for (b, h) in refined.parameters.iter().zip(&host32.parameters) {
             for (field, bv, hv) in [
