@@ -205,7 +205,24 @@ impl Dataset {
         })
     }
 
+    /// `(k, n)` of a shard file named by [`Dataset::shard_name`], else `None`.
+    pub fn parse_shard_name(name: &str) -> Option<(u64, u64)> {
+        let rest = name.strip_prefix("shard-")?.strip_suffix(".safetensors")?;
+        let (k, n) = rest.split_once("-of-")?;
+        let num = |s: &str| {
+            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse::<u64>().ok())
+                .flatten()
+        };
+        Some((num(k)?, num(n)?))
+    }
+
     /// Read a data set directory (all its shards, concatenated in sample order), or one file.
+    ///
+    /// The directory's shards must be exactly `shard-00000-of-0000N` … `shard-(N-1)-of-N`
+    /// (one N, none missing, no other `.safetensors` files), and together hold the
+    /// `total_samples` their metadata names: a missing first, middle or last shard is
+    /// refused, naming it.
     pub fn read_dir(path: &Path) -> anyhow::Result<Self> {
         if path.is_file() {
             return Self::read(path);
@@ -216,6 +233,7 @@ impl Dataset {
             .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
             .collect();
         files.sort();
+        check_shard_names(path, &files)?;
         let mut parts = files
             .iter()
             .map(|f| Self::read(f))
@@ -248,6 +266,59 @@ impl Dataset {
             all.pressure.extend(part.pressure);
             all.noise.extend(part.noise);
         }
+        if all.meta.first_index != 0 || all.len as u64 != all.meta.total_samples {
+            return Err(refuse(format!(
+                "{}: shards do not fit together: they hold samples {}..{}, the set has {} \
+                 (a shard is missing)",
+                path.display(),
+                all.meta.first_index,
+                all.meta.first_index + all.len as u64,
+                all.meta.total_samples
+            )));
+        }
         Ok(all)
     }
+}
+
+/// Refuse a shard list that is not exactly shards 0..N of one N, naming the first
+/// missing or unexpected file.
+fn check_shard_names(dir: &Path, files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut found: Vec<(u64, u64, &str)> = Vec::with_capacity(files.len());
+    for f in files {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let Some((k, n)) = Dataset::parse_shard_name(name) else {
+            return Err(refuse(format!(
+                "{}: unexpected file {name}: data-set shards are named \
+                 shard-KKKKK-of-NNNNN.safetensors (`vina simulate`)",
+                dir.display()
+            )));
+        };
+        if k >= n {
+            return Err(refuse(format!(
+                "{}: bad shard name {name}: shard index {k} is not below the count {n}",
+                dir.display()
+            )));
+        }
+        found.push((k, n, name));
+    }
+    let Some(&(_, n, first)) = found.first() else {
+        return Ok(()); // no shards: refused by the caller
+    };
+    if let Some(&(_, _, other)) = found.iter().find(|(_, m, _)| *m != n) {
+        return Err(refuse(format!(
+            "{}: shards do not fit together: {first} and {other} name different shard counts",
+            dir.display()
+        )));
+    }
+    for k in 0..n {
+        if !found.iter().any(|&(j, _, _)| j == k) {
+            return Err(refuse(format!(
+                "{}: shards do not fit together: {} is missing ({} of {n} shards found)",
+                dir.display(),
+                Dataset::shard_name(k, n),
+                found.len()
+            )));
+        }
+    }
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! The training configuration (TOML). Defaults are the VINA reference code's
-//! hyper-parameters (design §5); every field may be left out.
+//! hyper-parameters (docs/architecture.md, "Models and losses"); every field may be left
+//! out.
 //!
 //! ```toml
 //! seed = 0
@@ -21,6 +22,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use vina_core::layers::Activation;
+use vina_core::limits;
 use vina_core::model_file::ModelKind;
 use vina_core::spec::Architecture;
 
@@ -71,7 +73,7 @@ impl Default for TrainConfig {
     }
 }
 
-/// Loss terms; the training loss is their weighted sum (design §5).
+/// Loss terms; the training loss is their weighted sum.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LossConfig {
@@ -181,59 +183,187 @@ impl Default for OptimConfig {
 }
 
 impl TrainConfig {
-    /// Read a TOML config file.
+    /// Read a TOML config file; a refused value names the file, the field and the
+    /// allowed range.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read training config {}", path.display()))?;
         let config: Self =
             toml::from_str(&text).map_err(|e| refuse(format!("{}: {e}", path.display())))?;
-        config.validate()?;
+        config
+            .validate()
+            .map_err(|e| refuse(format!("{}: {e}", path.display())))?;
         Ok(config)
     }
 
-    /// Refuse settings that cannot train.
+    /// Refuse settings that cannot train: every message names the field (`optim.betas`)
+    /// and the allowed range.
     pub fn validate(&self) -> anyhow::Result<()> {
-        let bad = |what: &str| Err(refuse(format!("training config: {what}")));
-        if self.batch_size < 2 {
-            return bad("batch_size must be at least 2");
-        }
-        if !(0.0..1.0).contains(&self.val_fraction) {
-            return bad("val_fraction must be in [0, 1)");
-        }
-        if self.model.blocks == 0 || self.model.hidden.is_empty() {
-            return bad("model needs at least one block and one hidden layer");
-        }
-        if !(self.model.clamp.is_finite() && self.model.clamp > 0.0) {
-            return bad("model.clamp must be positive");
-        }
-        if self.model.activation == Activation::Identity {
-            return bad("model.activation must be relu, leaky_relu, gelu or tanh");
-        }
-        if self.model.kind == ModelKind::Cinn && self.model.cond_dim == 0 {
-            return bad("model.cond_dim must be at least 1 for a cINN");
-        }
-        if self.model.kind == ModelKind::Cinn && self.model.noise_in_x {
-            return bad("model.noise_in_x is for an INN (a cINN conditions on y directly)");
-        }
+        let m = &self.model;
         let l = &self.loss;
+        let o = &self.optim;
+        check_int("epochs", self.epochs, 1, MAX_EPOCHS)?;
+        check_int("batch_size", self.batch_size, 2, MAX_BATCH)?;
+        check(
+            "val_fraction",
+            self.val_fraction.is_finite() && (0.0..1.0).contains(&self.val_fraction),
+            "in [0, 1)",
+            self.val_fraction,
+        )?;
+
+        check_int("model.blocks", m.blocks, 1, limits::MAX_FLOW_LAYERS)?;
+        check_widths("model.hidden", &m.hidden, 1, limits::MAX_WIDTH)?;
+        check_pos("model.clamp", f64::from(m.clamp))?;
+        check_nonneg("model.pad_noise", f64::from(m.pad_noise))?;
+        check_nonneg("model.last_layer_scale", f64::from(m.last_layer_scale))?;
+        if m.activation == Activation::Identity {
+            return Err(refuse(
+                "training config: `model.activation` must be relu, leaky_relu, gelu or tanh",
+            ));
+        }
+        if m.flow_dim > limits::MAX_DIM {
+            return Err(refuse(format!(
+                "training config: `model.flow_dim` must be 0 (automatic) or at most {} \
+                 (vina_core::limits::MAX_DIM), found {}",
+                limits::MAX_DIM,
+                m.flow_dim
+            )));
+        }
+        if m.kind == ModelKind::Cinn {
+            check_int("model.cond_dim", m.cond_dim, 1, limits::MAX_WIDTH)?;
+            check_widths("model.cond_hidden", &m.cond_hidden, 0, limits::MAX_WIDTH)?;
+            if m.noise_in_x {
+                return Err(refuse(
+                    "training config: `model.noise_in_x` is for an INN (a cINN conditions on y directly)",
+                ));
+            }
+        }
+
         let weights = [
-            l.ml,
-            l.fgan,
-            l.mmd_forward,
-            l.mmd_backward,
-            l.sinkhorn,
-            l.fit_rmse,
-            l.recon_rmse,
+            ("loss.ml", l.ml),
+            ("loss.fgan", l.fgan),
+            ("loss.mmd_forward", l.mmd_forward),
+            ("loss.mmd_backward", l.mmd_backward),
+            ("loss.sinkhorn", l.sinkhorn),
+            ("loss.fit_rmse", l.fit_rmse),
+            ("loss.recon_rmse", l.recon_rmse),
+            ("loss.y_weight", l.y_weight),
         ];
-        if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || weights.iter().all(|w| *w == 0.0) {
-            return bad("loss weights must be non-negative and at least one positive");
+        for (field, w) in weights {
+            check_nonneg(field, f64::from(w))?;
         }
-        if !(l.critic_clamp > 0.0 && l.critic_fake_clamp > 0.0) {
-            return bad("loss.critic_clamp and loss.critic_fake_clamp must be positive");
+        if weights[..7].iter().all(|(_, w)| *w == 0.0) {
+            return Err(refuse(
+                "training config: loss weights (`loss.ml`, `loss.fgan`, `loss.mmd_forward`, \
+                 `loss.mmd_backward`, `loss.sinkhorn`, `loss.fit_rmse`, `loss.recon_rmse`) \
+                 must be non-negative and at least one positive",
+            ));
         }
-        if !(self.optim.lr > 0.0 && self.optim.lr_decay > 0.0 && self.optim.lr_decay <= 1.0) {
-            return bad("optim.lr must be positive and optim.lr_decay in (0, 1]");
+        check_widths("loss.critic_hidden", &l.critic_hidden, 0, MAX_CRITIC_WIDTH)?;
+        check_pos("loss.critic_lr", l.critic_lr)?;
+        check_betas("loss.critic_betas", l.critic_betas)?;
+        check_pos("loss.critic_clamp", f64::from(l.critic_clamp))?;
+        check_pos("loss.critic_fake_clamp", f64::from(l.critic_fake_clamp))?;
+        check_int("loss.critic_steps", l.critic_steps, 1, MAX_ITERATIONS)?;
+        if (l.mmd_forward > 0.0 || l.mmd_backward > 0.0) && l.mmd_widths.is_empty() {
+            return Err(refuse(
+                "training config: `loss.mmd_widths` needs at least one width for the MMD terms",
+            ));
         }
+        for w in &l.mmd_widths {
+            check_pos("loss.mmd_widths", f64::from(*w))?;
+        }
+        check_pos("loss.sinkhorn_eps", f64::from(l.sinkhorn_eps))?;
+        check_int("loss.sinkhorn_iters", l.sinkhorn_iters, 1, MAX_ITERATIONS)?;
+
+        check_pos("optim.lr", o.lr)?;
+        check_betas("optim.betas", o.betas)?;
+        check_pos("optim.eps", f64::from(o.eps))?;
+        check_nonneg("optim.weight_decay", f64::from(o.weight_decay))?;
+        check(
+            "optim.lr_decay",
+            o.lr_decay.is_finite() && o.lr_decay > 0.0 && o.lr_decay <= 1.0,
+            "in (0, 1]",
+            o.lr_decay,
+        )?;
+        check(
+            "optim.grad_clip",
+            o.grad_clip.is_finite() && o.grad_clip >= 0.0,
+            "a finite norm > 0, or 0 for no clipping",
+            o.grad_clip,
+        )?;
         Ok(())
     }
+}
+
+/// Most epochs a run may ask for.
+pub const MAX_EPOCHS: usize = 1_000_000;
+/// Largest batch.
+pub const MAX_BATCH: usize = 1 << 24;
+/// Widest critic layer (the critic stays on the host, so it is not bound by
+/// `vina_core::limits::MAX_WIDTH`).
+pub const MAX_CRITIC_WIDTH: usize = 1 << 16;
+/// Most critic steps or Sinkhorn iterations.
+pub const MAX_ITERATIONS: usize = 100_000;
+
+/// `ok`, or a refusal naming `field`, the allowed range and the value found.
+fn check(field: &str, ok: bool, range: &str, found: impl std::fmt::Display) -> anyhow::Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(refuse(format!(
+            "training config: `{field}` must be {range}, found {found}"
+        )))
+    }
+}
+
+/// An integer in `lo..=hi`.
+fn check_int(field: &str, v: usize, lo: usize, hi: usize) -> anyhow::Result<()> {
+    check(
+        field,
+        (lo..=hi).contains(&v),
+        &format!("in [{lo}, {hi}]"),
+        v,
+    )
+}
+
+/// A finite positive number.
+fn check_pos(field: &str, v: f64) -> anyhow::Result<()> {
+    check(field, v.is_finite() && v > 0.0, "finite and > 0", v)
+}
+
+/// A finite non-negative number.
+fn check_nonneg(field: &str, v: f64) -> anyhow::Result<()> {
+    check(field, v.is_finite() && v >= 0.0, "finite and >= 0", v)
+}
+
+/// Adam's two betas, each in [0, 1).
+fn check_betas(field: &str, b: [f32; 2]) -> anyhow::Result<()> {
+    check(
+        field,
+        b.iter().all(|v| (0.0..1.0).contains(v)),
+        "two values, each in [0, 1)",
+        format!("[{}, {}]", b[0], b[1]),
+    )
+}
+
+/// Layer widths: at least `min_layers` of them, each in [1, `max`], at most
+/// `vina_core::limits::MAX_DENSE` layers.
+fn check_widths(field: &str, w: &[usize], min_layers: usize, max: usize) -> anyhow::Result<()> {
+    check(
+        field,
+        w.len() >= min_layers
+            && w.len() <= limits::MAX_DENSE
+            && w.iter().all(|v| (1..=max).contains(v)),
+        &format!(
+            "{}at most {} widths, each in [1, {max}]",
+            if min_layers > 0 {
+                format!("at least {min_layers} and ")
+            } else {
+                String::new()
+            },
+            limits::MAX_DENSE
+        ),
+        format!("{w:?}"),
+    )
 }

@@ -5,11 +5,13 @@
 //!   the cINN and the INN; [`to_spec`]: weight copy to a `vina_core::spec::ModelSpec`.
 //! - [`losses`]: maximum likelihood, f-GAN, MMD, Sinkhorn.
 //! - [`config`]: the TOML training configuration; [`trainer`]: the loop and its files;
+//!   [`checkpoint`]: its crash-safe, checksummed checkpoints;
 //!   [`metrics`]: the per-epoch `metrics.csv` it writes, and its reader.
 //!
 //! Training runs on Burn's pure-Rust CPU backend (`Device::flex()` with autodiff) unless
 //! the config or `vina train --device` names a GPU backend ([`device`]).
 
+pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod device;

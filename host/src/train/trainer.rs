@@ -5,17 +5,28 @@
 //! Files under the output directory:
 //! - `metrics.csv`: one row per epoch (training and validation terms, learning rate,
 //!   seconds, training samples per second; format in [`super::metrics`]);
-//! - `checkpoint/`: network, optimizer (and critic) in burnpack `.bpk`, plus `state.json`,
-//!   written last, which marks the checkpoint complete; a killed run loses at most the
-//!   epoch in progress;
+//! - `checkpoint/`: one crash-safe checkpoint per epoch ([`super::checkpoint`]): network,
+//!   optimizer (and critic) in burnpack `.bpk`, the best model so far, the metrics rows
+//!   and `state.json`, with a manifest of CRC-32s, made current by replacing
+//!   `checkpoint/LATEST`; a killed run loses at most the epoch in progress;
 //! - `best.bpk` and `model.vina` (f32): the network with the lowest validation NLL;
-//! - `config.toml`: the configuration the run used.
+//! - `config.toml`: the configuration the run used; `.train.lock`: held (flock) while a
+//!   run writes here, so two runs cannot share the directory.
+//!
+//! `metrics.csv`, `best.bpk` and `model.vina` are published after each checkpoint commits,
+//! and a resume rewrites them from the checkpoint, so they always match it: a kill between
+//! any two writes neither duplicates nor drops a row, and the resumed run's files equal an
+//! uninterrupted run's bit for bit (timing columns aside).
 //!
 //! Every epoch's shuffling and noise come from a generator seeded by (seed, epoch), so a
 //! resumed run draws exactly what an uninterrupted one would have.
+//!
+//! *Test hook:* `VINA_TRAIN_KILL_AT=<point>:<epoch>` makes the process abort
+//! (`std::process::abort`, as a kill would) at a named point of the 1-based epoch, so
+//! tests can crash between any two of the checkpoint's writes ([`KILL_POINTS`];
+//! `host/tests/train_kill.rs`). Unset, it costs one environment lookup per run.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -23,13 +34,15 @@ use anyhow::Context;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Tensor};
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use vina_core::model_file::ModelKind;
 use vina_core::rng::Rng;
 use vina_core::spec::Precision;
 
+use super::checkpoint::{self, replace_atomic};
 use super::config::TrainConfig;
 use super::data::{Prepared, TrainData};
 use super::flow::{Dims, Network};
@@ -121,12 +134,14 @@ mod exact {
 }
 
 /// Read a data set directory and a config file, train, write to `out` (the CLI's
-/// `vina train`).
+/// `vina train`). An `out` that exists and is not empty is refused unless `resume`
+/// (continue its run) or `force` (start over: the trainer's files there are replaced).
 pub fn run(
     data_dir: &Path,
     config_file: &Path,
     out: &Path,
     resume: bool,
+    force: bool,
     device: Option<super::device::DeviceName>,
 ) -> anyhow::Result<()> {
     let mut config = TrainConfig::read(config_file)?;
@@ -134,6 +149,9 @@ pub fn run(
         config.device = d;
     }
     let data = train_data(&Dataset::read_dir(data_dir)?)?;
+    if !resume && !force {
+        refuse_non_empty(out)?;
+    }
     let s = train(&data, &config, out, resume)?;
     eprintln!(
         "trained {} epochs; best validation NLL {:.4} at epoch {}; {:.0} samples/s; model: {}",
@@ -143,6 +161,32 @@ pub fn run(
         s.samples_per_s,
         s.model_file.display()
     );
+    Ok(())
+}
+
+/// Refuse an output directory that exists and holds anything.
+fn refuse_non_empty(out: &Path) -> anyhow::Result<()> {
+    let mut entries = match fs::read_dir(out) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(refuse(format!("--out {}: {e}", out.display()))),
+    };
+    if let Some(first) = entries.next() {
+        let name = first
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Err(refuse(format!(
+            "--out {}: the directory is not empty (it holds {name}{}): pass --resume to \
+             continue its run, or --force to start over and replace its metrics, \
+             checkpoint and model",
+            out.display(),
+            if entries.next().is_some() {
+                ", …"
+            } else {
+                ""
+            }
+        )));
+    }
     Ok(())
 }
 
@@ -296,37 +340,136 @@ impl StepContext<'_> {
     }
 }
 
-/// Atomically replace `path` by `bytes` (write, then rename).
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+/// A module's burnpack bytes.
+fn module_bytes<M: Module>(m: &M) -> anyhow::Result<Vec<u8>> {
+    let bytes = m
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("cannot encode a checkpoint: {e}"))?;
+    Ok(bytes.to_vec())
 }
 
-/// Save a module as burnpack through a temporary file, so a kill never leaves half a file.
-fn save_module<M: Module>(m: &M, path: &Path) -> anyhow::Result<()> {
-    let tmp = path.with_extension("bpk.tmp");
-    m.clone()
-        .save_file(&tmp)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+/// An optimizer's burnpack bytes.
+fn optim_bytes(o: &ModuleOptimizer) -> anyhow::Result<Vec<u8>> {
+    let bytes = o
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("cannot encode a checkpoint: {e}"))?;
+    Ok(bytes.to_vec())
 }
 
-fn save_optim(o: &ModuleOptimizer, path: &Path) -> anyhow::Result<()> {
-    let tmp = path.with_extension("bpk.tmp");
-    o.save(&tmp)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+/// Load checkpoint file `name` (verified bytes) into a module.
+fn load_module<M: Module>(m: M, c: &checkpoint::Loaded, name: &str) -> anyhow::Result<M> {
+    let bad = |e: String| {
+        refuse(format!(
+            "cannot load checkpoint {}: {e}",
+            c.dir.join(name).display()
+        ))
+    };
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(c.file(name)?.to_vec()))
+        .map_err(|e| bad(e.to_string()))?;
+    m.try_load_record(record).map_err(|e| bad(e.to_string()))
 }
 
-fn load_module<M: Module>(m: M, path: &Path) -> anyhow::Result<M> {
-    m.try_load_file(path)
-        .map_err(|e| anyhow::anyhow!("cannot load checkpoint {}: {e}", path.display()))
+/// Load checkpoint file `name` (verified bytes) into an optimizer.
+fn load_optim(
+    o: ModuleOptimizer,
+    c: &checkpoint::Loaded,
+    name: &str,
+) -> anyhow::Result<ModuleOptimizer> {
+    o.from_bytes(Bytes::from_bytes_vec(c.file(name)?.to_vec()))
+        .map_err(|e| {
+            refuse(format!(
+                "cannot load checkpoint {}: {e}",
+                c.dir.join(name).display()
+            ))
+        })
 }
 
-fn load_optim(o: ModuleOptimizer, path: &Path) -> anyhow::Result<ModuleOptimizer> {
-    o.load(path)
-        .map_err(|e| anyhow::anyhow!("cannot load checkpoint {}: {e}", path.display()))
+/// The named points of the test-only crash hook, in the order an epoch reaches them.
+pub const KILL_POINTS: [&str; 10] = [
+    "mid-epoch",       // after the epoch's first optimizer step
+    "after-weights",   // the new checkpoint's model.bpk written
+    "after-optimizer", // its optim.bpk (and critic files) written
+    "after-best",      // its best.bpk and model.vina written
+    "after-state",     // its metrics.csv and state.json written
+    "after-manifest",  // its manifest written, LATEST still names the previous one
+    "after-latest",    // LATEST replaced: the checkpoint is current
+    "after-model",     // out/best.bpk and out/model.vina published (if improved)
+    "after-metrics",   // out/metrics.csv published
+    "after-prune",     // older checkpoints removed
+];
+
+/// `VINA_TRAIN_KILL_AT=<point>:<epoch>` (module docs): abort at that point.
+struct KillAt(Option<(String, usize)>);
+
+impl KillAt {
+    const VAR: &'static str = "VINA_TRAIN_KILL_AT";
+
+    fn from_env() -> anyhow::Result<Self> {
+        let Some(v) = std::env::var_os(Self::VAR) else {
+            return Ok(Self(None));
+        };
+        let v = v.to_string_lossy();
+        let parsed = v.split_once(':').and_then(|(p, e)| {
+            let epoch = e.parse::<usize>().ok()?;
+            KILL_POINTS
+                .contains(&p)
+                .then(|| (p.to_owned(), epoch))
+                .filter(|_| epoch >= 1)
+        });
+        match parsed {
+            Some(k) => Ok(Self(Some(k))),
+            None => Err(refuse(format!(
+                "{}={v}: expected <point>:<epoch ≥ 1>, point one of {}",
+                Self::VAR,
+                KILL_POINTS.join(", ")
+            ))),
+        }
+    }
+
+    /// Abort if this is the point and 1-based epoch asked for.
+    fn at(&self, point: &str, epoch: usize) {
+        if let Some((p, e)) = &self.0
+            && p == point
+            && *e == epoch
+        {
+            eprintln!("{}: aborting at {point} of epoch {epoch}", Self::VAR);
+            std::process::abort();
+        }
+    }
+}
+
+/// Hold an exclusive lock on `out/.train.lock` while training, so two runs cannot write to
+/// one directory; the lock goes with the process, killed or not.
+fn lock_out(out: &Path) -> anyhow::Result<fs::File> {
+    let path = out.join(".train.lock");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(fs::TryLockError::WouldBlock) => Err(refuse(format!(
+            "{}: another `vina train` is writing to this directory",
+            out.display()
+        ))),
+        Err(fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
+/// Remove a file if it is there.
+fn remove_if_present(path: &Path) -> anyhow::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Validation terms of the network (no autodiff), in batches.
@@ -382,9 +525,41 @@ pub fn train(
             "training: the validation split is empty (raise val_fraction)",
         ));
     }
-    let ckpt = out.join("checkpoint");
+    let kill = KillAt::from_env()?;
+    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let _lock = lock_out(out)?;
+    let ckpt = out.join(checkpoint::DIR);
+    let metrics_path = out.join(metrics::FILE_NAME);
+    let best_path = out.join("best.bpk");
+    let model_path = out.join("model.vina");
+    // The checkpoint to continue from, verified; anything else of an earlier run goes.
+    let loaded = if resume {
+        let c = checkpoint::read_latest(&ckpt)?;
+        let old_format = ckpt.join("state.json");
+        if c.is_none() && old_format.exists() {
+            return Err(refuse(format!(
+                "--resume: {} is a checkpoint without {} (written by an older vina, or \
+                 damaged): it cannot be verified; start over with --force",
+                old_format.display(),
+                checkpoint::LATEST
+            )));
+        }
+        c
+    } else {
+        None
+    };
+    if loaded.is_none() {
+        match fs::remove_dir_all(&ckpt) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot remove {}", ckpt.display()));
+            }
+            _ => {}
+        }
+        for p in [&metrics_path, &best_path, &model_path] {
+            remove_if_present(p)?;
+        }
+    }
     fs::create_dir_all(&ckpt).with_context(|| format!("cannot create {}", ckpt.display()))?;
-    fs::write(out.join("config.toml"), toml::to_string(config)?)?;
 
     let device = config.device.device()?.autodiff();
     let ctx = StepContext {
@@ -418,8 +593,6 @@ pub fn train(
         .with_epsilon(1e-8)
         .init();
 
-    let state_path = ckpt.join("state.json");
-    let metrics_path = out.join(metrics::FILE_NAME);
     let mut state = State {
         epochs_done: 0,
         best_epoch: 0,
@@ -429,9 +602,18 @@ pub fn train(
         data_fingerprint: data.fingerprint(),
         config: config.clone(),
     };
-    if resume && state_path.exists() {
-        let old: State = serde_json::from_slice(&fs::read(&state_path)?)
-            .with_context(|| format!("bad checkpoint state {}", state_path.display()))?;
+    // The metrics file's text and the best model's files (burnpack, .vina): every
+    // checkpoint carries them, and the copies under `out` are published from them.
+    let mut metrics_text = format!("{}\n", metrics::header());
+    let mut best: Option<(Vec<u8>, Vec<u8>)> = None;
+    if let Some(c) = &loaded {
+        let state_file = c.dir.join("state.json");
+        let old: State = serde_json::from_slice(c.file("state.json")?).map_err(|e| {
+            refuse(format!(
+                "{}: bad checkpoint state ({e}); start over with --force",
+                state_file.display()
+            ))
+        })?;
         let same_config = TrainConfig {
             epochs: config.epochs,
             progress: config.progress,
@@ -443,23 +625,47 @@ pub fn train(
                 out.display()
             )));
         }
-        net = load_module(net, &ckpt.join("model.bpk"))?;
-        optim = load_optim(optim, &ckpt.join("optim.bpk"))?;
-        if let Some(c) = critic.take() {
-            critic = Some(load_module(c, &ckpt.join("critic.bpk"))?);
-            critic_optim = load_optim(critic_optim, &ckpt.join("critic_optim.bpk"))?;
+        if old.epochs_done != c.epoch || old.train_loss.len() != c.epoch {
+            return Err(refuse(format!(
+                "{}: state of {} epochs in a checkpoint of {}; start over with --force",
+                state_file.display(),
+                old.epochs_done,
+                c.epoch
+            )));
+        }
+        net = load_module(net, c, "model.bpk")?;
+        optim = load_optim(optim, c, "optim.bpk")?;
+        if let Some(cr) = critic.take() {
+            critic = Some(load_module(cr, c, "critic.bpk")?);
+            critic_optim = load_optim(critic_optim, c, "critic_optim.bpk")?;
         }
         state = State {
             config: config.clone(),
             ..old
         };
-        // Drop metric rows of an epoch that never reached its checkpoint.
-        let text = fs::read_to_string(&metrics_path).unwrap_or_default();
-        let kept: Vec<&str> = text.lines().take(1 + state.epochs_done).collect::<Vec<_>>();
-        write_atomic(&metrics_path, format!("{}\n", kept.join("\n")).as_bytes())?;
-    } else {
-        write_atomic(&metrics_path, format!("{}\n", metrics::header()).as_bytes())?;
+        metrics_text = String::from_utf8(c.file(metrics::FILE_NAME)?.to_vec()).map_err(|_| {
+            refuse(format!(
+                "{}: not UTF-8",
+                c.dir.join(metrics::FILE_NAME).display()
+            ))
+        })?;
+        // What a killed run left beside this checkpoint goes.
+        checkpoint::prune(&ckpt, &c.dir)?;
+        if c.has("model.vina") {
+            best = Some((c.file("best.bpk")?.to_vec(), c.file("model.vina")?.to_vec()));
+        }
     }
+    replace_atomic(
+        &out.join("config.toml"),
+        toml::to_string(config)?.as_bytes(),
+    )?;
+    // The published files as of the checkpoint: rows of an epoch that never reached its
+    // checkpoint go, and a deleted metrics.csv comes back with its header.
+    if let Some((bpk, vina)) = &best {
+        replace_atomic(&best_path, bpk)?;
+        replace_atomic(&model_path, vina)?;
+    }
+    replace_atomic(&metrics_path, metrics_text.as_bytes())?;
 
     let n_train = prep.x_train.len() / dims.x_dim;
     let steps = n_train.div_ceil(config.batch_size);
@@ -521,6 +727,7 @@ pub fn train(
                 grads
             };
             net = optim.step(lr, net, grads);
+            kill.at("mid-epoch", epoch + 1);
             acc.add_scaled(&terms, chunk.len() as f64 / n_train as f64);
             samples_seen += chunk.len();
             bar.inc(1);
@@ -534,30 +741,53 @@ pub fn train(
         state.train_loss.push(acc.total);
         state.val_nll.push(val.nll);
         // Best epoch: the lowest validation score (the NLL, plus an INN's fit terms).
-        if val.score < state.best_val_nll {
+        let improved = val.score < state.best_val_nll;
+        if improved {
             state.best_val_nll = val.score;
             state.best_epoch = epoch;
-            save_module(&net, &out.join("best.bpk"))?;
             let spec = net.valid().to_spec(&prep.header);
             let file = spec
                 .encode(Precision::F32)
                 .map_err(|e| anyhow::anyhow!("export: {e}"))?;
-            write_atomic(&out.join("model.vina"), &file)?;
-        }
-        save_module(&net, &ckpt.join("model.bpk"))?;
-        save_optim(&optim, &ckpt.join("optim.bpk"))?;
-        if let Some(c) = &critic {
-            save_module(c, &ckpt.join("critic.bpk"))?;
-            save_optim(&critic_optim, &ckpt.join("critic_optim.bpk"))?;
+            best = Some((module_bytes(&net)?, file));
         }
         let row = metrics::row(epoch + 1, &acc, &val, lr, seconds, sps);
-        fs::OpenOptions::new()
-            .append(true)
-            .open(&metrics_path)
-            .and_then(|mut f| writeln!(f, "{row}"))
-            .with_context(|| format!("cannot write {}", metrics_path.display()))?;
+        metrics_text.push_str(&row);
+        metrics_text.push('\n');
         state.epochs_done = epoch + 1;
-        write_atomic(&state_path, &serde_json::to_vec_pretty(&state)?)?;
+
+        // The checkpoint, one atomic unit (module docs of `checkpoint`).
+        let done = epoch + 1;
+        let mut w = checkpoint::Writer::begin(&ckpt, done)?;
+        w.file("model.bpk", &module_bytes(&net)?)?;
+        kill.at("after-weights", done);
+        w.file("optim.bpk", &optim_bytes(&optim)?)?;
+        if let Some(c) = &critic {
+            w.file("critic.bpk", &module_bytes(c)?)?;
+            w.file("critic_optim.bpk", &optim_bytes(&critic_optim)?)?;
+        }
+        kill.at("after-optimizer", done);
+        // (No best model yet only while every validation score was NaN.)
+        if let Some((best_bpk, best_vina)) = &best {
+            w.file("best.bpk", best_bpk)?;
+            w.file("model.vina", best_vina)?;
+        }
+        kill.at("after-best", done);
+        w.file(metrics::FILE_NAME, metrics_text.as_bytes())?;
+        w.file("state.json", &serde_json::to_vec_pretty(&state)?)?;
+        kill.at("after-state", done);
+        let current = w.commit(|| kill.at("after-manifest", done))?;
+        kill.at("after-latest", done);
+        // Publish what the checkpoint holds.
+        if let Some((best_bpk, best_vina)) = best.as_ref().filter(|_| improved) {
+            replace_atomic(&best_path, best_bpk)?;
+            replace_atomic(&model_path, best_vina)?;
+        }
+        kill.at("after-model", done);
+        replace_atomic(&metrics_path, metrics_text.as_bytes())?;
+        kill.at("after-metrics", done);
+        checkpoint::prune(&ckpt, &current)?;
+        kill.at("after-prune", done);
         if config.progress {
             bar.println(format!(
                 "epoch {:>3}: train loss {:.4} nll {:.4} | val nll {:.4}{} | {:.1} s, {:.0} samples/s",
