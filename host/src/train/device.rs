@@ -1,7 +1,7 @@
-//! Which Burn device trains (design §5): the pure-Rust CPU backend `flex` by default, a GPU
-//! through Burn's own backends when vina-host is built with their cargo feature
-//! (`--features cuda` or `--features wgpu`). Scale-out is Burn's job; the trainer only
-//! names the device.
+//! Which Burn device trains (docs/architecture.md, "Models and losses"): the pure-Rust CPU
+//! backend `flex` by default, a GPU through Burn's own backends when vina-host is built with
+//! their cargo feature (`--features cuda` or `--features wgpu`). Scale-out is Burn's job; the
+//! trainer only names the device.
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};

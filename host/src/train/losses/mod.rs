@@ -1,5 +1,6 @@
-//! The VINA losses (design §5). Each term works on normalized x and y; the training loss
-//! is the weighted sum chosen in [`crate::train::config::LossConfig`].
+//! The VINA losses (docs/architecture.md, "Models and losses"). Each term works on
+//! normalized x and y; the training loss is the weighted sum chosen in
+//! [`crate::train::config::LossConfig`].
 
 pub mod fgan;
 pub mod ml;
