@@ -84,7 +84,7 @@ def time_vina(binary, scenario, samples, threads, out_dir, seed):
     shutil.rmtree(out_dir, ignore_errors=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run([binary, "simulate", "--scenario", scenario, "--samples", str(samples),
+    subprocess.run([binary, "simulate", "--scenario", scenario, "--simulations", str(samples),
                     "--out", out_dir, "--seed", str(seed)], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
@@ -175,7 +175,7 @@ def main():
             # Accuracy of what was timed: pelagic (both meshes) against vina's clean pressure for
             # the same draws (a --snr 300 run of the same seed: the same x, noise 1e-15 of |p|).
             clean_dir = os.path.join(tmp, scen + "-clean")
-            subprocess.run([args.vina, "simulate", "--scenario", path, "--samples", str(len(x)),
+            subprocess.run([args.vina, "simulate", "--scenario", path, "--simulations", str(len(x)),
                             "--out", clean_dir, "--seed", str(args.seed), "--snr", "300"],
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             with safe_open(os.path.join(clean_dir, "shard-00000-of-00001.safetensors"), "np") as f:

@@ -97,8 +97,12 @@ impl ObservationFile {
             crate::error::MAX_TEXT_INPUT,
             crate::error::MAX_TEXT_INPUT_TEXT,
         )?;
-        serde_json::from_str(&text)
-            .map_err(|e| refuse(format!("observation {}: {e}", path.display())))
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parse the JSON text of an observation; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
+        serde_json::from_str(text).map_err(|e| refuse(format!("observation {origin}: {e}")))
     }
 
     /// Write as pretty JSON.
@@ -149,10 +153,12 @@ impl ObservationFile {
                         layout.receivers
                     )));
                 }
-                if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+                // the model reads f32: 1e308 is finite here and infinite there
+                if let Some(i) = y.iter().position(|&v| !(v as f32).is_finite()) {
                     return Err(refuse(format!(
-                        "{origin}: y[{i}] is {}; features must be finite",
-                        y[i]
+                        "{origin}: y[{i}] is {}; features must be finite (within ±{:e}, f32)",
+                        y[i],
+                        f32::MAX
                     )));
                 }
                 Ok(y.iter().map(|&v| v as f32).collect())

@@ -138,12 +138,21 @@ fn relative_transfer(p: &[[f32; 2]], out: &mut [f32]) -> Option<()> {
         return None;
     }
     let inv_big = 1.0 / big;
+    // Below ~2.9e-39 (subnormal) 1/big overflows to infinity and the features would be
+    // NaN; divide instead there (rare: the usual path keeps its multiply, bit for bit).
+    let scale = |v: f32| {
+        if inv_big.is_finite() {
+            v * inv_big
+        } else {
+            v / big
+        }
+    };
     let norm = libm::sqrtf(
         p.iter()
-            .map(|c| (c[0] * inv_big) * (c[0] * inv_big) + (c[1] * inv_big) * (c[1] * inv_big))
+            .map(|c| scale(c[0]) * scale(c[0]) + scale(c[1]) * scale(c[1]))
             .sum::<f32>(),
     );
-    let (r_re, r_im) = (r_re * inv_big, r_im * inv_big);
+    let (r_re, r_im) = (scale(r_re), scale(r_im));
     let ref_abs = libm::hypotf(r_re, r_im);
     if ref_abs == 0.0 || norm == 0.0 {
         return None;
@@ -152,7 +161,7 @@ fn relative_transfer(p: &[[f32; 2]], out: &mut [f32]) -> Option<()> {
     let (u_re, u_im) = (r_re / ref_abs / norm, -r_im / ref_abs / norm);
     *out.first_mut()? = ref_abs / norm;
     for (c, o) in p.iter().skip(1).zip(out[1..].as_chunks_mut::<2>().0) {
-        let (c_re, c_im) = (c[0] * inv_big, c[1] * inv_big);
+        let (c_re, c_im) = (scale(c[0]), scale(c[1]));
         *o = [c_re * u_re - c_im * u_im, c_re * u_im + c_im * u_re];
     }
     Some(())

@@ -138,8 +138,9 @@ impl<'a> Recording<'a> {
 
     /// The codes of frame `i` into `out` (one per channel); `None` past the end.
     pub fn frame(&self, i: usize, out: &mut [i32]) -> Option<()> {
-        let start = i.checked_mul(self.channels * 4)?;
-        let bytes = self.samples.get(start..start + self.channels * 4)?;
+        let stride = self.channels * 4;
+        let start = i.checked_mul(stride)?;
+        let bytes = self.samples.get(start..start.checked_add(stride)?)?;
         for (o, b) in out.iter_mut().zip(bytes.as_chunks::<4>().0) {
             *o = i32::from_le_bytes(*b);
         }

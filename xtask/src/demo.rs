@@ -40,9 +40,9 @@ pub fn demo(seed: Option<u64>, samples: u64) -> anyhow::Result<()> {
     };
     eprintln!("\n== 1/6 simulate {samples} gi-pekeris training samples and 1000 held-out ones");
     #[rustfmt::skip]
-    vina(&["simulate", "--scenario", "scenarios/gi-pekeris.toml", "--samples", &samples, "--seed", &seed_arg, "--out", &p("data")?])?;
+    vina(&["simulate", "--scenario", "scenarios/gi-pekeris.toml", "--simulations", &samples, "--seed", &seed_arg, "--out", &p("data")?])?;
     #[rustfmt::skip]
-    vina(&["simulate", "--scenario", "scenarios/gi-pekeris.toml", "--samples", "1000", "--seed", &held_out_seed, "--out", &p("held-out")?])?;
+    vina(&["simulate", "--scenario", "scenarios/gi-pekeris.toml", "--simulations", "1000", "--seed", &held_out_seed, "--out", &p("held-out")?])?;
     eprintln!("\n== 2/6 train the default cINN (configs/gi-pekeris-cinn.toml)");
     let run_dir = dir.join("run");
     if run_dir.exists() {

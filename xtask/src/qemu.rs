@@ -204,7 +204,7 @@ pub fn qemu_check() -> anyhow::Result<()> {
         #[rustfmt::skip]
         let out = output(&root, utf8(&vina)?, &[
             "invert", "--model", "models/gi-pekeris-cinn.vina", "--observation",
-            utf8(&obs)?, "--seed", &seed, "--samples", "1000", "--json",
+            utf8(&obs)?, "--seed", &seed, "--draws", "1000", "--json",
         ])?;
         let host: serde_json::Value = serde_json::from_str(&out)?;
         let names = ["water_depth_m", "water_sound_speed_mps"];

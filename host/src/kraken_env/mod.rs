@@ -340,6 +340,12 @@ pub fn parse_flp(text: &str) -> Result<FlpFile, EnvError> {
                 ),
             ));
         }
+        if !(range * 1000.0).is_finite() {
+            return Err(EnvError::new(
+                line,
+                format!("receiver range R = {range} km is too large (not finite in metres)"),
+            ));
+        }
     }
     let ranges_m = ranges_km.iter().map(|&(x, _)| x * 1000.0).collect();
 
@@ -827,6 +833,14 @@ fn read_list(
             let (a, line_a) = given[0];
             let (b, line_b) = given[1];
             let step = (b - a) / (n - 1) as f64;
+            if !step.is_finite() {
+                return Err(EnvError::new(
+                    line_b,
+                    format!(
+                        "{name} from {a} to {b}: the equally spaced values in between are not finite"
+                    ),
+                ));
+            }
             let mut filled: Vec<(f64, usize)> =
                 (0..n).map(|i| (a + i as f64 * step, line_b)).collect();
             if let Some(first) = filled.first_mut() {

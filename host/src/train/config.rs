@@ -19,7 +19,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use vina_core::layers::Activation;
 use vina_core::limits;
@@ -186,13 +185,22 @@ impl TrainConfig {
     /// Read a TOML config file; a refused value names the file, the field and the
     /// allowed range.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read training config {}", path.display()))?;
-        let config: Self =
-            toml::from_str(&text).map_err(|e| refuse(format!("{}: {e}", path.display())))?;
+        // bounded, and a file that is not UTF-8 is refused (exit 2) like any bad input
+        let text = crate::error::read_text_limited(
+            path,
+            "training config",
+            crate::error::MAX_TEXT_INPUT,
+            crate::error::MAX_TEXT_INPUT_TEXT,
+        )?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parse and validate the text of a TOML config; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
+        let config: Self = toml::from_str(text).map_err(|e| refuse(format!("{origin}: {e}")))?;
         config
             .validate()
-            .map_err(|e| refuse(format!("{}: {e}", path.display())))?;
+            .map_err(|e| refuse(format!("{origin}: {e}")))?;
         Ok(config)
     }
 
