@@ -265,6 +265,30 @@ impl<T: Real> Prior<T> {
 mod tests {
     use super::*;
 
+    /// 20,000 draws of `p` from `rng`: the share in each tenth of `(a, b)` matches the
+    /// integral of the density over it (4 binomial standard errors), and every draw lies
+    /// in the support.
+    fn assert_draws_follow_density(p: &Prior<f64>, rng: &mut Rng, (a, b): (f64, f64)) {
+        let n = 20_000;
+        let draws: [f64; 20_000] = core::array::from_fn(|_| p.draw(rng));
+        let h = (b - a) / 10.0;
+        for k in 0..10 {
+            let (lo, hi) = (a + k as f64 * h, a + (k + 1) as f64 * h);
+            let m = 2000;
+            let mass: f64 = (0..m)
+                .map(|i| p.log_density(lo + (i as f64 + 0.5) * h / m as f64).exp() * h / m as f64)
+                .sum();
+            let share = draws.iter().filter(|&&x| lo <= x && x < hi).count() as f64 / n as f64;
+            let se = libm::sqrt(mass * (1.0 - mass) / n as f64);
+            assert!(
+                (share - mass).abs() < 4.0 * se + 1e-9,
+                "{p:?} bin {k}: {share} vs {mass}"
+            );
+        }
+        let (lo, hi) = p.support();
+        assert!(draws.iter().all(|&x| lo <= x && x <= hi && x.is_finite()));
+    }
+
     /// One prior of each kind, for the tests below.
     fn one_of_each() -> [Prior<f64>; 3] {
         [
@@ -313,32 +337,13 @@ mod tests {
     #[test]
     fn draws_follow_the_density() {
         let priors = one_of_each();
-        let n = 20_000;
         for p in priors {
             let mut rng = Rng::new(5);
-            let draws: [f64; 20_000] = core::array::from_fn(|_| p.draw(&mut rng));
-            let (a, b) = match p {
+            let range = match p {
                 Prior::Normal { .. } => (0.4, 1.6),
                 _ => p.support(),
             };
-            let h = (b - a) / 10.0;
-            for k in 0..10 {
-                let (lo, hi) = (a + k as f64 * h, a + (k + 1) as f64 * h);
-                let m = 2000;
-                let mass: f64 = (0..m)
-                    .map(|i| {
-                        p.log_density(lo + (i as f64 + 0.5) * h / m as f64).exp() * h / m as f64
-                    })
-                    .sum();
-                let share = draws.iter().filter(|&&x| lo <= x && x < hi).count() as f64 / n as f64;
-                let se = libm::sqrt(mass * (1.0 - mass) / n as f64);
-                assert!(
-                    (share - mass).abs() < 4.0 * se + 1e-9,
-                    "{p:?} bin {k}: {share} vs {mass}"
-                );
-            }
-            let (lo, hi) = p.support();
-            assert!(draws.iter().all(|&x| lo <= x && x <= hi && x.is_finite()));
+            assert_draws_follow_density(&p, &mut rng, range);
         }
         // f32 and f64 draw the same numbers from the same stream.
         let p = Prior::LogUniform { min: 0.5, max: 8.0 };
@@ -424,29 +429,9 @@ mod tests {
     /// [min, max], take exactly one uniform each, and are the same numbers in f32 and f64.
     #[test]
     fn truncated_normal_draws_follow_the_density() {
-        let n = 20_000;
         for p in truncated_normals() {
             let mut rng = Rng::new(11);
-            let draws: [f64; 20_000] = core::array::from_fn(|_| p.draw(&mut rng));
-            let (a, b) = finite_support(&p);
-            let h = (b - a) / 10.0;
-            for k in 0..10 {
-                let (lo, hi) = (a + k as f64 * h, a + (k + 1) as f64 * h);
-                let m = 2000;
-                let mass: f64 = (0..m)
-                    .map(|i| {
-                        p.log_density(lo + (i as f64 + 0.5) * h / m as f64).exp() * h / m as f64
-                    })
-                    .sum();
-                let share = draws.iter().filter(|&&x| lo <= x && x < hi).count() as f64 / n as f64;
-                let se = libm::sqrt(mass * (1.0 - mass) / n as f64);
-                assert!(
-                    (share - mass).abs() < 4.0 * se + 1e-9,
-                    "{p:?} bin {k}: {share} vs {mass}"
-                );
-            }
-            let (lo, hi) = p.support();
-            assert!(draws.iter().all(|&x| lo <= x && x <= hi && x.is_finite()));
+            assert_draws_follow_density(&p, &mut rng, finite_support(&p));
             // one uniform per draw: the stream continues where one uniform leaves it
             let (mut r1, mut r2) = (Rng::new(3), Rng::new(3));
             let _ = p.draw(&mut r1);
