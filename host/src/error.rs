@@ -99,11 +99,6 @@ pub fn check_input(path: &Path, what: &str, kind: InputKind) -> anyhow::Result<(
     }
 }
 
-/// Read a file named on the command line; a failure is a refusal naming the file.
-pub fn read_input(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| refuse(format!("cannot read {what} {}: {e}", path.display())))
-}
-
 /// Read at most `max` bytes of a file named on the command line, whole: a larger file is
 /// refused before it is read (its length), and a device or FIFO that grows past `max`
 /// (`/dev/zero`) is refused after `max + 1` bytes, so no input can exhaust memory. `what`
