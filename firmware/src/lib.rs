@@ -11,6 +11,7 @@
 extern crate std;
 
 pub mod acquisition;
+pub mod decimal;
 pub mod dsp;
 pub mod pipeline;
 pub mod refinement;

@@ -290,8 +290,9 @@ Examples (obs.json from vina observe):
         /// Seed of the latent stream (the buoy's report seed gives the buoy's draws).
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Explicit latents: a JSON array of arrays (overrides --draws and --seed).
-        #[arg(long)]
+        /// Explicit latents: a JSON array of arrays (overrides --draws and --seed). Not
+        /// with --refine, whose proposal draws its own widened latents from --seed.
+        #[arg(long, conflicts_with = "refine")]
         latent: Option<PathBuf>,
         /// vina-core (the firmware's code) or the ONNX graph through tract.
         #[arg(long, value_enum, default_value = "core")]

@@ -135,8 +135,15 @@ impl Dataset {
 
     /// Read one safetensors file written by [`Dataset::write`].
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read data set {}", path.display()))?;
+        // Bounded like every input: no shard `vina simulate` writes is larger
+        // (its in-memory bound, MAX_SHARD_BYTES, covers the file's data; 64 MiB for the
+        // header), so a wrong file or a device is refused before it fills memory.
+        let bytes = crate::error::read_input_limited(
+            path,
+            "data set",
+            crate::simulate::MAX_SHARD_BYTES + (64 << 20),
+            "2 GiB of data plus a 64 MiB header, the largest shard `vina simulate` writes",
+        )?;
         let bad = |what: String| refuse(format!("{}: {what}", path.display()));
         let (_, header) = SafeTensors::read_metadata(&bytes)
             .map_err(|e| bad(format!("not a safetensors file: {e}")))?;

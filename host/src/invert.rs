@@ -21,7 +21,7 @@ use tract_onnx::pb::{ModelProto, ValueInfoProto, tensor_shape_proto::dimension, 
 use tract_onnx::prelude::*;
 use vina_core::features::FeatureKind;
 use vina_core::model::Model;
-use vina_core::parameters::{self, PARAMETERS};
+use vina_core::parameters::{self, OUTSIDE_SUPPORT_WARN_FRACTION, SupportSource};
 use vina_core::refine::RefineConfig;
 use vina_core::rng::Rng;
 use vina_core::sampling::Conditioned;
@@ -125,14 +125,14 @@ impl Posterior {
             .collect()
     }
 
-    /// One warning per parameter with more than [`OUTSIDE_PRIOR_WARN_FRACTION`] of its
+    /// One warning per parameter with more than [`OUTSIDE_SUPPORT_WARN_FRACTION`] of its
     /// draws outside the prior's support.
     pub fn outside_prior_warnings(&self) -> Vec<String> {
         let n = self.samples.len();
         self.support
             .iter()
             .zip(self.outside_prior())
-            .filter(|&(_, k)| n > 0 && k as f64 > OUTSIDE_PRIOR_WARN_FRACTION * n as f64)
+            .filter(|&(_, k)| n > 0 && k as f64 > OUTSIDE_SUPPORT_WARN_FRACTION * n as f64)
             .map(|(s, k)| {
                 format!(
                     "{}: {k} of {n} posterior draws ({:.1} %) lie outside the prior's support {} ({}): \
@@ -141,7 +141,7 @@ impl Posterior {
                     s.parameter,
                     100.0 * k as f64 / n as f64,
                     s.interval(),
-                    s.source.describe(),
+                    s.describe(),
                 )
             })
             .collect()
@@ -210,9 +210,6 @@ impl Posterior {
     }
 }
 
-/// Fraction of a parameter's draws outside its prior support past which `vina invert`
-/// warns (the draws are kept and counted either way).
-pub const OUTSIDE_PRIOR_WARN_FRACTION: f64 = 0.01;
 /// Largest |standardized feature| (the model header's training mean and sd) of an
 /// observation the model was trained on; beyond it, `vina invert` warns.
 pub const MAX_STANDARDIZED_FEATURE: f64 = 6.0;
@@ -225,33 +222,8 @@ pub const TONE_POWER_LIMIT_DB: f64 = 20.0;
 /// Fewest draws a summary (sd, quantiles) is defined for.
 pub const MIN_DRAWS: usize = 2;
 
-/// Where a parameter's support comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SupportSource {
-    /// The prior of the environment template the model file carries, within the
-    /// parameter's physical bound.
-    Template,
-    /// The physical bound of the parameter table (the file carries no template).
-    ParameterTable,
-    /// A parameter name neither knows: only finiteness is checked.
-    Unknown,
-}
-
-impl SupportSource {
-    fn describe(self) -> &'static str {
-        match self {
-            Self::Template => "the prior of the model file's environment template",
-            Self::ParameterTable => {
-                "the parameter's physical bound; the model file carries no environment template"
-            }
-            Self::Unknown => "any finite value; the parameter table does not know the name",
-        }
-    }
-}
-
-/// The support of one parameter's prior: `[min, max]` (`min` excluded when the
-/// physical bound excludes it), ±∞ (`null` in JSON) when unbounded.
+/// The support of one parameter's prior, with its name (`vina_core::parameters::Support`,
+/// the rule the buoy counts with); ±∞ (`null` in JSON) when unbounded.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Support {
     /// Parameter name.
@@ -267,59 +239,51 @@ pub struct Support {
 }
 
 impl Support {
-    /// The supports of `model`'s parameters: the environment template's priors when the
-    /// file carries one, else the parameter table's physical bounds.
+    /// The supports of `model`'s parameters ([`Model::support`]).
     pub fn of(model: &Model<'_>) -> Vec<Self> {
-        let template = model.template();
         model
             .header()
             .param_names
             .split(',')
-            .map(|name| {
-                let physical = parameters::index(name).map(|i| PARAMETERS[i]);
-                let prior = template.and_then(|t| {
-                    t.unknown_names()
-                        .zip(&t.unknowns)
-                        .find(|(n, _)| *n == name)
-                        .map(|(_, u)| u.prior.support())
-                });
-                let (mut min, mut min_inclusive, max, source) = match (prior, physical) {
-                    (Some((lo, hi)), _) => {
-                        (f64::from(lo), true, f64::from(hi), SupportSource::Template)
-                    }
-                    (None, Some(_)) => (
-                        f64::NEG_INFINITY,
-                        true,
-                        f64::INFINITY,
-                        SupportSource::ParameterTable,
-                    ),
-                    (None, None) => (
-                        f64::NEG_INFINITY,
-                        true,
-                        f64::INFINITY,
-                        SupportSource::Unknown,
-                    ),
-                };
-                if let Some(p) = physical
-                    && (p.min > min || (p.min == min && !p.min_inclusive))
-                {
-                    (min, min_inclusive) = (p.min, p.min_inclusive);
-                }
+            .enumerate()
+            .map(|(j, name)| {
+                let s = model.support(j);
                 Self {
                     parameter: name.to_owned(),
-                    min,
-                    min_inclusive,
-                    max,
-                    source,
+                    min: f64::from(s.min),
+                    min_inclusive: s.min_inclusive,
+                    max: f64::from(s.max),
+                    source: s.source,
                 }
             })
             .collect()
     }
 
+    fn core(&self) -> parameters::Support {
+        // exact: the bounds came from f32 (`Support::of`)
+        parameters::Support {
+            min: self.min as f32,
+            min_inclusive: self.min_inclusive,
+            max: self.max as f32,
+            source: self.source,
+        }
+    }
+
     /// Whether `x` is a finite value inside the support.
     pub fn contains(&self, x: f32) -> bool {
-        let x = f64::from(x);
-        x.is_finite() && (x > self.min || (self.min_inclusive && x == self.min)) && x <= self.max
+        self.core().contains(x)
+    }
+
+    fn describe(&self) -> &'static str {
+        match self.source {
+            SupportSource::Template => "the prior of the model file's environment template",
+            SupportSource::ParameterTable => {
+                "the parameter's physical bound; the model file carries no environment template"
+            }
+            SupportSource::Unknown => {
+                "any finite value; the parameter table does not know the name"
+            }
+        }
     }
 
     fn interval(&self) -> String {

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde_json::json;
+use vina_core::parameters::OUTSIDE_SUPPORT_WARN_FRACTION;
 use vina_core::report::{Report, Status};
 
 /// Decode every frame in `stream`; calls `on_report` for each good one and returns the
@@ -51,7 +52,7 @@ pub fn to_json(r: &Report, names: Option<&[String]>) -> serde_json::Value {
             .map(|(i, s)| {
                 let name = names.and_then(|n| n.get(i)).cloned().unwrap_or_else(|| format!("p{i}"));
                 json!({"name": name, "mean": s.mean, "std": s.std, "q05": s.q05, "q50": s.q50, "q95": s.q95,
-                       "count": s.count, "non_finite": s.non_finite})
+                       "count": s.count, "non_finite": s.non_finite, "outside_support": s.outside_support})
             })
             .collect()
     };
@@ -77,6 +78,31 @@ pub fn to_json(r: &Report, names: Option<&[String]>) -> serde_json::Value {
     })
 }
 
+/// One warning per parameter of `r` with more than
+/// [`OUTSIDE_SUPPORT_WARN_FRACTION`] of its draws outside the prior's support (the rule
+/// `vina invert` warns with).
+pub fn outside_support_warnings(r: &Report, names: Option<&[String]>) -> Vec<String> {
+    r.parameters
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            let n = f64::from(s.count) + f64::from(s.non_finite);
+            n > 0.0 && f64::from(s.outside_support) > OUTSIDE_SUPPORT_WARN_FRACTION * n
+        })
+        .map(|(i, s)| {
+            let name = names
+                .and_then(|n| n.get(i))
+                .cloned()
+                .unwrap_or_else(|| format!("p{i}"));
+            format!(
+                "report {}: {name}: {} of {} posterior draws lie outside the prior's support \
+                 (kept, not clipped): the network spills past a bound or is extrapolating",
+                r.sequence, s.outside_support, s.count
+            )
+        })
+        .collect()
+}
+
 /// `vina listen`.
 pub fn run(path: &Path, names: Option<&[String]>) -> anyhow::Result<()> {
     let file =
@@ -87,6 +113,9 @@ pub fn run(path: &Path, names: Option<&[String]>) -> anyhow::Result<()> {
     let mut decoded = 0usize;
     let refused = decode_stream(file, |r| {
         decoded += 1;
+        for w in outside_support_warnings(&r, names) {
+            eprintln!("warning: {w}");
+        }
         if write_error.is_none()
             && let Err(e) = writeln!(out, "{}", to_json(&r, names)).and_then(|()| out.flush())
         {

@@ -563,3 +563,104 @@ fn committed_onnx_graphs_run_with_the_unlinked_warning() {
     assert!(err.contains("records no model CRC-32"), "{err}");
     assert_eq!(v["outside_prior"], serde_json::json!([0, 0]));
 }
+
+/// The buoy's count (`vina_core::sampling::summarize`, carried in each report frame) and
+/// `vina invert`'s agree draw for draw on a model whose draws partly spill past the prior,
+/// and `vina listen` warns about it as `vina invert` does.
+#[test]
+fn the_buoy_counts_draws_outside_the_prior_as_invert_does() {
+    use vina_core::model::Model;
+    use vina_core::report::{Report, Status};
+    use vina_core::summary::Summary;
+    use vina_host::observation_file::{FeatureLayout, ObservationFile};
+
+    let dir = tempfile::tempdir().unwrap();
+    let obs = observe(
+        dir.path(),
+        "gi-pekeris",
+        "water_depth_m=215.3,water_sound_speed_mps=1550.2",
+        7,
+    );
+    // Depths centred on the prior's upper bound (236.5 m): about half spill past it.
+    let spec = random_cinn([236.5, 1562.0], [10.4, 17.3], true);
+    let m = write_model(dir.path(), "edge.vina", &spec);
+    let (v, _) = ok_json(&[
+        "invert",
+        "--model",
+        &m,
+        "--observation",
+        &obs,
+        "--draws",
+        "400",
+        "--seed",
+        "11",
+        "--json",
+    ]);
+    let invert_counts: Vec<u64> = serde_json::from_value(v["outside_prior"].clone()).unwrap();
+    assert!(
+        (40..360).contains(&invert_counts[0]),
+        "a partial spill is what this test needs: {invert_counts:?}"
+    );
+
+    let bytes = std::fs::read(&m).unwrap();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let y = ObservationFile::read(Path::new(&obs))
+        .unwrap()
+        .features(&FeatureLayout::of(model.header()), "obs")
+        .unwrap();
+    let cond = vina_core::sampling::Conditioned::new(&model, &y).unwrap();
+    let mut summaries = [Summary::new(); 2];
+    vina_core::sampling::summarize(
+        &model,
+        cond.context(),
+        &mut vina_core::layers::Scratch::new(),
+        11,
+        400,
+        &mut summaries,
+    )
+    .unwrap();
+    let buoy_counts: Vec<u64> = summaries
+        .iter()
+        .map(|s| u64::from(s.values().outside_support))
+        .collect();
+    assert_eq!(buoy_counts, invert_counts);
+
+    // Through a report frame and `vina listen`.
+    let report = Report {
+        sequence: 3,
+        scenario_hash: model.header().scenario_hash,
+        samples: 400,
+        seed: 11,
+        clipped_samples: 0,
+        non_finite_values: 0,
+        dropped_frames: 0,
+        status: Status::Posterior,
+        parameters: summaries.iter().map(Summary::values).collect(),
+        refined: None,
+    };
+    let mut buf = [0u8; vina_core::report::MAX_FRAME];
+    let n = report.encode(&mut buf).unwrap();
+    let frames = dir.path().join("frames.bin");
+    std::fs::write(&frames, &buf[..n]).unwrap();
+    let out = vina(&[
+        "listen",
+        "--file",
+        frames.to_str().unwrap(),
+        "--names",
+        "water_depth_m,water_sound_speed_mps",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        line["parameters"][0]["outside_support"].as_u64(),
+        Some(invert_counts[0])
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "warning: report 3: water_depth_m: {} of 400 posterior draws lie outside the prior's support",
+            invert_counts[0]
+        )),
+        "{err}"
+    );
+}

@@ -286,6 +286,21 @@ fn inputs_read_whole_are_bounded() {
         ],
         &["scenario", "/dev/zero", "256 MiB"],
     );
+    // KRAKEN files too (a link named .env/.flp to a device that never ends)
+    let env = dir.path().join("zero.env");
+    std::os::unix::fs::symlink("/dev/zero", &env).unwrap();
+    refused(&["forward", s(&env)], &["zero.env", "256 MiB"]);
+    let flp = dir.path().join("zero.flp");
+    std::os::unix::fs::symlink("/dev/zero", &flp).unwrap();
+    refused(
+        &[
+            "forward",
+            &repo("bench/cases/gi_lossy_49Hz.env"),
+            "--flp",
+            s(&flp),
+        ],
+        &["zero.flp", "256 MiB"],
+    );
     // a regular file over the maximum is refused by its length, before reading it
     let big = dir.path().join("big.vina");
     std::fs::File::create(&big)
@@ -297,6 +312,32 @@ fn inputs_read_whole_are_bounded() {
     refused(
         &["export", "--model", s(&big), "--out", s(&out)],
         &["big.vina", "64 MiB"],
+    );
+}
+
+/// `--latent` fixes the network's draws; `--refine` draws its own widened proposal from
+/// `--seed`: the two together would silently ignore the latents, so they are refused.
+#[test]
+fn explicit_latents_and_refinement_are_refused_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let obs = observation(dir.path());
+    let z = dir.path().join("z.json");
+    std::fs::write(&z, "[[0.0, 0.0]]").unwrap();
+    let out = vina(&[
+        "invert",
+        "--model",
+        &repo(MODEL),
+        "--observation",
+        s(&obs),
+        "--latent",
+        s(&z),
+        "--refine",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--latent") && err.contains("--refine"),
+        "{err}"
     );
 }
 

@@ -11,6 +11,7 @@ use crate::error::{ModelError, expect_len};
 use crate::layers::mlp::{self, FirstLayerInput, Scratch};
 use crate::layers::{ActNorm, Coupling, Dense, MAX_DIM, MAX_WIDTH, Permutation};
 use crate::model_file::{self, FlowRecord, Header, ModelKind, take};
+use crate::parameters::{self, Support};
 use crate::template::EnvironmentTemplate;
 
 pub use crate::limits::{MAX_DENSE, MAX_FLOW_LAYERS};
@@ -299,6 +300,17 @@ impl<'a> Model<'a> {
     /// --scenario`): what exact-likelihood refinement needs. `None` for a file without.
     pub fn template(&self) -> Option<&EnvironmentTemplate<f32>> {
         self.template.as_ref()
+    }
+
+    /// The support of posterior parameter `j` (model order): the template's prior when the
+    /// file carries one, narrowed by the parameter table's physical bound.
+    pub fn support(&self, j: usize) -> Support {
+        // A template's unknowns are the header's parameters, in order (checked at decode).
+        if let Some(u) = self.template.as_ref().and_then(|t| t.unknowns.get(j)) {
+            return Support::of(usize::from(u.param), Some(u.prior.support()));
+        }
+        let name = self.header.param_names.split(',').nth(j).unwrap_or("");
+        parameters::index(name).map_or(Support::UNKNOWN, |i| Support::of(i, None))
     }
 
     /// All dense layers, condition network first.

@@ -101,6 +101,82 @@ pub fn index(name: &str) -> Option<usize> {
     PARAM_NAMES.iter().position(|n| *n == name)
 }
 
+/// Where a posterior parameter's allowed values come from ([`Support::of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupportSource {
+    /// The prior of the environment template the model file carries, within the
+    /// parameter's physical bound.
+    Template,
+    /// The physical bound of the parameter table (the file carries no template).
+    ParameterTable,
+    /// A parameter name the table does not know: only finiteness is checked.
+    Unknown,
+}
+
+/// The values a posterior draw of one parameter may take: `[min, max]` (`min` excluded
+/// when the physical bound excludes it), ±∞ when unbounded. Host and buoy count draws
+/// outside it with the same rule (docs/architecture.md, "Answers a user can trust").
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Support {
+    /// Lower bound.
+    pub min: f32,
+    /// Whether `min` itself is inside.
+    pub min_inclusive: bool,
+    /// Upper bound.
+    pub max: f32,
+    /// Where the bounds come from.
+    pub source: SupportSource,
+}
+
+impl Support {
+    /// Any finite value: a parameter the table does not know.
+    pub const UNKNOWN: Self = Self {
+        min: f32::NEG_INFINITY,
+        min_inclusive: true,
+        max: f32::INFINITY,
+        source: SupportSource::Unknown,
+    };
+
+    /// The support of parameter `param` ([`PARAMETERS`] index): `prior` (the template's
+    /// prior support, when the model file carries one) narrowed by the physical bound. In
+    /// f32, the precision of the draws and of a model file's priors (the physical bounds,
+    /// all 0, are exact in it); f32 compares also keep the buoy's code small.
+    pub fn of(param: usize, prior: Option<(f32, f32)>) -> Self {
+        let Some(p) = PARAMETERS.get(param) else {
+            return Self::UNKNOWN;
+        };
+        let (mut min, max, source) = match prior {
+            Some((lo, hi)) => (lo, hi, SupportSource::Template),
+            None => (
+                f32::NEG_INFINITY,
+                f32::INFINITY,
+                SupportSource::ParameterTable,
+            ),
+        };
+        let mut min_inclusive = true;
+        let pmin = p.min as f32;
+        if pmin > min || (pmin == min && !p.min_inclusive) {
+            (min, min_inclusive) = (pmin, p.min_inclusive);
+        }
+        Self {
+            min,
+            min_inclusive,
+            max,
+            source,
+        }
+    }
+
+    /// Whether `x` is a finite value inside the support.
+    pub fn contains(&self, x: f32) -> bool {
+        x.is_finite() && (x > self.min || (self.min_inclusive && x == self.min)) && x <= self.max
+    }
+}
+
+/// Fraction of a parameter's posterior draws outside its [`Support`] past which `vina
+/// invert` and `vina listen` warn: a network spilling past a prior bound, or extrapolating.
+pub const OUTSIDE_SUPPORT_WARN_FRACTION: f64 = 0.01;
+
 /// Index of [`PARAMETERS`]' source range.
 pub const SOURCE_RANGE: usize = 0;
 /// … source depth.

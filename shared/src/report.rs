@@ -14,7 +14,7 @@ use crate::summary::SummaryValues;
 
 pub use crate::limits::MAX_PARAMS;
 /// Largest postcard encoding of a report plus its CRC.
-const MAX_RAW: usize = 720;
+const MAX_RAW: usize = 800;
 /// Largest encoded frame, delimiter included (bounds the firmware's UART buffer).
 pub const MAX_FRAME: usize = cobs::max_encoding_length(MAX_RAW) + 1;
 
@@ -158,6 +158,7 @@ mod tests {
             let s = SummaryValues {
                 count: 1000,
                 non_finite: 0,
+                outside_support: u32::MAX,
                 mean: v,
                 std: 0.5,
                 q05: v - 1.0,

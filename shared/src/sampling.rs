@@ -49,7 +49,7 @@ pub fn draw(
 }
 
 /// [`draw`] into one streaming [`Summary`] per parameter (the first `x_dim` entries of
-/// `out` are used).
+/// `out` are reset and used), each counting the draws outside [`Model::support`].
 pub fn summarize(
     model: &Model<'_>,
     context: &[f32],
@@ -64,6 +64,9 @@ pub fn summarize(
             capacity: out.len(),
             requested: model.x_dim(),
         });
+    }
+    for (j, s) in out.iter_mut().take(model.x_dim()).enumerate() {
+        *s = Summary::with_support(model.support(j));
     }
     draw(model, context, scratch, seed, samples, |x| {
         for (s, v) in out.iter_mut().zip(x) {

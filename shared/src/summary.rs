@@ -6,6 +6,7 @@
 //! parabolic interpolation. P² is exact for the first five samples and typically within a
 //! few percent of a standard deviation after a thousand.
 
+use crate::parameters::Support;
 use serde::{Deserialize, Serialize};
 
 /// Quantile levels of a [`Summary`].
@@ -141,6 +142,8 @@ fn sort5(h: &mut [f32; 5]) {
 pub struct Summary {
     count: u32,
     non_finite: u32,
+    outside_support: u32,
+    support: Option<Support>,
     mean: f64,
     m2: f64,
     quantiles: [P2Quantile; 3],
@@ -153,6 +156,9 @@ pub struct SummaryValues {
     pub count: u32,
     /// Samples rejected as non-finite.
     pub non_finite: u32,
+    /// Finite samples outside the parameter's prior support: kept in the statistics (a
+    /// flag, not a clip), counted so that a spill past a bound is never silent.
+    pub outside_support: u32,
     /// Posterior mean.
     pub mean: f32,
     /// Posterior standard deviation (sample, n − 1).
@@ -177,9 +183,19 @@ impl Summary {
         Self {
             count: 0,
             non_finite: 0,
+            outside_support: 0,
+            support: None,
             mean: 0.0,
             m2: 0.0,
             quantiles: QUANTILES.map(P2Quantile::new),
+        }
+    }
+
+    /// An empty summary that also counts samples outside `support`.
+    pub fn with_support(support: Support) -> Self {
+        Self {
+            support: Some(support),
+            ..Self::new()
         }
     }
 
@@ -190,6 +206,9 @@ impl Summary {
             return;
         }
         self.count = self.count.saturating_add(1);
+        if self.support.is_some_and(|s| !s.contains(x)) {
+            self.outside_support = self.outside_support.saturating_add(1);
+        }
         let x64 = f64::from(x);
         let delta = x64 - self.mean;
         self.mean += delta / f64::from(self.count);
@@ -209,6 +228,7 @@ impl Summary {
         SummaryValues {
             count: self.count,
             non_finite: self.non_finite,
+            outside_support: self.outside_support,
             mean: if self.count > 0 {
                 self.mean as f32
             } else {

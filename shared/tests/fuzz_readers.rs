@@ -324,6 +324,7 @@ fn random_summary(rng: &mut Rng) -> SummaryValues {
     SummaryValues {
         count: 1000,
         non_finite: 0,
+        outside_support: rng.next_u32(),
         mean: f(),
         std: f(),
         q05: f(),

@@ -40,6 +40,17 @@ macro_rules! log {
     };
 }
 
+/// A number for a readable line: [`vina_firmware::decimal::Decimal`] on semihosting
+/// (no `core::fmt` float code in flash), the f32 itself for defmt (formatted on the host).
+#[cfg(not(feature = "defmt"))]
+fn num(x: f32) -> vina_firmware::decimal::Decimal {
+    vina_firmware::decimal::Decimal(x)
+}
+#[cfg(feature = "defmt")]
+fn num(x: f32) -> f32 {
+    x
+}
+
 /// The f32 model, or with `int8-model` the int8 one: the refining build needs it to fit
 /// the 256 KiB flash budget (the forward model and refinement take ~60 KiB).
 #[cfg(not(feature = "int8-model"))]
@@ -56,11 +67,11 @@ fn log_summaries(sequence: u32, label: &str, summaries: &[SummaryValues]) {
             sequence,
             label,
             i,
-            p.mean,
-            p.std,
-            p.q05,
-            p.q50,
-            p.q95
+            num(p.mean),
+            num(p.std),
+            num(p.q05),
+            num(p.q50),
+            num(p.q95)
         );
     }
 }
@@ -122,8 +133,8 @@ fn main() -> ! {
                     report.sequence,
                     r.particles,
                     r.steps,
-                    r.ess,
-                    r.acceptance,
+                    num(r.ess),
+                    num(r.acceptance),
                     r.missed,
                     r.instructions,
                     r.target_instructions

@@ -24,7 +24,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 mod lexer;
@@ -137,8 +136,12 @@ pub fn read_flp(path: &Path) -> anyhow::Result<FlpFile> {
 }
 
 fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))?;
+    let bytes = crate::error::read_input_limited(
+        path,
+        what,
+        crate::error::MAX_TEXT_INPUT,
+        crate::error::MAX_TEXT_INPUT_TEXT,
+    )?;
     // Acoustics Toolbox files are ASCII; tolerate stray Latin-1 bytes in comments.
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
