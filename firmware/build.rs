@@ -1,8 +1,10 @@
 //! Build script: put `memory.x` where the linker finds it, and provide the model built
 //! into flash. The default is the committed, trained `models/gi-pekeris-cinn.vina` (f32)
 //! and `models/gi-pekeris-cinn-int8.vina` (int8, feature `int8-model`);
-//! `VINA_MODEL=path/to/model.vina` selects another. The model is validated at boot (CRC,
-//! version, dimensions), not here, so a corrupt file gives the firmware's fault report. `VINA_RECORDING=path` embeds a recording for the
+//! `VINA_MODEL=path/to/model.vina` selects another. A file of an older format version is
+//! re-encoded in the current one, whose aligned arrays the kernels read in place
+//! (docs/model-format.md); the model is validated at boot (CRC, version, dimensions), not
+//! here, so a corrupt file is embedded as it is and gives the firmware's fault report. `VINA_RECORDING=path` embeds a recording for the
 //! `buoy` binary's replay source and links with 4 MiB of flash
 //! (`memory-qemu.x`), since recordings are test data, not firmware. A board feature
 //! (`board-stm32f411`) links with that board's memory map (`boards/*/memory.x`) instead.
@@ -53,6 +55,10 @@ fn main() {
                 path.display()
             )
         });
-        fs::write(out.join(name), bytes).expect("OUT_DIR is writable");
+        let current = vina_core::model::Model::from_bytes(&bytes)
+            .ok()
+            .and_then(|m| m.encode_to_vec().ok())
+            .unwrap_or(bytes);
+        fs::write(out.join(name), current).expect("OUT_DIR is writable");
     }
 }

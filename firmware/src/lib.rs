@@ -18,3 +18,17 @@ pub mod refinement;
 pub mod replay_run;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod target;
+
+/// `include_bytes!` at a 4-byte-aligned address, for a model file in flash: format
+/// version 3 aligns its arrays relative to the file's start, so an aligned file hands the
+/// kernels `&[f32]` in place (`vina_core::array::F32s::as_slice`; docs/model-format.md).
+/// Evaluates to `&'static [u8]`.
+#[macro_export]
+macro_rules! include_aligned {
+    ($path:expr) => {{
+        #[repr(C, align(4))]
+        struct Aligned<B: ?Sized>(B);
+        static ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!($path));
+        &ALIGNED.0
+    }};
+}

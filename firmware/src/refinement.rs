@@ -195,7 +195,7 @@ mod tests {
     use vina_core::layers::Scratch;
     use vina_core::spec::{Precision, RandomArch};
 
-    static MODEL: &[u8] = include_bytes!("../../models/gi-pekeris-cinn.vina");
+    static MODEL: &[u8] = crate::include_aligned!("../../models/gi-pekeris-cinn.vina");
 
     /// Noise-free relative-transfer-function features of the model's own template at θ.
     fn observation(model: &Model<'_>, theta: &[f32]) -> std::vec::Vec<f32> {

@@ -1,8 +1,12 @@
 //! Little-endian f32 arrays read in place from a model file.
 //!
-//! A `.vina` file sits in flash at whatever alignment the linker gives it, so its f32
-//! arrays are kept as byte slices and converted per element (`f32::from_le_bytes`, one
-//! unaligned load on the Cortex-M4). No copy, no alignment requirement, no `unsafe`.
+//! The arrays are kept as byte slices, so any file decodes wherever it sits. Format
+//! version 3 places every weight and bias array at a file offset that is a multiple of
+//! [`crate::model_file::ALIGN`]; a file loaded at an aligned address (the firmware's
+//! flash image, a heap buffer on the host) then hands the kernels `&[f32]` directly
+//! ([`F32s::as_slice`]: FPU loads straight into registers on the Cortex-M4, vector loads on
+//! the host). Older files, or a file at an odd address, take the per-element path
+//! (`f32::from_le_bytes`): same values, same results, slower. No copy, no `unsafe`.
 
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +45,17 @@ impl<'a> F32s<'a> {
         self.0.get(a..b).map(F32s)
     }
 
+    /// The values as `&[f32]` when the bytes sit at an f32-aligned address (and the
+    /// target is little-endian, as the file is); `None` otherwise, for the per-element path.
+    #[inline]
+    pub fn as_slice(&self) -> Option<&'a [f32]> {
+        if cfg!(target_endian = "little") {
+            bytemuck::try_cast_slice(self.0).ok()
+        } else {
+            None
+        }
+    }
+
     /// All values in order.
     pub fn iter(&self) -> impl Iterator<Item = f32> + Clone + 'a {
         self.0
@@ -53,16 +68,6 @@ impl<'a> F32s<'a> {
     /// True when every value is finite.
     pub fn all_finite(&self) -> bool {
         self.iter().all(f32::is_finite)
-    }
-
-    /// Dot product with `x` over the first `x.len()` values (shorter of the two).
-    #[inline]
-    pub fn dot(&self, x: &[f32]) -> f32 {
-        let mut acc = 0.0f32;
-        for (w, v) in self.0.as_chunks::<4>().0.iter().zip(x) {
-            acc += f32::from_le_bytes(*w) * v;
-        }
-        acc
     }
 }
 

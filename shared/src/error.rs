@@ -62,6 +62,13 @@ pub enum ModelError {
         /// What the model asks for.
         requested: usize,
     },
+    /// A version-3 array does not start at an aligned file offset (or its pad is too long).
+    Misaligned {
+        /// Which array.
+        what: &'static str,
+        /// Its offset from the start of the file.
+        offset: usize,
+    },
     /// An input to the network holds NaN or infinity.
     NonFiniteInput {
         /// Which input.
@@ -107,6 +114,11 @@ impl fmt::Display for ModelError {
             } => write!(
                 f,
                 "model exceeds this build's capacity for {what}: needs {requested}, capacity {capacity}"
+            ),
+            Self::Misaligned { what, offset } => write!(
+                f,
+                "malformed model file: {what} at file offset {offset}, not a multiple of {} (format version 3 aligns it)",
+                crate::model_file::ALIGN
             ),
             Self::NonFiniteInput { what } => write!(f, "non-finite value (NaN or inf) in {what}"),
         }

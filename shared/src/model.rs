@@ -10,7 +10,7 @@ use heapless::Vec;
 use crate::error::{ModelError, expect_len};
 use crate::layers::mlp::{self, FirstLayerInput, Scratch};
 use crate::layers::{ActNorm, Coupling, Dense, MAX_DIM, MAX_WIDTH, Permutation};
-use crate::model_file::{self, FlowRecord, Header, ModelKind, take};
+use crate::model_file::{self, DenseWire, FlowRecord, Header, ModelKind, take};
 use crate::parameters::{self, Support};
 use crate::template::EnvironmentTemplate;
 
@@ -172,7 +172,11 @@ impl<'a> Model<'a> {
         }
         let mut dense = Vec::new();
         for _ in 0..n_dense {
-            let d: Dense<'a> = take(&mut cur, "dense layer")?;
+            let d: Dense<'a> = if version >= 3 {
+                take::<DenseWire<'a>>(&mut cur, "dense layer")?.into_dense(bytes)?
+            } else {
+                take(&mut cur, "dense layer")?
+            };
             d.validate()?;
             dense
                 .push(d)

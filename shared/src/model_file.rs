@@ -11,6 +11,12 @@
 //!               Option<EnvironmentTemplate<f32>> (version 2; absent in version 1)
 //! ```
 //!
+//! Version 3 writes each dense layer's arrays (f32 weights, int8 scales and codes,
+//! biases) as a pad string of 0–3 bytes followed by the array, the pad chosen so that the
+//! array starts at a file offset that is a multiple of [`ALIGN`]; the decoder refuses a
+//! version-3 array that does not ([`ModelError::Misaligned`]). Loaded at an aligned
+//! address, the kernels read the weights in place as `&[f32]` (docs/model-format.md).
+//!
 //! postcard is not self-describing, so the magic, version and CRC are checked before a
 //! single record is decoded; every record is then validated against the header. All dense
 //! layers (condition network first, then each coupling's subnets in flow order) sit in
@@ -21,14 +27,19 @@ use serde::{Deserialize, Serialize};
 use crate::array::F32s;
 use crate::error::ModelError;
 use crate::features::FeatureKind;
-use crate::layers::{ActNorm, CouplingStyle, Dense, Permutation};
+use crate::layers::{ActNorm, Activation, CouplingStyle, Dense, Permutation, Weights};
+use crate::limits::MAX_DENSE;
 use crate::template::EnvironmentTemplate;
 
 /// First four bytes of every `.vina` file.
 pub const MAGIC: [u8; 4] = *b"VINA";
 /// The format version this build writes. Version 2 added the environment template
-/// after the flow records (exact-likelihood refinement on the buoy).
-pub const FORMAT_VERSION: u16 = 2;
+/// after the flow records (exact-likelihood refinement on the buoy); version 3 aligns
+/// every dense layer's arrays to [`ALIGN`] bytes.
+pub const FORMAT_VERSION: u16 = 3;
+/// Alignment, in bytes from the start of the file, of every dense layer's arrays in
+/// version 3: an f32 (and an int8 row start) for the Cortex-M4's FPU loads.
+pub const ALIGN: usize = 4;
 /// The oldest format version this build still reads (version 1: no template).
 pub const MIN_FORMAT_VERSION: u16 = 1;
 /// Bytes before the payload.
@@ -229,8 +240,179 @@ pub(crate) fn take<'a, T: Deserialize<'a>>(
     Ok(value)
 }
 
-/// Encode `header`, `dense`, `flow` and `template` as a complete file into `out`;
-/// returns its length.
+/// Version 3's wire form of an array the kernels read in place: a pad string, then the
+/// array's bytes at an [`ALIGN`]-aligned file offset.
+#[derive(Clone, Copy, Deserialize)]
+struct AlignedWire<'a>(#[serde(borrow)] &'a [u8], #[serde(borrow)] &'a [u8]);
+
+impl Serialize for AlignedWire<'_> {
+    /// Both as byte strings (serde writes `&[u8]` element by element otherwise): postcard
+    /// then hands the array's own slice to [`Recorder`], which finds it by address. Same
+    /// bytes on the wire either way.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        struct Bytes<'b>(&'b [u8]);
+        impl Serialize for Bytes<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(self.0)
+            }
+        }
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&Bytes(self.0))?;
+        t.serialize_element(&Bytes(self.1))?;
+        t.end()
+    }
+}
+
+/// Version 3's wire form of [`Weights`].
+#[derive(Clone, Copy, Serialize, Deserialize)]
+enum WeightsWire<'a> {
+    F32(#[serde(borrow)] AlignedWire<'a>),
+    I8 {
+        #[serde(borrow)]
+        scales: AlignedWire<'a>,
+        #[serde(borrow)]
+        codes: AlignedWire<'a>,
+    },
+}
+
+/// Version 3's wire form of [`Dense`]: the same fields, each array padded.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct DenseWire<'a> {
+    in_dim: u16,
+    out_dim: u16,
+    activation: Activation,
+    #[serde(borrow)]
+    weights: WeightsWire<'a>,
+    #[serde(borrow)]
+    bias: AlignedWire<'a>,
+}
+
+/// Most arrays a file aligns: weights (or scales and codes) and bias of every dense layer.
+const MAX_ALIGNED: usize = 3 * MAX_DENSE;
+
+/// The arrays of `d` that version 3 aligns, in wire order.
+fn aligned_arrays<'a>(d: &Dense<'a>) -> impl Iterator<Item = &'a [u8]> {
+    let (a, b) = match d.weights {
+        Weights::F32(w) => (w.0, None),
+        Weights::I8 { scales, codes } => (scales.0, Some(codes)),
+    };
+    [Some(a), b, Some(d.bias.0)].into_iter().flatten()
+}
+
+impl<'a> DenseWire<'a> {
+    /// `d` with the pads `pads` (one per [`aligned_arrays`] entry).
+    fn new(d: &Dense<'a>, pads: &[u8]) -> Self {
+        const ZEROS: [u8; ALIGN] = [0; ALIGN];
+        let pad = |i: usize| &ZEROS[..usize::from(pads.get(i).copied().unwrap_or(0))];
+        let (weights, next) = match d.weights {
+            Weights::F32(w) => (WeightsWire::F32(AlignedWire(pad(0), w.0)), 1),
+            Weights::I8 { scales, codes } => (
+                WeightsWire::I8 {
+                    scales: AlignedWire(pad(0), scales.0),
+                    codes: AlignedWire(pad(1), codes),
+                },
+                2,
+            ),
+        };
+        Self {
+            in_dim: d.in_dim,
+            out_dim: d.out_dim,
+            activation: d.activation,
+            weights,
+            bias: AlignedWire(pad(next), d.bias.0),
+        }
+    }
+
+    /// The layer, its arrays checked to lie at [`ALIGN`]-aligned offsets from `file`.
+    pub(crate) fn into_dense(self, file: &[u8]) -> Result<Dense<'a>, ModelError> {
+        let check = |a: AlignedWire<'a>, what: &'static str| {
+            let offset = (a.1.as_ptr() as usize).wrapping_sub(file.as_ptr() as usize);
+            if a.0.len() >= ALIGN || !offset.is_multiple_of(ALIGN) {
+                return Err(ModelError::Misaligned { what, offset });
+            }
+            Ok(a.1)
+        };
+        let weights = match self.weights {
+            WeightsWire::F32(w) => Weights::F32(F32s(check(w, "dense f32 weights")?)),
+            WeightsWire::I8 { scales, codes } => Weights::I8 {
+                scales: F32s(check(scales, "dense int8 scales")?),
+                codes: check(codes, "dense int8 codes")?,
+            },
+        };
+        Ok(Dense {
+            in_dim: self.in_dim,
+            out_dim: self.out_dim,
+            activation: self.activation,
+            weights,
+            bias: F32s(check(self.bias, "dense bias")?),
+        })
+    }
+}
+
+/// The dense sequence in version 3's wire form (`pads`: one per aligned array, in order).
+struct DenseSeq<'x, 'a> {
+    dense: &'x [Dense<'a>],
+    pads: &'x [u8],
+}
+
+impl Serialize for DenseSeq<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.dense.len()))?;
+        let mut at = 0;
+        for d in self.dense {
+            let n = aligned_arrays(d).count();
+            seq.serialize_element(&DenseWire::new(d, self.pads.get(at..).unwrap_or(&[])))?;
+            at += n;
+        }
+        seq.end()
+    }
+}
+
+/// A postcard output into a slice that notes the offset at which each of `watch` (the
+/// aligned arrays, in wire order) is written: postcard hands a byte string's own slice to
+/// the output, so the arrays are recognized by address.
+struct Recorder<'o, 'w> {
+    out: &'o mut [u8],
+    len: usize,
+    watch: &'w [&'w [u8]],
+    offsets: heapless::Vec<usize, MAX_ALIGNED>,
+}
+
+impl postcard::ser_flavors::Flavor for Recorder<'_, '_> {
+    type Output = (usize, heapless::Vec<usize, MAX_ALIGNED>);
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        if let Some(next) = self.watch.get(self.offsets.len())
+            && core::ptr::eq(next.as_ptr(), data.as_ptr())
+            && next.len() == data.len()
+        {
+            self.offsets
+                .push(self.len)
+                .map_err(|_| postcard::Error::SerializeBufferFull)?;
+        }
+        let end = self.len + data.len();
+        self.out
+            .get_mut(self.len..end)
+            .ok_or(postcard::Error::SerializeBufferFull)?
+            .copy_from_slice(data);
+        self.len = end;
+        Ok(())
+    }
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.try_extend(&[data])
+    }
+
+    fn finalize(self) -> postcard::Result<Self::Output> {
+        Ok((self.len, self.offsets))
+    }
+}
+
+/// Encode `header`, `dense`, `flow` and `template` as a complete version-3 file into
+/// `out`; returns its length. The pads are found in two passes: the first notes where
+/// each array lands, the second writes them aligned (a pad shifts only what follows it).
 pub fn encode_into(
     header: &Header<'_>,
     dense: &[Dense<'_>],
@@ -243,13 +425,52 @@ pub fn encode_into(
         capacity: out.len(),
         requested: out.len() + 1,
     };
+    let mut watch: heapless::Vec<&[u8], MAX_ALIGNED> = heapless::Vec::new();
+    for a in dense.iter().flat_map(aligned_arrays) {
+        watch.push(a).map_err(|_| ModelError::CapacityExceeded {
+            what: "dense layers",
+            capacity: MAX_DENSE,
+            requested: dense.len(),
+        })?;
+    }
+    let mut pads: heapless::Vec<u8, MAX_ALIGNED> = watch.iter().map(|_| 0).collect();
     let body = out.get_mut(PREAMBLE_LEN..).ok_or(too_small)?;
-    let len = postcard::to_slice(&(header, dense, flow, template), body)
-        .map_err(|_| too_small)?
-        .len();
-    let pre = preamble(&out[PREAMBLE_LEN..PREAMBLE_LEN + len]);
-    out[..PREAMBLE_LEN].copy_from_slice(&pre);
-    Ok(PREAMBLE_LEN + len)
+    for pass in 0..2 {
+        let seq = DenseSeq { dense, pads: &pads };
+        let rec = Recorder {
+            out: &mut *body,
+            len: 0,
+            watch: &watch,
+            offsets: heapless::Vec::new(),
+        };
+        let (len, offsets) =
+            postcard::serialize_with_flavor(&(header, &seq, flow, template), rec)
+                .map_err(|_| too_small)?;
+        if offsets.len() != watch.len() {
+            return Err(ModelError::Malformed {
+                what: "model records (encoding: an array was not written where expected)",
+            });
+        }
+        let mut shift = 0;
+        let mut aligned = true;
+        for (pad, &offset) in pads.iter_mut().zip(&offsets) {
+            let miss = (PREAMBLE_LEN + offset + shift) % ALIGN;
+            if miss != 0 {
+                aligned = false;
+                *pad += (ALIGN - miss) as u8;
+                shift += ALIGN - miss;
+            }
+        }
+        if aligned {
+            let pre = preamble(&out[PREAMBLE_LEN..PREAMBLE_LEN + len]);
+            out[..PREAMBLE_LEN].copy_from_slice(&pre);
+            return Ok(PREAMBLE_LEN + len);
+        }
+        debug_assert_eq!(pass, 0, "pads found in the first pass align the second");
+    }
+    Err(ModelError::Malformed {
+        what: "model records (encoding: arrays could not be aligned)",
+    })
 }
 
 /// Encode a complete file into a new vector.
@@ -260,13 +481,51 @@ pub fn encode_to_vec(
     flow: &[FlowRecord<'_>],
     template: Option<&EnvironmentTemplate<f32>>,
 ) -> Result<alloc::vec::Vec<u8>, ModelError> {
-    let payload = postcard::to_allocvec(&(header, dense, flow, template)).map_err(|_| {
-        ModelError::Malformed {
+    // the file without pads, plus the most padding the arrays can need
+    let unpadded = postcard::experimental::serialized_size(&(header, dense, flow, template))
+        .map_err(|_| ModelError::Malformed {
             what: "model records (encoding)",
-        }
-    })?;
-    let mut file = alloc::vec::Vec::with_capacity(PREAMBLE_LEN + payload.len());
-    file.extend_from_slice(&preamble(&payload));
-    file.extend_from_slice(&payload);
+        })?;
+    let arrays: usize = dense.iter().map(|d| aligned_arrays(d).count()).sum();
+    let mut file = alloc::vec![0u8; PREAMBLE_LEN + unpadded + arrays * (ALIGN + 1)];
+    let n = encode_into(header, dense, flow, template, &mut file)?;
+    file.truncate(n);
     Ok(file)
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::model::Model;
+    use std::string::ToString;
+    use crate::spec::{Precision, RandomArch};
+
+    /// A version-3 file whose pads do not align an array is refused with the array named
+    /// and its offset, never read misaligned.
+    #[test]
+    fn a_misaligned_version_3_array_is_refused() {
+        let file = RandomArch::default_cinn().build(2).encode(Precision::F32).unwrap();
+        let model = Model::from_bytes(&file).unwrap();
+        let (h, dense, flow) = (model.header(), model.dense_layers(), model.flow_records());
+        let arrays: usize = dense.iter().map(|d| aligned_arrays(d).count()).sum();
+        let mut first_refused = 0;
+        for first in 0..ALIGN as u8 {
+            // every pad 0 but the first array's: the file is misaligned somewhere
+            let mut pads = std::vec![0u8; arrays];
+            pads[0] = first;
+            let seq = DenseSeq { dense, pads: &pads };
+            let payload = postcard::to_allocvec(&(h, &seq, &flow[..], model.template())).unwrap();
+            let mut f = preamble(&payload).to_vec();
+            f.extend_from_slice(&payload);
+            match Model::from_bytes(&f) {
+                Err(e @ ModelError::Misaligned { what, offset }) => {
+                    assert_ne!(offset % ALIGN, 0);
+                    assert!(e.to_string().contains("not a multiple of 4"), "{e}");
+                    first_refused += usize::from(what == "dense f32 weights");
+                }
+                other => panic!("pad {first}: {other:?}"),
+            }
+        }
+        assert_eq!(first_refused, ALIGN - 1, "one pad of the four aligns the first array");
+    }
 }

@@ -320,11 +320,12 @@ fn random_bytes_as_recording_never_panic() {
 // ---- report frames ----------------------------------------------------------------------
 
 fn random_summary(rng: &mut Rng) -> SummaryValues {
+    let outside_support = rng.next_u32();
     let mut f = || f32::from_bits(rng.next_u32());
     SummaryValues {
         count: 1000,
         non_finite: 0,
-        outside_support: rng.next_u32(),
+        outside_support,
         mean: f(),
         std: f(),
         q05: f(),

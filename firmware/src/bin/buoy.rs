@@ -54,9 +54,9 @@ fn num(x: f32) -> f32 {
 /// The f32 model, or with `int8-model` the int8 one: the refining build needs it to fit
 /// the 256 KiB flash budget (the forward model and refinement take ~60 KiB).
 #[cfg(not(feature = "int8-model"))]
-static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model_f32.vina"));
+static MODEL: &[u8] = vina_firmware::include_aligned!(concat!(env!("OUT_DIR"), "/model_f32.vina"));
 #[cfg(feature = "int8-model")]
-static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model_int8.vina"));
+static MODEL: &[u8] = vina_firmware::include_aligned!(concat!(env!("OUT_DIR"), "/model_int8.vina"));
 static RECORDING: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/recording.vrec"));
 
 /// One readable line per parameter: `report N [refined ]pK: mean … q95 …`.

@@ -14,7 +14,8 @@ use std::process::ExitCode;
 use vina_firmware::pipeline::PipelineConfig;
 use vina_firmware::replay_run::replay;
 
-static BUILT_IN_MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model_f32.vina"));
+static BUILT_IN_MODEL: &[u8] =
+    vina_firmware::include_aligned!(concat!(env!("OUT_DIR"), "/model_f32.vina"));
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -18,12 +18,12 @@ const SAMPLES: u32 = 200;
 #[cfg(not(feature = "int8-model"))]
 static MODEL: (&str, &[u8]) = (
     "default cINN f32",
-    include_bytes!(concat!(env!("OUT_DIR"), "/model_f32.vina")),
+    vina_firmware::include_aligned!(concat!(env!("OUT_DIR"), "/model_f32.vina")),
 );
 #[cfg(feature = "int8-model")]
 static MODEL: (&str, &[u8]) = (
     "default cINN int8",
-    include_bytes!(concat!(env!("OUT_DIR"), "/model_int8.vina")),
+    vina_firmware::include_aligned!(concat!(env!("OUT_DIR"), "/model_int8.vina")),
 );
 
 fn measure(counter: &InstructionCounter, name: &str, bytes: &'static [u8]) -> Option<()> {

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Activation, MAX_WIDTH};
+use super::{Activation, MAX_WIDTH, kernel};
 use crate::array::F32s;
 use crate::error::{ModelError, expect_len};
 
@@ -134,32 +134,28 @@ impl<'a> Dense<'a> {
                 found: col + x.len(),
             });
         }
+        // whole rows present (checked at decode; re-checked here so a hand-built layer
+        // cannot read past its arrays — the kernels would only see short rows)
+        let rows = out.len();
         match self.weights {
             Weights::F32(w) => {
-                for (r, o) in out.iter_mut().enumerate() {
-                    let row = w
-                        .slice(r * n_in + col, x.len())
-                        .ok_or(ModelError::Malformed {
-                            what: "dense weight row",
-                        })?;
-                    *o += row.dot(x);
+                if w.len() < rows * n_in {
+                    return Err(ModelError::Malformed {
+                        what: "dense weight row",
+                    });
+                }
+                match w.as_slice() {
+                    Some(w) => kernel::rows_f32(w, n_in, col, x, out),
+                    None => kernel::rows_bytes(w.0, n_in, col, x, out),
                 }
             }
             Weights::I8 { scales, codes } => {
-                for ((r, o), w_scale) in out.iter_mut().enumerate().zip(scales.iter()) {
-                    let start = r * n_in + col;
-                    let row = codes
-                        .get(start..start + x.len())
-                        .ok_or(ModelError::Malformed {
-                            what: "dense weight row",
-                        })?;
-                    let acc: f32 = row
-                        .iter()
-                        .zip(x)
-                        .map(|(&w, &v)| f32::from(w as i8) * v)
-                        .sum();
-                    *o += acc * w_scale;
+                if codes.len() < rows * n_in || scales.len() < rows {
+                    return Err(ModelError::Malformed {
+                        what: "dense weight row",
+                    });
                 }
+                kernel::rows_i8(codes, scales.iter(), n_in, col, x, out);
             }
         }
         Ok(())

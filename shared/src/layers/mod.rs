@@ -10,6 +10,7 @@ pub mod activation;
 pub mod actnorm;
 pub mod coupling;
 pub mod dense;
+pub mod kernel;
 pub mod mlp;
 pub mod permute;
 
