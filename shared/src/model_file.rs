@@ -443,9 +443,8 @@ pub fn encode_into(
             watch: &watch,
             offsets: heapless::Vec::new(),
         };
-        let (len, offsets) =
-            postcard::serialize_with_flavor(&(header, &seq, flow, template), rec)
-                .map_err(|_| too_small)?;
+        let (len, offsets) = postcard::serialize_with_flavor(&(header, &seq, flow, template), rec)
+            .map_err(|_| too_small)?;
         if offsets.len() != watch.len() {
             return Err(ModelError::Malformed {
                 what: "model records (encoding: an array was not written where expected)",
@@ -497,14 +496,17 @@ pub fn encode_to_vec(
 mod tests {
     use super::*;
     use crate::model::Model;
-    use std::string::ToString;
     use crate::spec::{Precision, RandomArch};
+    use std::string::ToString;
 
     /// A version-3 file whose pads do not align an array is refused with the array named
     /// and its offset, never read misaligned.
     #[test]
     fn a_misaligned_version_3_array_is_refused() {
-        let file = RandomArch::default_cinn().build(2).encode(Precision::F32).unwrap();
+        let file = RandomArch::default_cinn()
+            .build(2)
+            .encode(Precision::F32)
+            .unwrap();
         let model = Model::from_bytes(&file).unwrap();
         let (h, dense, flow) = (model.header(), model.dense_layers(), model.flow_records());
         let arrays: usize = dense.iter().map(|d| aligned_arrays(d).count()).sum();
@@ -526,6 +528,10 @@ mod tests {
                 other => panic!("pad {first}: {other:?}"),
             }
         }
-        assert_eq!(first_refused, ALIGN - 1, "one pad of the four aligns the first array");
+        assert_eq!(
+            first_refused,
+            ALIGN - 1,
+            "one pad of the four aligns the first array"
+        );
     }
 }

@@ -332,7 +332,10 @@ fn template_round_trips_and_version_1_and_2_files_still_read() {
     let model = Model::from_bytes(&file).unwrap();
     assert_eq!(model.template(), Some(&template));
     assert_eq!(model.encode_to_vec().unwrap(), file);
-    assert_eq!(ModelSpec::from_model(&model).template, Some(template.clone()));
+    assert_eq!(
+        ModelSpec::from_model(&model).template,
+        Some(template.clone())
+    );
 
     // Older files: the same records unpadded (version 1: no template record). They read,
     // and re-encode to the current version's bytes.
@@ -397,7 +400,10 @@ fn version_3_arrays_are_aligned_and_both_kernel_paths_agree() {
         assert!(f32_layers > 0);
         for d in b.dense_layers() {
             if let Weights::F32(w) = d.weights {
-                assert!(w.as_slice().is_none(), "the shifted copy takes the byte path");
+                assert!(
+                    w.as_slice().is_none(),
+                    "the shifted copy takes the byte path"
+                );
             }
         }
         let y: Vec<f32> = (0..a.y_dim()).map(|i| (i as f32 * 0.37).sin()).collect();

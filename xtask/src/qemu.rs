@@ -43,7 +43,16 @@ pub fn selftest() -> anyhow::Result<()> {
             bail!("Cortex-M self-test differs from the host: expected `{line}`");
         }
     }
-    eprintln!("selftest: Cortex-M4 PRNG stream equals the host's committed vector");
+    let kernel = out
+        .lines()
+        .find_map(|l| l.strip_prefix("kernel f32: "))
+        .context("the self-test printed no kernel check")?;
+    if !kernel.ends_with(" 0 mismatches") || kernel.starts_with("0 cases") {
+        bail!("Cortex-M4 dense kernel differs from the portable reference: {kernel}");
+    }
+    eprintln!(
+        "selftest: Cortex-M4 PRNG stream equals the host's committed vector; dense kernel equals the portable reference bit for bit ({kernel})"
+    );
     Ok(())
 }
 

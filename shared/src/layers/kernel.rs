@@ -21,103 +21,131 @@ const BLOCK: usize = 4;
 pub fn rows_f32(w: &[f32], stride: usize, col: usize, x: &[f32], out: &mut [f32]) {
     let n = x.len();
     let row = |r: usize| w.get(r * stride + col..r * stride + col + n).unwrap_or(&[]);
-    let mut blocks = out.chunks_exact_mut(BLOCK);
-    let mut r = 0;
-    for o in &mut blocks {
-        let rows = [row(r), row(r + 1), row(r + 2), row(r + 3)];
-        let mut a = [0.0f32; BLOCK];
-        // the first columns by the target's kernel, where it has one; the rest in order
-        let done = block4_target(&rows, x, &mut a);
-        let [w0, w1, w2, w3] = rows.map(|w| w.get(done..).unwrap_or(&[]));
-        for ((((&v, &b0), &b1), &b2), &b3) in
-            x.iter().skip(done).zip(w0).zip(w1).zip(w2).zip(w3)
-        {
-            a[0] += b0 * v;
-            a[1] += b1 * v;
-            a[2] += b2 * v;
-            a[3] += b3 * v;
+    let full = out.len() / BLOCK * BLOCK;
+    let (blocks, rest) = out.split_at_mut(full);
+    if !target::blocks4(w, stride, col, x, blocks) {
+        for (b, o) in blocks.chunks_exact_mut(BLOCK).enumerate() {
+            let r = b * BLOCK;
+            let (w0, w1, w2, w3) = (row(r), row(r + 1), row(r + 2), row(r + 3));
+            let (mut a0, mut a1, mut a2, mut a3) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+            for ((((&v, &b0), &b1), &b2), &b3) in x.iter().zip(w0).zip(w1).zip(w2).zip(w3) {
+                a0 += b0 * v;
+                a1 += b1 * v;
+                a2 += b2 * v;
+                a3 += b3 * v;
+            }
+            o[0] += a0;
+            o[1] += a1;
+            o[2] += a2;
+            o[3] += a3;
         }
-        for (o, a) in o.iter_mut().zip(a) {
-            *o += a;
-        }
-        r += BLOCK;
     }
-    for o in blocks.into_remainder() {
+    for (k, o) in rest.iter_mut().enumerate() {
         let mut a = 0.0f32;
-        for (&v, &b) in x.iter().zip(row(r)) {
+        for (&v, &b) in x.iter().zip(row(full + k)) {
             a += b * v;
         }
         *o += a;
-        r += 1;
     }
 }
 
-/// Without a target kernel: no column done ahead of the portable loop.
+/// Targets without a kernel of their own: the portable loop does every block.
 #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
-#[inline(always)]
-fn block4_target(_rows: &[&[f32]; BLOCK], _x: &[f32], _a: &mut [f32; BLOCK]) -> usize {
-    0
+mod target {
+    #[inline(always)]
+    pub fn blocks4(_: &[f32], _: usize, _: usize, _: &[f32], _: &mut [f32]) -> bool {
+        false
+    }
 }
 
-/// Cortex-M4F (and any ARMv7E-M/ARMv8-M with single-precision VFP): four rows ×
-/// four columns per pass, one `vldmia` per row and one for x, then the sixteen `vmla`s
-/// in each row's column order. `vmla` rounds the product and the sum separately, as
-/// Rust's `a += w·v` does, so the result is bit-identical to the portable loop.
-/// Hand-written because LLVM loads each weight separately (measured: 2.7 instructions
-/// per multiply-accumulate against 1.44 here; bench/README.md). Returns the number of
-/// columns done, a multiple of four.
+/// Cortex-M4F (and any ARMv7E-M/ARMv8-M with single-precision VFP).
 #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
-#[inline(always)]
-#[allow(unsafe_code)]
-fn block4_target(rows: &[&[f32]; BLOCK], x: &[f32], a: &mut [f32; BLOCK]) -> usize {
-    let quads = rows.iter().map(|r| r.len()).fold(x.len(), usize::min) / 4;
-    if quads == 0 {
-        return 0;
+mod target {
+    use super::BLOCK;
+
+    /// Every four-row block of `out` (`out.len()` a multiple of four) when `x.len()` is a
+    /// non-zero multiple of four; `false` (nothing done) otherwise. Per pass four rows ×
+    /// four columns: one `vldmia` per row and one for x, then sixteen `vmla`s in each
+    /// row's column order, and each row's sum added to `out` last. `vmla` rounds the
+    /// product and the sum separately, as Rust's `a += w·v` does, so the results are
+    /// bit-identical to the portable loop. Hand-written because LLVM loads each weight
+    /// separately: 2.7 instructions per multiply-accumulate there, ~1.5 here
+    /// (bench/README.md).
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    pub fn blocks4(w: &[f32], stride: usize, col: usize, x: &[f32], out: &mut [f32]) -> bool {
+        let n = x.len();
+        if n == 0 || !n.is_multiple_of(4) || col + n > stride {
+            return false;
+        }
+        let quads = n / 4;
+        for (b, o) in out.chunks_exact_mut(BLOCK).enumerate() {
+            // the block's four rows, bounds-checked once: row k starts k·stride further on
+            let start = b * BLOCK * stride + col;
+            let Some(rows) = w.get(start..start + 3 * stride + n) else {
+                return false;
+            };
+            let p0 = rows.as_ptr();
+            // SAFETY: rows k = 0..4 start at p0 + k·stride and hold n = 4·quads values
+            // inside `rows` (its length is 3·stride + n); `x` holds n values; `o` holds
+            // four. The loop reads exactly those and writes only `o`. The S registers
+            // used are saved and restored around it (stable asm! does not name VFP
+            // registers on this target), so the compiler sees only `o` change.
+            unsafe {
+                core::arch::asm!(
+                    "vpush {{d0-d11}}",
+                    "vmov.f32 s0, #0.5",
+                    "vsub.f32 s0, s0, s0",
+                    "vmov.f32 s1, s0",
+                    "vmov.f32 s2, s0",
+                    "vmov.f32 s3, s0",
+                    "add {p1}, {p0}, {stride}",
+                    "add {p2}, {p1}, {stride}",
+                    "add {p3}, {p2}, {stride}",
+                    "2:",
+                    "vldmia {px}!, {{s4-s7}}",
+                    "vldmia {p0}!, {{s8-s11}}",
+                    "vldmia {p1}!, {{s12-s15}}",
+                    "vldmia {p2}!, {{s16-s19}}",
+                    "vldmia {p3}!, {{s20-s23}}",
+                    "vmla.f32 s0, s8, s4",
+                    "vmla.f32 s1, s12, s4",
+                    "vmla.f32 s2, s16, s4",
+                    "vmla.f32 s3, s20, s4",
+                    "vmla.f32 s0, s9, s5",
+                    "vmla.f32 s1, s13, s5",
+                    "vmla.f32 s2, s17, s5",
+                    "vmla.f32 s3, s21, s5",
+                    "vmla.f32 s0, s10, s6",
+                    "vmla.f32 s1, s14, s6",
+                    "vmla.f32 s2, s18, s6",
+                    "vmla.f32 s3, s22, s6",
+                    "vmla.f32 s0, s11, s7",
+                    "vmla.f32 s1, s15, s7",
+                    "vmla.f32 s2, s19, s7",
+                    "vmla.f32 s3, s23, s7",
+                    "subs {k}, {k}, #1",
+                    "bne 2b",
+                    "vldmia {o}, {{s4-s7}}",
+                    "vadd.f32 s4, s4, s0",
+                    "vadd.f32 s5, s5, s1",
+                    "vadd.f32 s6, s6, s2",
+                    "vadd.f32 s7, s7, s3",
+                    "vstmia {o}, {{s4-s7}}",
+                    "vpop {{d0-d11}}",
+                    o = in(reg) o.as_mut_ptr(),
+                    stride = in(reg) stride * 4,
+                    px = inout(reg) x.as_ptr() => _,
+                    p0 = inout(reg) p0 => _,
+                    p1 = out(reg) _,
+                    p2 = out(reg) _,
+                    p3 = out(reg) _,
+                    k = inout(reg) quads => _,
+                );
+            }
+        }
+        true
     }
-    // SAFETY: each row pointer and `x` start a slice of at least 4·quads f32 (checked
-    // above) and the loop reads exactly 4·quads values from each; `a` is four f32. The
-    // S registers used are saved and restored around the loop (rustc's stable asm! does
-    // not name VFP registers on this target), so the compiler sees only `a` change.
-    unsafe {
-        core::arch::asm!(
-            "vpush {{d0-d11}}",
-            "vldmia {acc}, {{s0-s3}}",
-            "2:",
-            "vldmia {px}!, {{s4-s7}}",
-            "vldmia {p0}!, {{s8-s11}}",
-            "vldmia {p1}!, {{s12-s15}}",
-            "vldmia {p2}!, {{s16-s19}}",
-            "vldmia {p3}!, {{s20-s23}}",
-            "vmla.f32 s0, s8, s4",
-            "vmla.f32 s1, s12, s4",
-            "vmla.f32 s2, s16, s4",
-            "vmla.f32 s3, s20, s4",
-            "vmla.f32 s0, s9, s5",
-            "vmla.f32 s1, s13, s5",
-            "vmla.f32 s2, s17, s5",
-            "vmla.f32 s3, s21, s5",
-            "vmla.f32 s0, s10, s6",
-            "vmla.f32 s1, s14, s6",
-            "vmla.f32 s2, s18, s6",
-            "vmla.f32 s3, s22, s6",
-            "vmla.f32 s0, s11, s7",
-            "vmla.f32 s1, s15, s7",
-            "vmla.f32 s2, s19, s7",
-            "vmla.f32 s3, s23, s7",
-            "subs {k}, {k}, #1",
-            "bne 2b",
-            "vstmia {acc}, {{s0-s3}}",
-            "vpop {{d0-d11}}",
-            acc = in(reg) a.as_mut_ptr(),
-            px = inout(reg) x.as_ptr() => _,
-            p0 = inout(reg) rows[0].as_ptr() => _,
-            p1 = inout(reg) rows[1].as_ptr() => _,
-            p2 = inout(reg) rows[2].as_ptr() => _,
-            p3 = inout(reg) rows[3].as_ptr() => _,
-            k = inout(reg) quads => _,
-        );
-    }
-    quads * 4
 }
 
 /// [`rows_f32`] over weights stored as little-endian f32 bytes at any address: the
@@ -148,7 +176,11 @@ pub fn rows_i8(
     out: &mut [f32],
 ) {
     let n = x.len();
-    let row = |r: usize| codes.get(r * stride + col..r * stride + col + n).unwrap_or(&[]);
+    let row = |r: usize| {
+        codes
+            .get(r * stride + col..r * stride + col + n)
+            .unwrap_or(&[])
+    };
     let c = |b: u8| f32::from(b as i8);
     let mut sums = [0.0f32; BLOCK];
     let mut r = 0;
@@ -234,7 +266,14 @@ mod tests {
             let scales: [f32; 9] = core::array::from_fn(|_| rng.uniform_f32() * 0.01);
             let x: [f32; 10] = core::array::from_fn(|_| rng.normal_f32());
             let mut a = [0.5f32; 9];
-            rows_i8(&codes, scales.iter().copied(), stride, col, &x, &mut a[..rows]);
+            rows_i8(
+                &codes,
+                scales.iter().copied(),
+                stride,
+                col,
+                &x,
+                &mut a[..rows],
+            );
             for r in 0..rows {
                 let mut acc = 0.0f32;
                 for j in 0..n {
