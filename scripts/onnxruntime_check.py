@@ -42,7 +42,7 @@ def main():
         json.dump(z.tolist(), f)
         zfile = f.name
     out = subprocess.run(
-        [a.vina, "invert", "--model", a.model, "--observation", a.observation,
+        [a.vina, "invert", "--engine", "core", "--model", a.model, "--observation", a.observation,
          "--latent", zfile, "--json"],
         check=True, capture_output=True, text=True,
     )

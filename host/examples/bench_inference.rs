@@ -139,6 +139,40 @@ fn bench_core(bytes: &[u8], y: &[f32], z: &[f32], a: &Args) -> anyhow::Result<(V
     Ok((v, out))
 }
 
+/// `vina_host::batch` (what `vina invert` and `vina eval` run by default): the condition
+/// network once, then the latents block by block as matrix products, blocks over rayon's
+/// threads (RAYON_NUM_THREADS).
+fn bench_batched(
+    bytes: &[u8],
+    y: &[f32],
+    z: &[f32],
+    a: &Args,
+) -> anyhow::Result<(Value, Vec<f32>)> {
+    let model = Model::from_bytes(bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (ld, xd) = (model.latent_dim(), model.x_dim());
+    let n = z.len() / ld;
+    let batched = vina_host::batch::Batched::new(&model);
+    let mut out = vec![0.0f32; n * xd];
+    let mut ctx = vec![0.0f32; model.context_len()];
+    let mut scratch = Scratch::new();
+    let batch_s = time(a.reps, || {
+        model.prepare(y, &mut ctx, &mut scratch).expect("prepare");
+        batched.sample(&ctx, z, &mut out).expect("batched");
+    });
+    let latency_s = time(a.reps, || {
+        for _ in 0..a.inner {
+            model.prepare(y, &mut ctx, &mut scratch).expect("prepare");
+            batched
+                .sample(&ctx, &z[..ld], &mut out[..xd])
+                .expect("batched");
+        }
+    }) / a.inner as f64;
+    batched.sample(&ctx, z, &mut out).expect("batched");
+    let mut v = timing(n, batch_s, latency_s);
+    v["threads"] = json!(rayon::current_num_threads());
+    Ok((v, out))
+}
+
 fn bench_tract(
     onnx: &PathBuf,
     y: &[f32],
@@ -208,6 +242,12 @@ fn main() -> anyhow::Result<()> {
     let mut result = serde_json::Map::new();
     let (core, x_core) = bench_core(&bytes, &y, &z, &a)?;
     result.insert("core".into(), core);
+    let (batched, x_batched) = bench_batched(&bytes, &y, &z, &a)?;
+    result.insert("batched".into(), batched);
+    result.insert(
+        "batched_max_abs_diff_from_core".into(),
+        json!(max_abs_diff(&x_batched, &x_core)),
+    );
     if let Some(p) = &a.int8 {
         let (v, x8) = bench_core(&std::fs::read(p)?, &y, &z, &a)?;
         let diff = max_abs_diff(&x8, &x_core);

@@ -294,8 +294,9 @@ Examples (obs.json from vina observe):
         /// with --refine, whose proposal draws its own widened latents from --seed.
         #[arg(long, conflicts_with = "refine")]
         latent: Option<PathBuf>,
-        /// vina-core (the firmware's code) or the ONNX graph through tract.
-        #[arg(long, value_enum, default_value = "core")]
+        /// batched: vina-core's layers as matrix products over blocks of latents (fast);
+        /// core: the firmware's per-sample loop, bit for bit; tract: the ONNX graph.
+        #[arg(long, value_enum, default_value = "batched")]
         engine: crate::invert::Engine,
         /// ONNX file for --engine tract (default: the model path with .onnx).
         #[arg(long)]

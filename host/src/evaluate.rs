@@ -113,10 +113,11 @@ pub struct Metrics {
     pub reference: Vec<ReferenceMetrics>,
 }
 
-/// `n` posterior draws (f64) of `model` for features `y` with `seed`.
+/// `n` posterior draws (f64) of `model` for features `y` with `seed`: the latent stream
+/// of `vina_core::sampling::draw`, through the batched path (`vina_host::batch`).
 pub fn draws(model: &Model<'_>, y: &[f32], seed: u64, n: usize) -> anyhow::Result<Vec<Vec<f64>>> {
-    let n = u32::try_from(n).map_err(|_| refuse(format!("--draws: {n} is too many")))?;
-    Ok(Conditioned::new(model, y)?.draws(seed, n)?)
+    let c = Conditioned::new(model, y)?;
+    Ok(crate::batch::Batched::new(model).draws(c.context(), seed, n)?)
 }
 
 /// A progress bar on stderr (drawn only when stderr is a terminal), cleared when done.

@@ -4,6 +4,7 @@
 //! Everything the buoy also runs (layer math, model file, features, RNG, summaries, the
 //! normal-mode solver) lives in `vina-core`; this crate only adds what needs `std`.
 
+pub mod batch;
 pub mod cli;
 pub mod dataset;
 pub mod error;

@@ -77,6 +77,8 @@ fn core_engine_reproduces_seeded_draws_and_tract_agrees() {
     let (m, o) = (model.to_str().unwrap(), obs.to_str().unwrap());
     let core = invert_json(&[
         "invert",
+        "--engine",
+        "core",
         "--model",
         m,
         "--observation",

@@ -401,7 +401,9 @@ impl<'a> Model<'a> {
             .sum()
     }
 
-    fn first_inputs<'c>(
+    /// What enters each subnet's first layer of coupling `layer` under `cond`: the
+    /// cached condition shares of a prepared context (cINN), or nothing (INN).
+    pub fn first_inputs<'c>(
         &self,
         layer: &FlowLayer<'a>,
         cond: Condition<'c>,

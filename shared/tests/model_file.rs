@@ -378,7 +378,8 @@ fn version_3_arrays_are_aligned_and_both_kernel_paths_agree() {
         let mut shifted_buf = vec![0u8; file.len() + 1];
         shifted_buf[1..].copy_from_slice(&file);
         let shifted = &shifted_buf[1..];
-        assert!((shifted.as_ptr() as usize) % 4 != 0 || (aligned.as_ptr() as usize) % 4 != 0);
+        assert!((aligned.as_ptr() as usize).is_multiple_of(4));
+        assert!(!(shifted.as_ptr() as usize).is_multiple_of(4));
 
         let a = Model::from_bytes(aligned).unwrap();
         let b = Model::from_bytes(shifted).unwrap();

@@ -151,7 +151,7 @@ pub fn refine_cost(write: bool) -> anyhow::Result<()> {
         let widen = budget.config.widen.to_string();
         #[rustfmt::skip]
         let out = output(&root, utf8(&vina)?, &[
-            "invert", "--model", "models/gi-pekeris-cinn.vina", "--observation",
+            "invert", "--engine", "core", "--model", "models/gi-pekeris-cinn.vina", "--observation",
             utf8(&obs)?, "--seed", &seed, "--json", "--refine",
             "--scenario", "scenarios/gi-pekeris.toml", "--refine-particles", &particles,
             "--refine-steps", &steps, "--widen", &widen,

@@ -212,7 +212,7 @@ pub fn qemu_check() -> anyhow::Result<()> {
         let seed = r.seed.to_string();
         #[rustfmt::skip]
         let out = output(&root, utf8(&vina)?, &[
-            "invert", "--model", "models/gi-pekeris-cinn.vina", "--observation",
+            "invert", "--engine", "core", "--model", "models/gi-pekeris-cinn.vina", "--observation",
             utf8(&obs)?, "--seed", &seed, "--draws", "1000", "--json",
         ])?;
         let host: serde_json::Value = serde_json::from_str(&out)?;

@@ -73,8 +73,9 @@ fn affine_forward(x: &mut [f32], st: &[f32], clamp: f32) -> f32 {
     log_det
 }
 
-/// `y ← (y − t)·exp(−ŝ)`; returns −Σŝ.
-fn affine_inverse(y: &mut [f32], st: &[f32], clamp: f32) -> f32 {
+/// `y ← (y − t)·exp(−ŝ)`; returns −Σŝ. Public for the host's batched path, which runs
+/// the subnets over a block of rows and this step row by row.
+pub fn affine_inverse(y: &mut [f32], st: &[f32], clamp: f32) -> f32 {
     let (s, t) = st.split_at(y.len());
     let mut log_det = 0.0;
     for ((v, &s), &t) in y.iter_mut().zip(s).zip(t) {
