@@ -12,10 +12,6 @@ extern crate std;
 
 pub mod acquisition;
 pub mod decimal;
-pub mod dsp;
-pub mod pipeline;
-pub mod refinement;
-pub mod replay_run;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod target;
 

@@ -250,9 +250,10 @@ Example:
         #[arg(long)]
         truth: String,
         /// Duration in seconds: at least one sample; samples × channels at most 2^28
-        /// (1 GiB of 32-bit codes).
-        #[arg(long, default_value_t = 30.0)]
-        seconds: f64,
+        /// (1 GiB of 32-bit codes). Default: one analysis window of the buoy (frame_len ×
+        /// 8 snapshots) plus one frame, so that the recording gives a report.
+        #[arg(long)]
+        seconds: Option<f64>,
         /// Output recording.
         #[arg(long)]
         out: PathBuf,
@@ -271,6 +272,9 @@ Example:
         /// Noiseless peak as a fraction of the ADC's full scale (above 1 clips).
         #[arg(long, default_value_t = 0.25)]
         level: f64,
+        /// Write a 24-bit PCM WAV file (also chosen by an --out ending in .wav).
+        #[arg(long)]
+        wav: bool,
     },
     /// Posterior samples for one observation on the host (the buoy's code and seeds).
     #[command(after_help = "\
@@ -322,6 +326,42 @@ Examples (obs.json from vina observe):
         /// Latent widening τ of the network proposal (z ~ N(0, τ²I)).
         #[arg(long, default_value_t = RefineConfig::WORKSTATION.widen)]
         widen: f32,
+    },
+    /// Run the buoy's pipeline on a field recording: one report per analysis window.
+    #[command(after_help = "\
+Examples (rec.wav or rec.vrec from a deployment, or from vina synth):
+  vina replay --model models/gi-pekeris-cinn.vina --wav rec.wav
+  vina replay --model models/gi-pekeris-cinn.vina --wav rec.wav --channels 0,1,2,3,4 --csv > reports.csv
+  vina replay --model models/gi-pekeris-cinn.vina --recording rec.vrec --refine --json")]
+    Replay {
+        /// .vina model file (a relative-transfer-function model: a recording gives no source phase).
+        #[arg(long)]
+        model: PathBuf,
+        /// Multi-channel WAV file (16/24/32-bit PCM or 32-bit float, any sample rate).
+        #[arg(
+            long,
+            conflicts_with = "recording",
+            required_unless_present = "recording"
+        )]
+        wav: Option<PathBuf>,
+        /// Recording in the firmware's replay format (.vrec, from vina synth).
+        #[arg(long)]
+        recording: Option<PathBuf>,
+        /// File channel of each receiver, shallowest first, numbered from 0 (default: all).
+        #[arg(long, value_delimiter = ',')]
+        channels: Option<Vec<usize>>,
+        /// Refine each posterior with the exact likelihood, as the buoy's refine build does.
+        #[arg(long)]
+        refine: bool,
+        /// Posterior draws per window (2 to 10,000,000).
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        draws: u32,
+        /// One JSON object per window.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// CSV: a header, then one row per window.
+        #[arg(long)]
+        csv: bool,
     },
     /// Decode the buoy's report frames (a capture file or a serial device set up with stty).
     #[command(after_help = "\
@@ -432,6 +472,16 @@ impl Command {
                 v.push(opt(onnx, "ONNX file", File));
                 v.push(opt(scenario, "scenario", File));
             }
+            Self::Replay {
+                model,
+                wav,
+                recording,
+                ..
+            } => {
+                v.push(Some((model, "model file", File)));
+                v.push(opt(wav, "WAV file", File));
+                v.push(opt(recording, "recording", File));
+            }
             Self::Listen { file, serial, .. } => {
                 v.push(opt(file, "capture file", File));
                 v.push(opt(serial, "serial device", Exists));
@@ -464,6 +514,7 @@ impl Command {
             Self::Eval { draws: n, .. } | Self::Reference { draws: n, .. } => {
                 draws("--draws", Some(*n as u64))
             }
+            Self::Replay { draws: n, .. } => draws("--draws", Some(u64::from(*n))),
             Self::Invert {
                 draws: n,
                 refine_particles,
@@ -613,9 +664,12 @@ fn run(command: Command) -> anyhow::Result<()> {
             snr,
             frame_len,
             level,
+            wav,
         } => {
             let opt = crate::synth::SynthOptions {
-                seconds,
+                seconds: seconds
+                    .unwrap_or_else(|| crate::synth::default_seconds(sample_rate, frame_len)),
+                wav,
                 sample_rate_hz: sample_rate,
                 snr_db: snr,
                 frame_len,
@@ -625,6 +679,30 @@ fn run(command: Command) -> anyhow::Result<()> {
             crate::synth::run(&scenario, &truth, &out, opt)
         }
         Command::Forward { env, flp, json } => crate::forward::run(&env, flp.as_deref(), json),
+        Command::Replay {
+            model,
+            wav,
+            recording,
+            channels,
+            refine,
+            draws,
+            json,
+            csv,
+        } => crate::replay::run(&crate::replay::ReplayOptions {
+            model,
+            wav,
+            recording,
+            channels,
+            refine,
+            draws,
+            output: if json {
+                crate::replay::Output::Json
+            } else if csv {
+                crate::replay::Output::Csv
+            } else {
+                crate::replay::Output::Text
+            },
+        }),
         Command::Listen {
             file,
             serial,

@@ -121,7 +121,7 @@ pub fn draws(model: &Model<'_>, y: &[f32], seed: u64, n: usize) -> anyhow::Resul
 }
 
 /// A progress bar on stderr (drawn only when stderr is a terminal), cleared when done.
-fn progress_bar(len: usize, what: &'static str) -> ProgressBar {
+pub(crate) fn progress_bar(len: usize, what: &'static str) -> ProgressBar {
     ProgressBar::new(len as u64)
         .with_style(
             ProgressStyle::with_template("{msg} [{elapsed} < {eta}] {wide_bar} {pos}/{len}")

@@ -22,6 +22,7 @@ pub mod observation_file;
 pub mod posterior;
 pub mod reference;
 pub mod refine;
+pub mod replay;
 pub mod scenario;
 pub mod simulate;
 pub mod synth;

@@ -1,5 +1,6 @@
 //! `vina synth`: a multi-channel hydrophone recording of the scenario's tones at a given
-//! truth, in the firmware's replay format (`vina_core::recording`).
+//! truth, in the firmware's replay format (`vina_core::recording`) or as a 24-bit PCM WAV
+//! file (`--wav`, or an `--out` ending in `.wav`) for `vina replay --wav`.
 //!
 //! Channel r carries g·Σ_f Re{a_f·P_f,r·e^{+iω_f t}} + noise: P from the forward model, in
 //! the physical time convention (`vina_core::acoustics::tone_signal`), a_f = e^{iφ_f} an unknown source phase per tone, white
@@ -99,6 +100,16 @@ pub struct SynthOptions {
     pub level: f64,
     /// Seed of the source phases and the noise.
     pub seed: u64,
+    /// Write a WAV file instead of a `.vrec`.
+    pub wav: bool,
+}
+
+/// The default duration: one analysis window of the buoy's pipeline
+/// (`frame_len × snapshots` samples at `sample_rate_hz`) plus one frame, so that the
+/// recording gives at least one report.
+pub fn default_seconds(sample_rate_hz: f64, frame_len: usize) -> f64 {
+    let snapshots = vina_core::pipeline::PipelineConfig::default().snapshots as usize;
+    ((snapshots + 1) * frame_len) as f64 / sample_rate_hz
 }
 
 /// The ADC codes, interleaved by channel, and the clean pressure used.
@@ -159,6 +170,29 @@ pub fn synthesize(
     Ok((codes, p))
 }
 
+/// The 24-bit codes as a PCM WAV file (channels interleaved); returns its size.
+fn write_wav(out: &Path, channels: u16, sample_rate_hz: f64, codes: &[i32]) -> anyhow::Result<u64> {
+    let rate = sample_rate_hz.round();
+    if (rate - sample_rate_hz).abs() > 1e-9 || rate > f64::from(u32::MAX) {
+        return Err(refuse(format!(
+            "--wav: a WAV file's sample rate is a whole number of Hz, found {sample_rate_hz}"
+        )));
+    }
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate as u32,
+        bits_per_sample: 24,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let fail = |e: hound::Error| anyhow::anyhow!("cannot write {}: {e}", out.display());
+    let mut w = hound::WavWriter::create(out, spec).map_err(fail)?;
+    for &c in codes {
+        w.write_sample(c).map_err(fail)?;
+    }
+    w.finalize().map_err(fail)?;
+    Ok(std::fs::metadata(out).map(|m| m.len()).unwrap_or(0))
+}
+
 /// `vina synth`.
 pub fn run(scenario: &Path, truth: &str, out: &Path, opt: SynthOptions) -> anyhow::Result<()> {
     let scn = Scenario::load(scenario)?;
@@ -167,9 +201,18 @@ pub fn run(scenario: &Path, truth: &str, out: &Path, opt: SynthOptions) -> anyho
     let (codes, _) = synthesize(&scn, &truth, &opt)?;
     let channels =
         u16::try_from(scn.receiver_depths_m.len()).map_err(|_| refuse("too many receivers"))?;
-    let bytes = Recording::encode(channels, opt.sample_rate_hz as f32, FULL_SCALE, &codes);
-    std::fs::write(out, &bytes)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    let wav = opt.wav
+        || out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+    let bytes = if wav {
+        write_wav(out, channels, opt.sample_rate_hz, &codes)?
+    } else {
+        let bytes = Recording::encode(channels, opt.sample_rate_hz as f32, FULL_SCALE, &codes);
+        std::fs::write(out, &bytes)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+        bytes.len() as u64
+    };
     let clipped = codes
         .iter()
         .filter(|&&c| c == FULL_SCALE - 1 || c == -FULL_SCALE)
@@ -178,7 +221,7 @@ pub fn run(scenario: &Path, truth: &str, out: &Path, opt: SynthOptions) -> anyho
         "wrote {} s × {channels} channels at {} Hz ({} bytes, {clipped} clipped codes) to {}",
         opt.seconds,
         opt.sample_rate_hz,
-        bytes.len(),
+        bytes,
         out.display()
     );
     Ok(())

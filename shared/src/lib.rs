@@ -4,13 +4,15 @@
 //! is decoded in place from a `&[u8]` (flash on the device). The host enables the `alloc`
 //! feature to build and encode model files with the same types.
 //!
-//! Data flow (docs/architecture.md, "Data flow"): hydrophone frames →
-//! [`features::goertzel`] → [`features`] → [`model::Model::prepare`] (condition network
+//! Data flow (docs/architecture.md, "Data flow"): hydrophone frames ([`pipeline::source`])
+//! → [`pipeline::tone_bank`] → [`features`] → [`model::Model::prepare`] (condition network
 //! once per observation) → [`model::Model::sample`] × N latent draws from [`rng`] →
-//! [`summary`].
+//! [`summary`] → [`report`], all in [`pipeline`], which the buoy runs on its ADC and
+//! `vina replay` on a recording.
 #![no_std]
-// One `unsafe` block in the crate, allowed where it stands: the FPU's square root
-// instruction (`acoustics::single::sqrt`), which stable `core` does not expose.
+// `unsafe` only where it stands, on the Cortex-M4F: the FPU's square root instruction
+// (`acoustics::single::sqrt`), which stable `core` does not expose, and the dense kernel's
+// `vldmia`/`vmla` loop (`layers::kernel`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -30,6 +32,7 @@ pub mod limits;
 pub mod model;
 pub mod model_file;
 pub mod parameters;
+pub mod pipeline;
 pub mod posterior;
 pub mod prior;
 pub mod quant;

@@ -84,8 +84,8 @@ pub fn mlp_cost(write: bool) -> anyhow::Result<()> {
 /// posterior sd; the instruction counts go to `bench/refine_cortex_m4.txt` (`--write`) or
 /// are compared with it.
 pub fn refine_cost(write: bool) -> anyhow::Result<()> {
+    use vina_core::pipeline::refinement::{Budget, Refiner};
     use vina_core::refine::RefineConfig;
-    use vina_firmware::refinement::{Budget, Refiner};
     let root = root();
     let path = standard_recording()?;
     let run = qemu_buoy(None, Some(&path), &["--features", "refine"], true)?;

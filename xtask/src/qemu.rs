@@ -173,8 +173,10 @@ pub fn qemu_buoy(
 }
 
 /// CI: the buoy under QEMU on the standard recording, with the committed model. Each
-/// report's 90 % interval must hold the truth, and its summary must equal `vina invert
-/// --engine core` on the same features and seed within 1e-4 (relative to max(1, |v|)).
+/// report's 90 % interval must hold the truth, its summary must equal `vina invert
+/// --engine core` on the same features and seed within 1e-4 (relative to max(1, |v|)),
+/// and `vina replay` on the same recording (the pipeline on the host) must give the same
+/// reports within 1e-4.
 pub fn qemu_check() -> anyhow::Result<()> {
     let path = standard_recording()?;
     let run = qemu_buoy(None, Some(&path), &[], true)?;
@@ -188,6 +190,46 @@ pub fn qemu_check() -> anyhow::Result<()> {
     }
     let root = root();
     let vina = vina_bin()?;
+    #[rustfmt::skip]
+    let replay = output(&root, utf8(&vina)?, &[
+        "replay", "--model", "models/gi-pekeris-cinn.vina", "--recording", utf8(&path)?, "--json",
+    ])?;
+    let host: Vec<serde_json::Value> = replay
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .context("vina replay --json")?;
+    if host.len() != reports.len() {
+        bail!(
+            "vina replay gave {} reports, the buoy {}",
+            host.len(),
+            reports.len()
+        );
+    }
+    for (r, h) in reports.iter().zip(&host) {
+        for (i, p) in r.parameters.iter().enumerate() {
+            let hp = &h["parameters"][i];
+            for (field, buoy) in [
+                ("mean", p.mean),
+                ("std", p.std),
+                ("q05", p.q05),
+                ("q50", p.q50),
+                ("q95", p.q95),
+            ] {
+                let v = hp[field].as_f64().context("vina replay summary field")?;
+                if (v - f64::from(buoy)).abs() / v.abs().max(1.0) > 1e-4 {
+                    bail!(
+                        "report {} parameter {i} {field}: buoy {buoy} vs vina replay {v}",
+                        r.sequence
+                    );
+                }
+            }
+        }
+    }
+    eprintln!(
+        "vina replay on the same recording: the buoy's {} reports within 1e-4",
+        reports.len()
+    );
     for (r, (seq, y)) in reports.iter().zip(&run.features) {
         if r.status != vina_core::report::Status::Posterior
             || r.parameters.len() != 2

@@ -1,6 +1,6 @@
 //! The buoy's main loop on QEMU `mps2-an386` (and on boards, `boards/`): validate the model
 //! at boot, replay the embedded recording through the pipeline window by window
-//! ([`vina_firmware::replay_run`]), and emit each report as a hex-encoded frame on
+//! ([`vina_core::pipeline::replay`]), and emit each report as a hex-encoded frame on
 //! semihosting (`cargo xtask qemu` decodes them) plus a readable line. Last, the stack's
 //! high-water mark (the stack is painted at reset).
 //!
@@ -16,9 +16,9 @@
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::debug;
+use vina_core::pipeline::PipelineConfig;
+use vina_core::pipeline::replay::replay;
 use vina_core::summary::SummaryValues;
-use vina_firmware::pipeline::PipelineConfig;
-use vina_firmware::replay_run::replay;
 use vina_firmware::target::{halt, stack_use};
 #[cfg(feature = "defmt")]
 use {cortex_m_semihosting::heprint as frame_out, defmt_semihosting as _};
@@ -82,14 +82,14 @@ macro_rules! with_refinement {
     (|$r:ident| $body:expr) => {{
         let cp = cortex_m::Peripherals::take();
         let _counter = cp.map(|cp| vina_firmware::target::InstructionCounter::start(cp.SYST));
-        let mut refiner = vina_firmware::refinement::Refiner::new();
-        let budget = vina_firmware::refinement::Budget {
+        let mut refiner = vina_core::pipeline::refinement::Refiner::new();
+        let budget = vina_core::pipeline::refinement::Budget {
             max_clock: option_env!("VINA_REFINE_MAX_INSTRUCTIONS")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
             ..Default::default()
         };
-        let $r = Some(vina_firmware::refinement::Refinement {
+        let $r = Some(vina_core::pipeline::refinement::Refinement {
             refiner: &mut refiner,
             budget,
             clock: &vina_firmware::target::instructions,

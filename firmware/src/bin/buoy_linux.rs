@@ -1,5 +1,5 @@
 //! The buoy on ARM Linux (`aarch64-unknown-linux-gnu`; docs/architecture.md, "Firmware"):
-//! the same replay loop as the Cortex-M `buoy` ([`vina_firmware::replay_run`]) with `std`,
+//! the same replay loop as the Cortex-M `buoy` ([`vina_core::pipeline::replay`]) with `std`,
 //! reading the model and the recording from files and writing the report frames
 //! (postcard + COBS, 0x00 delimited) to stdout, decodable by `vina listen --file`. Readable
 //! lines go to stderr.
@@ -11,8 +11,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use vina_firmware::pipeline::PipelineConfig;
-use vina_firmware::replay_run::replay;
+use vina_core::pipeline::PipelineConfig;
+use vina_core::pipeline::replay::replay;
 
 static BUILT_IN_MODEL: &[u8] =
     vina_firmware::include_aligned!(concat!(env!("OUT_DIR"), "/model_f32.vina"));

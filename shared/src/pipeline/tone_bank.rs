@@ -13,15 +13,15 @@
 //! `vina_core::acoustics::amplitude_from_dft`), so the vectors here are the forward
 //! model's pressures up to the unknown source factor.
 
+use crate::features::Goertzel;
 use num_complex::Complex32;
-use vina_core::features::Goertzel;
 
 /// Most channels (hydrophones) this buoy build digitizes: its cross-spectral matrices
 /// (MAX_TONES × MAX_CHANNELS² complex values) are static RAM, so fewer than the core's
 /// `MAX_RECEIVERS`.
 pub const MAX_CHANNELS: usize = 8;
-const _: () = assert!(MAX_CHANNELS <= vina_core::limits::MAX_RECEIVERS);
-pub use vina_core::limits::MAX_TONES;
+const _: () = assert!(MAX_CHANNELS <= crate::limits::MAX_RECEIVERS);
+pub use crate::limits::MAX_TONES;
 
 /// Goertzel filters for every (tone, channel) and the running cross-spectral matrices.
 #[derive(Clone, Debug)]
@@ -202,8 +202,9 @@ impl ToneBank {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vina_core::features::FeatureKind;
-    use vina_core::rng::Rng;
+    use crate::features::FeatureKind;
+    use crate::rng::Rng;
+    extern crate std;
 
     /// Tones with a fixed receiver vector, a random source phase and level per snapshot,
     /// and noise: the recovered relative transfer function equals the true one.

@@ -9,12 +9,12 @@
 //! and the report says how many ran. The host replays the same refinement for the same
 //! seed (`vina invert --refine` with the report's sweep count).
 
-use vina_core::error::ModelError;
-use vina_core::model::Model;
-use vina_core::posterior::{ExactPosterior, ForwardBuffers};
-use vina_core::refine::{MAX_PARAMS, RefineConfig, RefineError, refine_network, work_len};
-use vina_core::report::Refined;
-use vina_core::summary::Summary;
+use crate::error::ModelError;
+use crate::model::Model;
+use crate::posterior::{ExactPosterior, ForwardBuffers};
+use crate::refine::{MAX_PARAMS, RefineConfig, RefineError, refine_network, work_len};
+use crate::report::Refined;
+use crate::summary::Summary;
 
 /// Most particles a refinement on the buoy holds (its buffers are static in size).
 pub const MAX_PARTICLES: usize = 64;
@@ -190,12 +190,20 @@ pub struct Refinement<'r> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::Scratch;
+    use crate::spec::{Precision, RandomArch};
     use core::cell::Cell;
+    extern crate std;
     use std::vec;
-    use vina_core::layers::Scratch;
-    use vina_core::spec::{Precision, RandomArch};
 
-    static MODEL: &[u8] = crate::include_aligned!("../../models/gi-pekeris-cinn.vina");
+    /// The committed model (a heap buffer: aligned, as the buoy's flash image is).
+    fn committed() -> std::vec::Vec<u8> {
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../models/gi-pekeris-cinn.vina"
+        ))
+        .unwrap()
+    }
 
     /// Noise-free relative-transfer-function features of the model's own template at θ.
     fn observation(model: &Model<'_>, theta: &[f32]) -> std::vec::Vec<f32> {
@@ -217,7 +225,8 @@ mod tests {
 
     #[test]
     fn a_budget_stops_the_sweeps_and_equals_a_run_configured_with_them() {
-        let model = Model::from_bytes(MODEL).unwrap();
+        let bytes = committed();
+        let model = Model::from_bytes(&bytes).unwrap();
         let y = observation(&model, &[214.0, 1570.0]);
         let ctx = prepared(&model, &y);
         let budget = Budget {
@@ -281,7 +290,8 @@ mod tests {
 
     #[test]
     fn refusals_are_typed() {
-        let model = Model::from_bytes(MODEL).unwrap();
+        let bytes = committed();
+        let model = Model::from_bytes(&bytes).unwrap();
         let y = observation(&model, &[214.0, 1570.0]);
         let ctx = prepared(&model, &y);
         let mut refiner = Refiner::new();

@@ -1,21 +1,29 @@
-//! One report from one observation window (docs/architecture.md, "Data flow" and
-//! "Firmware"): frames → tone bank → snapshot-averaged receiver vectors → features
-//! (`vina-core`, the simulator's code) → the condition network once → N posterior
-//! samples → streaming summary → [`Report`].
+//! The buoy's pipeline, from hydrophone samples to reports (docs/architecture.md, "Data
+//! flow" and "Firmware"): one report from one observation window, frames → tone bank →
+//! snapshot-averaged receiver vectors → features (the simulator's code) → the condition
+//! network once → N posterior samples → streaming summary → [`Report`], optionally
+//! refined with the exact likelihood under a budget. `no_std` and heap-free: the firmware
+//! runs it on the ADC's samples, `vina replay` runs the same code on a recording.
 //!
 //! Bad data never becomes a silent posterior: clipping beyond a set fraction, too many
 //! dropped frames, undefined features or a refused model input each produce a report
 //! with [`Status::Rejected`] and no parameters.
 
-use vina_core::features::FeatureKind;
-use vina_core::layers::Scratch;
-use vina_core::model::Model;
-use vina_core::report::{MAX_PARAMS, Rejection, Report, Status};
-use vina_core::sampling;
-use vina_core::summary::Summary;
+pub mod recording_source;
+pub mod refinement;
+pub mod replay;
+pub mod source;
+pub mod tone_bank;
 
-use crate::acquisition::SampleSource;
-use crate::dsp::{MAX_CHANNELS, MAX_TONES, ToneBank};
+use crate::features::FeatureKind;
+use crate::layers::Scratch;
+use crate::model::Model;
+use crate::report::{MAX_PARAMS, Rejection, Report, Status};
+use crate::sampling;
+use crate::summary::Summary;
+
+use source::SampleSource;
+use tone_bank::{MAX_CHANNELS, MAX_TONES, ToneBank};
 
 /// Largest per-observation context (condition and cached first-layer products).
 pub const MAX_CONTEXT: usize = 1024;
@@ -37,6 +45,13 @@ pub struct PipelineConfig {
     pub max_dropped: u32,
 }
 
+impl PipelineConfig {
+    /// Samples (per channel) one report consumes: `frame_len × snapshots`.
+    pub fn window(&self) -> usize {
+        (self.frame_len as usize).saturating_mul(self.snapshots as usize)
+    }
+}
+
 impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
@@ -50,7 +65,7 @@ impl Default for PipelineConfig {
 }
 
 /// Why a pipeline cannot be built for a model and a source.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SetupError {
     /// The source has a different number of channels than the model has receivers.
     Channels {
@@ -63,6 +78,50 @@ pub enum SetupError {
     Capacity,
     /// Raw-pressure models need the source's level and phase, which a buoy does not know.
     RawPressureNeedsKnownSource,
+    /// The highest tone at or above half the sample rate: the samples cannot carry it.
+    ToneAboveNyquist {
+        /// The tone, Hz.
+        tone_hz: f32,
+        /// The source's sample rate, Hz (it must exceed twice the tone).
+        sample_rate_hz: f32,
+    },
+    /// Two tones closer than one DFT bin of a frame (`sample rate / frame_len`): their
+    /// filters would measure each other.
+    TonesUnresolved {
+        /// Their spacing, Hz.
+        spacing_hz: f32,
+        /// The frame's bin width, Hz (a longer frame or a lower sample rate narrows it).
+        bin_hz: f32,
+    },
+}
+
+impl core::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Self::Channels { model, source } => write!(
+                f,
+                "the model expects {model} receivers (channels), the source has {source}"
+            ),
+            Self::Capacity => f.write_str(
+                "more tones, channels, parameters or context than this build reserves",
+            ),
+            Self::RawPressureNeedsKnownSource => f.write_str(
+                "a raw-pressure model needs the source's level and phase, which a recording does not give: use a relative-transfer-function model",
+            ),
+            Self::ToneAboveNyquist {
+                tone_hz,
+                sample_rate_hz,
+            } => write!(
+                f,
+                "the tones up to {tone_hz} Hz need a sample rate above {} Hz; the source has {sample_rate_hz} Hz",
+                2.0 * tone_hz
+            ),
+            Self::TonesUnresolved { spacing_hz, bin_hz } => write!(
+                f,
+                "two tones {spacing_hz} Hz apart are closer than one DFT bin ({bin_hz} Hz = sample rate / frame length): a longer frame is needed"
+            ),
+        }
+    }
 }
 
 /// The per-report processing chain for one model.
@@ -94,7 +153,7 @@ impl<'m> Pipeline<'m> {
     /// the way to build the ~20 KiB of state where it stays: a `Result<Pipeline, _>` moved
     /// into place costs the Cortex-M's stack a copy of it per move (47 KiB of stack with
     /// this, 52 KiB with `new`).
-    pub(crate) fn unconfigured(model: &'m Model<'m>, config: PipelineConfig) -> Self {
+    pub fn unconfigured(model: &'m Model<'m>, config: PipelineConfig) -> Self {
         Self {
             model,
             bank: ToneBank::idle(),
@@ -108,11 +167,7 @@ impl<'m> Pipeline<'m> {
 
     /// Check the model against a source with `channels` channels at `sample_rate_hz` and
     /// set the tone bank up for it, in place.
-    pub(crate) fn configure(
-        &mut self,
-        channels: usize,
-        sample_rate_hz: f32,
-    ) -> Result<(), SetupError> {
+    pub fn configure(&mut self, channels: usize, sample_rate_hz: f32) -> Result<(), SetupError> {
         let model = self.model;
         let h = model.header();
         let receivers = usize::from(h.features.receivers);
@@ -130,6 +185,22 @@ impl<'m> Pipeline<'m> {
             || model.y_dim() > MAX_FEATURES
         {
             return Err(SetupError::Capacity);
+        }
+        let highest = h.features.tones_hz.iter().fold(0.0f32, f32::max);
+        if sample_rate_hz.is_nan() || 2.0 * highest >= sample_rate_hz {
+            return Err(SetupError::ToneAboveNyquist {
+                tone_hz: highest,
+                sample_rate_hz,
+            });
+        }
+        let bin_hz = sample_rate_hz / self.config.frame_len.max(1) as f32;
+        for (i, tone_hz) in h.features.tones_hz.iter().enumerate() {
+            for other in h.features.tones_hz.iter().skip(i + 1) {
+                let spacing_hz = (other - tone_hz).abs();
+                if spacing_hz < bin_hz {
+                    return Err(SetupError::TonesUnresolved { spacing_hz, bin_hz });
+                }
+            }
         }
         self.bank
             .configure(h.features.tones_hz.iter(), channels, sample_rate_hz)
@@ -255,12 +326,13 @@ pub fn sample_summaries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::acquisition::SampleStatus;
+    use crate::acoustics::tone_signal;
+    use crate::rng::Rng;
+    use crate::spec::{Precision, RandomArch};
     use num_complex::Complex32;
+    use source::SampleStatus;
+    extern crate std;
     use std::vec::Vec;
-    use vina_core::acoustics::tone_signal;
-    use vina_core::rng::Rng;
-    use vina_core::spec::{Precision, RandomArch};
 
     /// A 5-channel source playing the model's tones with receiver vectors `p` (played as
     /// Re{p·e^{+iωt}}, the physical time convention), a source phase that changes every frame, noise, and 24-bit

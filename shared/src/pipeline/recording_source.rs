@@ -1,9 +1,9 @@
 //! Replay of a recording (the `vina synth` format, `vina_core::recording`) as if it came
 //! from the ADC: the firmware's pipeline runs unchanged under QEMU and in tests.
 
-use vina_core::recording::Recording;
+use crate::recording::Recording;
 
-use super::{SampleSource, SampleStatus};
+use super::source::{SampleSource, SampleStatus};
 
 /// Plays a recording frame by frame; clipping is flagged at the full-scale codes.
 #[derive(Clone, Copy, Debug)]

@@ -6,14 +6,15 @@
 
 use core::fmt;
 
-use vina_core::error::ModelError;
-use vina_core::model::Model;
-use vina_core::recording::{Recording, RecordingError};
-use vina_core::report::{MAX_FRAME, Report, Status};
+use crate::error::ModelError;
+use crate::model::Model;
+use crate::recording::{Recording, RecordingError};
+use crate::report::{MAX_FRAME, Report, Status};
 
-use crate::acquisition::replay::Replay;
-use crate::pipeline::{Pipeline, PipelineConfig, SetupError};
-use crate::refinement::Refinement;
+use super::recording_source::Replay;
+use super::refinement::Refinement;
+use super::source::SampleSource;
+use super::{Pipeline, PipelineConfig, SetupError};
 
 /// Why the replay stopped before the end of the recording.
 #[derive(Debug)]
@@ -24,7 +25,7 @@ pub enum Fault {
     Recording(RecordingError),
     /// The model and the recording do not fit together.
     Setup(SetupError),
-    /// The recording ended inside a window (cannot happen: whole windows only).
+    /// The source failed, or ended inside a window (a replay reads whole windows only).
     Window,
     /// A report did not fit its frame buffer.
     Frame,
@@ -37,11 +38,8 @@ impl fmt::Display for Fault {
         match self {
             Fault::Model(e) => write!(f, "model refused at boot: {e}"),
             Fault::Recording(e) => write!(f, "recording refused: {e}"),
-            Fault::Setup(e) => write!(
-                f,
-                "model and recording do not fit together (channels, capacity or feature kind): {e:?}"
-            ),
-            Fault::Window => f.write_str("recording ended inside a window"),
+            Fault::Setup(e) => write!(f, "model and recording do not fit together: {e}"),
+            Fault::Window => f.write_str("the source failed or ended inside a window"),
             Fault::Frame => f.write_str("report frame too large"),
             Fault::NoTemplate => f.write_str(
                 "refinement needs the model's environment template: export it with `vina export --scenario`",
@@ -61,8 +59,8 @@ pub fn replay(
     model: &[u8],
     recording: &[u8],
     config: PipelineConfig,
-    mut refinement: Option<Refinement<'_>>,
-    mut emit: impl FnMut(&Report, &[u8], &[f32]),
+    refinement: Option<Refinement<'_>>,
+    emit: impl FnMut(&Report, &[u8], &[f32]),
 ) -> Result<u32, Fault> {
     let model = Model::from_bytes(model).map_err(Fault::Model)?;
     if refinement.is_some() && model.template().is_none() {
@@ -70,19 +68,44 @@ pub fn replay(
     }
     let recording = Recording::from_bytes(recording).map_err(Fault::Recording)?;
     let mut source = Replay::new(recording);
+    replay_source(
+        &model,
+        &mut source,
+        recording.frames,
+        config,
+        refinement,
+        emit,
+    )
+}
+
+/// [`replay`]'s loop over any source that holds `frames` frames (a recording in flash,
+/// a WAV file on the host): one report per whole window, the n-th seeded with `n`.
+pub fn replay_source<S: SampleSource>(
+    model: &Model<'_>,
+    source: &mut S,
+    frames: usize,
+    config: PipelineConfig,
+    mut refinement: Option<Refinement<'_>>,
+    mut emit: impl FnMut(&Report, &[u8], &[f32]),
+) -> Result<u32, Fault> {
+    if refinement.is_some() && model.template().is_none() {
+        return Err(Fault::NoTemplate);
+    }
     // built in place (`Pipeline::new` returns it through a `Result`: a stack copy)
-    let mut pipeline = Pipeline::unconfigured(&model, config);
+    let mut pipeline = Pipeline::unconfigured(model, config);
     pipeline
-        .configure(recording.channels, recording.sample_rate_hz)
+        .configure(source.channels(), source.sample_rate_hz())
         .map_err(Fault::Setup)?;
-    let window = (config.frame_len as usize).saturating_mul(config.snapshots as usize);
+    let window = config.window();
+    let mut left = frames;
     let mut seed = 1u64;
     let mut frame = [0u8; MAX_FRAME];
-    while source.remaining() >= window {
-        let mut report = pipeline.run(&mut source, seed).map_err(|_| Fault::Window)?;
+    while window > 0 && left >= window {
+        let mut report = pipeline.run(source, seed).map_err(|_| Fault::Window)?;
+        left -= window;
         if let (Some(r), Status::Posterior) = (refinement.as_mut(), report.status) {
             let (ctx, y) = (pipeline.context(), pipeline.last_features());
-            report.refined = r.refiner.run(&model, ctx, y, &r.budget, seed, r.clock).ok();
+            report.refined = r.refiner.run(model, ctx, y, &r.budget, seed, r.clock).ok();
         }
         let n = report.encode(&mut frame).map_err(|_| Fault::Frame)?;
         emit(&report, &frame[..n], pipeline.last_features());
@@ -94,8 +117,8 @@ pub fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::{Precision, RandomArch};
     use std::vec::Vec;
-    use vina_core::spec::{Precision, RandomArch};
 
     #[test]
     fn refusals_are_faults_not_panics() {
@@ -115,10 +138,10 @@ mod tests {
             Err(Fault::Recording(_))
         ));
         // refinement with a model that carries no template: refused at boot
-        let mut refiner = crate::refinement::Refiner::new();
-        let refine = crate::refinement::Refinement {
+        let mut refiner = super::super::refinement::Refiner::new();
+        let refine = super::super::refinement::Refinement {
             refiner: &mut refiner,
-            budget: crate::refinement::Budget::default(),
+            budget: super::super::refinement::Budget::default(),
             clock: &|| 0,
         };
         assert!(matches!(

@@ -1,0 +1,455 @@
+//! `vina replay`: a field recording through the buoy's own pipeline on the workstation
+//! (docs/architecture.md, "Firmware" and "Field recordings"). The tone bank, snapshot
+//! averaging, features, network, refinement and summaries are `vina_core::pipeline`,
+//! compiled once for the buoy and for this command, so a report here is the report the
+//! buoy would send for the same samples. Inputs: multi-channel WAV (16/24/32-bit PCM or
+//! 32-bit float, any sample rate; `hound`) or the firmware's `.vrec`; `--channels` maps
+//! file channels to the model's receivers (shallowest first). One report per analysis
+//! window, as text, JSON lines or CSV.
+
+use std::fs::File;
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use hound::{SampleFormat, WavReader};
+use serde_json::json;
+use vina_core::model::Model;
+use vina_core::pipeline::PipelineConfig;
+use vina_core::pipeline::recording_source::Replay;
+use vina_core::pipeline::refinement::{Budget, Refinement, Refiner};
+use vina_core::pipeline::replay::{Fault, replay_source};
+use vina_core::pipeline::source::{SampleSource, SampleStatus};
+use vina_core::recording::Recording;
+use vina_core::report::{Report, Status};
+
+use crate::error::refuse;
+use crate::export::read_model_file;
+
+/// Largest `.vrec` read whole (an hour of 16 channels at 16 kHz in 32-bit codes is 3.7 GB).
+pub const MAX_RECORDING_BYTES: u64 = 4 << 30;
+/// Full-scale code a 32-bit float WAV sample is scaled to (24-bit resolution, more than
+/// any hydrophone ADC delivers).
+const FLOAT_FULL_SCALE: i32 = 1 << 23;
+
+/// How reports are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// One readable line per window.
+    Text,
+    /// One JSON object per line.
+    Json,
+    /// A header and one row per window.
+    Csv,
+}
+
+/// Options of `vina replay`.
+#[derive(Clone, Debug)]
+pub struct ReplayOptions {
+    /// `.vina` model file.
+    pub model: PathBuf,
+    /// Multi-channel WAV file.
+    pub wav: Option<PathBuf>,
+    /// `.vrec` recording (`vina synth`'s format).
+    pub recording: Option<PathBuf>,
+    /// File channel of each receiver, shallowest first (default: all, in order).
+    pub channels: Option<Vec<usize>>,
+    /// Refine each posterior with the exact likelihood, as the buoy's `refine` build does.
+    pub refine: bool,
+    /// Posterior draws per window (the buoy's default: 1000).
+    pub draws: u32,
+    /// Output format.
+    pub output: Output,
+}
+
+/// A WAV file as a sample source, streamed frame by frame: PCM samples are their codes
+/// (full scale 2^(bits−1)), float samples are scaled to 24-bit codes.
+struct WavSource {
+    reader: WavReader<BufReader<File>>,
+    channels: usize,
+    sample_rate_hz: f32,
+    full_scale: i32,
+    float: bool,
+    error: Option<String>,
+}
+
+impl WavSource {
+    fn open(path: &Path) -> anyhow::Result<(Self, usize)> {
+        let reader = WavReader::open(path)
+            .map_err(|e| refuse(format!("WAV file {}: {e}", path.display())))?;
+        let spec = reader.spec();
+        let float = match (spec.sample_format, spec.bits_per_sample) {
+            (SampleFormat::Float, 32) => true,
+            (SampleFormat::Int, 8..=32) => false,
+            (f, b) => {
+                return Err(refuse(format!(
+                    "WAV file {}: {b}-bit {f:?} samples; expected 16/24/32-bit PCM or 32-bit float",
+                    path.display()
+                )));
+            }
+        };
+        let frames = reader.duration() as usize;
+        // 32-bit PCM's full scale 2^31 is one past i32: i32::MAX (a 5e-10 relative
+        // difference) keeps every code in range
+        let full_scale = match (float, spec.bits_per_sample) {
+            (true, _) => FLOAT_FULL_SCALE,
+            (false, 32) => i32::MAX,
+            (false, bits) => 1i32 << (bits - 1),
+        };
+        Ok((
+            Self {
+                channels: usize::from(spec.channels),
+                sample_rate_hz: spec.sample_rate as f32,
+                full_scale,
+                float,
+                reader,
+                error: None,
+            },
+            frames,
+        ))
+    }
+}
+
+impl SampleSource for WavSource {
+    type Error = ();
+
+    fn channels(&self) -> usize {
+        self.channels
+    }
+
+    fn sample_rate_hz(&self) -> f32 {
+        self.sample_rate_hz
+    }
+
+    fn full_scale(&self) -> i32 {
+        self.full_scale
+    }
+
+    fn read(&mut self, out: &mut [i32]) -> Result<SampleStatus, ()> {
+        if out.len() != self.channels {
+            return Err(());
+        }
+        let fs = self.full_scale as f32;
+        for o in out.iter_mut() {
+            let next = if self.float {
+                self.reader
+                    .samples::<f32>()
+                    .next()
+                    .map(|r| r.map(|x| (x * fs).round().clamp(-fs, fs - 1.0) as i32))
+            } else {
+                self.reader.samples::<i32>().next()
+            };
+            match next {
+                Some(Ok(v)) => *o = v,
+                Some(Err(e)) => {
+                    self.error = Some(e.to_string());
+                    return Err(());
+                }
+                None => {
+                    self.error = Some("the file ends inside a window".into());
+                    return Err(());
+                }
+            }
+        }
+        Ok(SampleStatus::default())
+    }
+}
+
+/// The receivers' channels of a source, in receiver order; clipping is flagged on those
+/// channels only (at the full-scale codes), gaps are the source's.
+struct Select<S> {
+    inner: S,
+    pick: Vec<usize>,
+    frame: Vec<i32>,
+}
+
+impl<S: SampleSource> SampleSource for Select<S> {
+    type Error = S::Error;
+
+    fn channels(&self) -> usize {
+        self.pick.len()
+    }
+
+    fn sample_rate_hz(&self) -> f32 {
+        self.inner.sample_rate_hz()
+    }
+
+    fn full_scale(&self) -> i32 {
+        self.inner.full_scale()
+    }
+
+    fn read(&mut self, out: &mut [i32]) -> Result<SampleStatus, S::Error> {
+        let status = self.inner.read(&mut self.frame)?;
+        let fs = self.inner.full_scale();
+        let mut clipped = false;
+        for (o, &c) in out.iter_mut().zip(&self.pick) {
+            let v = self.frame.get(c).copied().unwrap_or(0);
+            clipped |= v >= fs - 1 || v <= -fs;
+            *o = v;
+        }
+        Ok(SampleStatus {
+            clipped,
+            dropped: status.dropped,
+        })
+    }
+}
+
+/// The channel map: `--channels`, or every file channel in order; refused when a channel
+/// does not exist or the count is not the model's receivers.
+fn channel_map(
+    channels: Option<&[usize]>,
+    in_file: usize,
+    receivers: usize,
+    input: &Path,
+) -> anyhow::Result<Vec<usize>> {
+    let pick: Vec<usize> = channels.map_or_else(|| (0..in_file).collect(), <[usize]>::to_vec);
+    if let Some(&c) = pick.iter().find(|&&c| c >= in_file) {
+        return Err(refuse(format!(
+            "--channels: channel {c} does not exist in {} ({in_file} channels, numbered from 0)",
+            input.display()
+        )));
+    }
+    if pick.len() != receivers {
+        return Err(refuse(format!(
+            "{}: {} channels for a model of {receivers} receivers; name {receivers} with --channels (e.g. --channels {})",
+            input.display(),
+            pick.len(),
+            (0..receivers.min(in_file))
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        )));
+    }
+    Ok(pick)
+}
+
+/// `vina replay`.
+pub fn run(o: &ReplayOptions) -> anyhow::Result<()> {
+    let (file, bytes) = read_model_file(&o.model)?;
+    let model = Model::from_bytes(&bytes)?;
+    let names: Vec<String> = model
+        .header()
+        .param_names
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let receivers = usize::from(model.header().features.receivers);
+    let config = PipelineConfig {
+        samples: o.draws,
+        ..PipelineConfig::default()
+    };
+    if o.draws < 2 {
+        return Err(refuse(format!(
+            "--draws {}: a posterior summary (sd, quantiles) needs at least 2 draws",
+            o.draws
+        )));
+    }
+    let mut refiner = o.refine.then(|| Box::new(Refiner::new()));
+    if o.refine && model.template().is_none() {
+        return Err(refuse(format!(
+            "--refine: model {} carries no environment template (export it with --scenario)",
+            file.display()
+        )));
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if o.output == Output::Csv {
+        let mut head = vec![
+            "window",
+            "start_s",
+            "end_s",
+            "status",
+            "clipped_samples",
+            "dropped_frames",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+        for n in &names {
+            for f in ["mean", "std", "q05", "q50", "q95", "outside_support"] {
+                head.push(format!("{n}_{f}"));
+            }
+        }
+        writeln!(out, "{}", head.join(",")).map_err(crate::error::stdout_error)?;
+    }
+    let mut write_error = None;
+    let mut emit = |r: &Report, rate: f32, window: usize| {
+        let start = f64::from(r.sequence.saturating_sub(1)) * window as f64 / f64::from(rate);
+        let end = start + window as f64 / f64::from(rate);
+        let line = match o.output {
+            Output::Json => {
+                let mut v = crate::listen::to_json(r, Some(&names));
+                v["start_s"] = json!(start);
+                v["end_s"] = json!(end);
+                v.to_string()
+            }
+            Output::Csv => csv_row(r, start, end),
+            Output::Text => text_line(r, &names, start, end),
+        };
+        if write_error.is_none()
+            && let Err(e) = writeln!(out, "{line}")
+        {
+            write_error = Some(e);
+        }
+    };
+    let (input, outcome) = match (&o.wav, &o.recording) {
+        (Some(wav), None) => {
+            let (source, frames) = WavSource::open(wav)?;
+            (
+                wav,
+                run_source(
+                    &model,
+                    source,
+                    frames,
+                    o,
+                    config,
+                    receivers,
+                    wav,
+                    refiner.as_deref_mut(),
+                    &mut emit,
+                ),
+            )
+        }
+        (None, Some(vrec)) => {
+            let rec_bytes =
+                crate::error::read_input_limited(vrec, "recording", MAX_RECORDING_BYTES, "4 GiB")?;
+            let recording = Recording::from_bytes(&rec_bytes)
+                .map_err(|e| refuse(format!("recording {}: {e}", vrec.display())))?;
+            let source = Replay::new(recording);
+            (
+                vrec,
+                run_source(
+                    &model,
+                    ReplaySource(source),
+                    recording.frames,
+                    o,
+                    config,
+                    receivers,
+                    vrec,
+                    refiner.as_deref_mut(),
+                    &mut emit,
+                ),
+            )
+        }
+        _ => return Err(refuse("name one input: --wav FILE or --recording FILE")),
+    };
+    if let Some(e) = write_error {
+        return Err(crate::error::stdout_error(e));
+    }
+    let reports = outcome?;
+    eprintln!("{reports} reports from {}", input.display());
+    Ok(())
+}
+
+/// `Replay` with the error type the source runner takes.
+struct ReplaySource<'a>(Replay<'a>);
+
+impl SampleSource for ReplaySource<'_> {
+    type Error = ();
+    fn channels(&self) -> usize {
+        self.0.channels()
+    }
+    fn sample_rate_hz(&self) -> f32 {
+        self.0.sample_rate_hz()
+    }
+    fn full_scale(&self) -> i32 {
+        self.0.full_scale()
+    }
+    fn read(&mut self, out: &mut [i32]) -> Result<SampleStatus, ()> {
+        self.0.read(out).map_err(|_| ())
+    }
+}
+
+/// The buoy's replay loop over `source` (`frames` long), receivers picked by `--channels`.
+#[allow(clippy::too_many_arguments)]
+fn run_source<S: SampleSource<Error = ()>>(
+    model: &Model<'_>,
+    source: S,
+    frames: usize,
+    o: &ReplayOptions,
+    config: PipelineConfig,
+    receivers: usize,
+    input: &Path,
+    refiner: Option<&mut Refiner>,
+    emit: &mut impl FnMut(&Report, f32, usize),
+) -> anyhow::Result<u32> {
+    let rate = source.sample_rate_hz();
+    let window = config.window();
+    if frames < window {
+        return Err(refuse(format!(
+            "{}: {frames} samples per channel ({:.1} s at {rate} Hz) is shorter than one analysis window of {} × {} = {window} samples ({:.1} s)",
+            input.display(),
+            frames as f64 / f64::from(rate),
+            config.frame_len,
+            config.snapshots,
+            window as f64 / f64::from(rate)
+        )));
+    }
+    let pick = channel_map(o.channels.as_deref(), source.channels(), receivers, input)?;
+    let mut source = Select {
+        frame: vec![0; source.channels()],
+        inner: source,
+        pick,
+    };
+    let refinement = refiner.map(|refiner| Refinement {
+        refiner,
+        budget: Budget::default(),
+        clock: &|| 0,
+    });
+    let bar = crate::evaluate::progress_bar(frames / window, "windows");
+    let result = replay_source(model, &mut source, frames, config, refinement, |r, _, _| {
+        bar.inc(1);
+        emit(r, rate, window);
+    });
+    bar.finish_and_clear();
+    result.map_err(|e| match e {
+        Fault::Setup(_) | Fault::NoTemplate => refuse(format!("{}: {e}", input.display())),
+        e => anyhow::anyhow!("{e}"),
+    })
+}
+
+fn status_text(r: &Report) -> String {
+    match r.status {
+        Status::Posterior => "posterior".into(),
+        Status::Rejected(why) => format!("rejected: {why:?}"),
+    }
+}
+
+fn csv_row(r: &Report, start: f64, end: f64) -> String {
+    let mut cells = vec![
+        r.sequence.to_string(),
+        format!("{start:.3}"),
+        format!("{end:.3}"),
+        status_text(r),
+        r.clipped_samples.to_string(),
+        r.dropped_frames.to_string(),
+    ];
+    for s in &r.parameters {
+        cells.extend([s.mean, s.std, s.q05, s.q50, s.q95].map(|v| v.to_string()));
+        cells.push(s.outside_support.to_string());
+    }
+    cells.join(",")
+}
+
+fn text_line(r: &Report, names: &[String], start: f64, end: f64) -> String {
+    let mut line = format!("window {} ({start:.1}–{end:.1} s): ", r.sequence);
+    if r.status != Status::Posterior {
+        line.push_str(&status_text(r));
+        return line;
+    }
+    let params = r.refined.as_ref().map_or(&r.parameters, |f| &f.parameters);
+    let parts: Vec<String> = names
+        .iter()
+        .zip(params)
+        .map(|(n, s)| {
+            format!(
+                "{n} {:.3} ± {:.3} [90 %: {:.3}, {:.3}]",
+                s.mean, s.std, s.q05, s.q95
+            )
+        })
+        .collect();
+    line.push_str(&parts.join(", "));
+    if r.refined.is_some() {
+        line.push_str(" (refined)");
+    }
+    line
+}

@@ -1,0 +1,322 @@
+//! `vina replay`: the buoy's pipeline on recordings. A WAV and a `.vrec` of the same codes
+//! give the same reports; a recording written by a direct modal sum here (not `vina
+//! synth`) gives the posterior `vina invert` gives for its tone amplitudes; recordings
+//! the pipeline cannot use are refused with the number needed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use num_complex::Complex64;
+use serde_json::Value;
+use vina_core::acoustics::ModeSet;
+use vina_core::rng::Rng;
+use vina_host::scenario::Scenario;
+
+fn vina(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vina"))
+        .args(args)
+        .output()
+        .expect("run vina")
+}
+
+fn repo(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(rel)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = vina(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn refused(args: &[&str], words: &[&str]) {
+    let out = vina(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    for w in words {
+        assert!(err.contains(w), "{args:?}: `{w}` not in {err}");
+    }
+}
+
+fn reports(json_lines: &str) -> Vec<Value> {
+    json_lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+const MODEL: &str = "models/gi-pekeris-cinn.vina";
+const TRUTH: [f64; 2] = [218.2, 1561.3];
+
+#[test]
+fn wav_and_vrec_of_the_same_codes_give_the_same_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = "water_depth_m=218.2,water_sound_speed_mps=1561.3";
+    let mut paths = Vec::new();
+    for name in ["rec.vrec", "rec.wav"] {
+        let p = dir.path().join(name);
+        ok(&[
+            "synth",
+            "--scenario",
+            &repo("scenarios/gi-pekeris.toml"),
+            "--truth",
+            truth,
+            "--seconds",
+            "70",
+            "--seed",
+            "3",
+            "--out",
+            p.to_str().unwrap(),
+        ]);
+        paths.push(p);
+    }
+    let run = |flag: &str, p: &PathBuf| {
+        reports(&ok(&[
+            "replay",
+            "--model",
+            &repo(MODEL),
+            flag,
+            p.to_str().unwrap(),
+            "--json",
+        ]))
+    };
+    let (a, b) = (run("--recording", &paths[0]), run("--wav", &paths[1]));
+    assert_eq!(a.len(), 2, "70 s at 1 kHz hold two 32.8 s windows");
+    assert_eq!(a, b);
+    for r in &a {
+        assert_eq!(r["status"], "posterior");
+        for (p, t) in r["parameters"].as_array().unwrap().iter().zip(TRUTH) {
+            let (q05, q95) = (p["q05"].as_f64().unwrap(), p["q95"].as_f64().unwrap());
+            assert!(q05 <= t && t <= q95, "{t} outside [{q05}, {q95}]");
+        }
+    }
+    assert_eq!(a[1]["start_s"], 32.768);
+}
+
+/// Five receivers, seven tones, each tone written mode by mode as Re{c_m·e^{+iωt}} (the
+/// physical time convention) with a source phase that jumps every frame and a little
+/// noise, as 32-bit float WAV; against `vina invert` on the tone amplitudes themselves.
+#[test]
+fn a_direct_modal_sum_recording_gives_invert_s_posterior() {
+    let scn = Scenario::load(Path::new(&repo("scenarios/gi-pekeris.toml"))).unwrap();
+    let template = scn.template().unwrap();
+    let env = template.environment(&TRUTH).unwrap();
+    let receivers = &scn.receiver_depths_m;
+    let tones = &scn.tones_hz;
+    let (fs, frame, frames) = (1000u32, 4096usize, 9usize);
+    let n = frame * frames;
+    let mut rng = Rng::new(21);
+    let mut samples = vec![0.0f64; n * receivers.len()];
+    let mut amplitudes = Vec::new();
+    for &f in tones {
+        let mut modes = Box::new(ModeSet::<f64, 256>::new());
+        env.modes(f, &mut modes).unwrap();
+        // one complex coefficient per mode and receiver; the constant i√(2π)e^{iπ/4} of
+        // KRAKEN's field is common to all receivers and cancels in the features
+        let coef: Vec<Vec<Complex64>> = modes
+            .modes()
+            .iter()
+            .map(|m| {
+                let kr = m.k * env.source_range;
+                receivers
+                    .iter()
+                    .map(|&z| {
+                        m.shape_in_water(env.source_depth)
+                            * m.shape_in_water(z)
+                            * (-Complex64::i() * kr).exp()
+                            / kr.sqrt()
+                    })
+                    .collect()
+            })
+            .collect();
+        let p: Vec<Complex64> = (0..receivers.len())
+            .map(|r| coef.iter().map(|c| c[r]).sum())
+            .collect();
+        amplitudes.push(p);
+        let omega = std::f64::consts::TAU * f;
+        let phases: Vec<f64> = (0..frames)
+            .map(|_| std::f64::consts::TAU * rng.uniform_f64())
+            .collect();
+        for i in 0..n {
+            let phase =
+                Complex64::from_polar(1.0, omega * i as f64 / f64::from(fs) + phases[i / frame]);
+            for r in 0..receivers.len() {
+                samples[i * receivers.len() + r] +=
+                    coef.iter().map(|c| (c[r] * phase).re).sum::<f64>();
+            }
+        }
+    }
+    let peak = samples.iter().fold(0.0f64, |a, &v| a.max(v.abs()));
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("modal.wav");
+    let spec = hound::WavSpec {
+        channels: receivers.len() as u16,
+        sample_rate: fs,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for v in &samples {
+        let noise = 1e-3 * f64::from(rng.normal_f32());
+        w.write_sample((0.25 * v / peak + noise * 0.25) as f32)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    let replay = reports(&ok(&[
+        "replay",
+        "--model",
+        &repo(MODEL),
+        "--wav",
+        wav.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(replay.len(), 1);
+    // the tone amplitudes as an observation, inverted with the report's seed (1)
+    let pressure: Vec<Vec<[f64; 2]>> = amplitudes
+        .iter()
+        .map(|p| p.iter().map(|c| [c.re, c.im]).collect())
+        .collect();
+    let obs = dir.path().join("obs.json");
+    std::fs::write(
+        &obs,
+        serde_json::json!({ "pressure": pressure }).to_string(),
+    )
+    .unwrap();
+    let inv: Value = serde_json::from_str(&ok(&[
+        "invert",
+        "--engine",
+        "core",
+        "--model",
+        &repo(MODEL),
+        "--observation",
+        obs.to_str().unwrap(),
+        "--seed",
+        "1",
+        "--json",
+    ]))
+    .unwrap();
+    for (i, (name, t)) in ["water_depth_m", "water_sound_speed_mps"]
+        .iter()
+        .zip(TRUTH)
+        .enumerate()
+    {
+        let r = &replay[0]["parameters"][i];
+        let s = &inv["summary"][name];
+        let sd = s["std"].as_f64().unwrap();
+        let shift = (r["mean"].as_f64().unwrap() - s["mean"].as_f64().unwrap()).abs() / sd;
+        eprintln!("{name}: replay vs invert: mean shift {shift:.4} sd");
+        assert!(
+            shift < 0.1,
+            "{name}: replay and invert means differ by {shift} sd"
+        );
+        let ratio = r["std"].as_f64().unwrap() / sd;
+        assert!((0.9..1.1).contains(&ratio), "{name}: sd ratio {ratio}");
+        let (q05, q95) = (r["q05"].as_f64().unwrap(), r["q95"].as_f64().unwrap());
+        assert!(
+            q05 <= t && t <= q95,
+            "{name}: truth {t} outside [{q05}, {q95}]"
+        );
+    }
+}
+
+#[test]
+fn recordings_the_pipeline_cannot_use_are_refused_with_the_number_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = |name: &str, channels: u16, rate: u32, seconds: f64| {
+        let p = dir.path().join(name);
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&p, spec).unwrap();
+        for i in 0..(seconds * f64::from(rate)) as usize * usize::from(channels) {
+            w.write_sample((i % 7) as i16).unwrap();
+        }
+        w.finalize().unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let m = repo(MODEL);
+    let short = wav("short.wav", 5, 1000, 10.0);
+    refused(
+        &["replay", "--model", &m, "--wav", &short],
+        &["short.wav", "10000 samples", "32768 samples", "32.8 s"],
+    );
+    let three = wav("three.wav", 3, 1000, 40.0);
+    refused(
+        &["replay", "--model", &m, "--wav", &three],
+        &["three.wav", "3 channels", "5 receivers", "--channels"],
+    );
+    refused(
+        &[
+            "replay",
+            "--model",
+            &m,
+            "--wav",
+            &three,
+            "--channels",
+            "0,1,2,1,7",
+        ],
+        &["channel 7", "3 channels"],
+    );
+    // 148 Hz needs more than 296 Hz
+    let slow = wav("slow.wav", 5, 250, 140.0);
+    refused(
+        &["replay", "--model", &m, "--wav", &slow],
+        &["slow.wav", "148 Hz", "296 Hz", "250 Hz"],
+    );
+    // a .vrec given as WAV, and a WAV given as .vrec
+    let rec = dir.path().join("r.vrec");
+    ok(&[
+        "synth",
+        "--scenario",
+        &repo("scenarios/gi-pekeris.toml"),
+        "--truth",
+        "water_depth_m=218.2,water_sound_speed_mps=1561.3",
+        "--out",
+        rec.to_str().unwrap(),
+    ]);
+    refused(
+        &["replay", "--model", &m, "--wav", rec.to_str().unwrap()],
+        &["r.vrec"],
+    );
+    refused(
+        &["replay", "--model", &m, "--recording", &three],
+        &["three.wav"],
+    );
+}
+
+/// `vina synth`'s default duration gives a recording the buoy makes a report of.
+#[test]
+fn synth_default_makes_one_full_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("d.wav");
+    ok(&[
+        "synth",
+        "--scenario",
+        &repo("scenarios/gi-pekeris.toml"),
+        "--truth",
+        "water_depth_m=218.2,water_sound_speed_mps=1561.3",
+        "--out",
+        rec.to_str().unwrap(),
+    ]);
+    let out = ok(&[
+        "replay",
+        "--model",
+        &repo(MODEL),
+        "--wav",
+        rec.to_str().unwrap(),
+        "--csv",
+    ]);
+    assert_eq!(out.lines().count(), 2, "a header and one report: {out}");
+}
