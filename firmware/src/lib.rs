@@ -11,7 +11,6 @@
 extern crate std;
 
 pub mod acquisition;
-pub mod decimal;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod target;
 

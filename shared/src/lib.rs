@@ -23,6 +23,7 @@ extern crate std;
 
 pub mod acoustics;
 pub mod array;
+pub mod decimal;
 pub mod environment;
 pub mod error;
 pub mod features;

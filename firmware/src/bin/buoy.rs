@@ -40,11 +40,11 @@ macro_rules! log {
     };
 }
 
-/// A number for a readable line: [`vina_firmware::decimal::Decimal`] on semihosting
+/// A number for a readable line: [`vina_core::decimal::Decimal`] on semihosting
 /// (no `core::fmt` float code in flash), the f32 itself for defmt (formatted on the host).
 #[cfg(not(feature = "defmt"))]
-fn num(x: f32) -> vina_firmware::decimal::Decimal {
-    vina_firmware::decimal::Decimal(x)
+fn num(x: f32) -> vina_core::decimal::Decimal {
+    vina_core::decimal::Decimal(x)
 }
 #[cfg(feature = "defmt")]
 fn num(x: f32) -> f32 {

@@ -15,6 +15,7 @@ pub mod replay;
 pub mod source;
 pub mod tone_bank;
 
+use crate::decimal::Decimal;
 use crate::features::FeatureKind;
 use crate::layers::Scratch;
 use crate::model::Model;
@@ -113,12 +114,16 @@ impl core::fmt::Display for SetupError {
                 sample_rate_hz,
             } => write!(
                 f,
-                "the tones up to {tone_hz} Hz need a sample rate above {} Hz; the source has {sample_rate_hz} Hz",
-                2.0 * tone_hz
+                "the tones up to {} Hz need a sample rate above {} Hz; the source has {} Hz",
+                Decimal(tone_hz),
+                Decimal(2.0 * tone_hz),
+                Decimal(sample_rate_hz)
             ),
             Self::TonesUnresolved { spacing_hz, bin_hz } => write!(
                 f,
-                "two tones {spacing_hz} Hz apart are closer than one DFT bin ({bin_hz} Hz = sample rate / frame length): a longer frame is needed"
+                "two tones {} Hz apart are closer than one DFT bin ({} Hz = sample rate / frame length): a longer frame is needed",
+                Decimal(spacing_hz),
+                Decimal(bin_hz)
             ),
         }
     }

@@ -1,13 +1,14 @@
-//! Readable numbers for the buoy's text log without `core::fmt`'s float machinery, which
-//! costs ~15 KB of flash (measured with `llvm-nm` on the `buoy` build: the two
-//! `float_to_decimal_common_*` routines and their tables), more than the headroom the
-//! 256 KiB budget leaves (docs/architecture.md, "Budgets"). Written by hand for that size
-//! alone: the report frames carry the exact f32 values, so the log only has to be readable.
+//! Readable numbers in `no_std` messages (the buoy's text log, the pipeline's setup
+//! errors) without `core::fmt`'s float machinery, which costs ~15 KB of flash (measured
+//! with `llvm-nm` on the `buoy` build: the two `float_to_decimal_common_*` routines and
+//! their tables), more than the headroom the 256 KiB budget leaves (docs/architecture.md,
+//! "Budgets"). Written by hand for that size alone: the report frames carry the exact f32
+//! values, so a message only has to be readable.
 
 use core::fmt;
 
-/// `x` with [`Decimal::SIGNIFICANT`] significant digits: fixed-point when
-/// 1e-3 ≤ |x| < 1e9, else `d.ddde±N`; `nan`, `inf`, `-inf` as such.
+/// `x` to [`Decimal::SIGNIFICANT`] significant digits, trailing zeros dropped: fixed-point
+/// when 1e-3 ≤ |x| < 1e9, else `d.ddddde±N`; `nan`, `inf`, `-inf` as such.
 #[derive(Clone, Copy, Debug)]
 pub struct Decimal(pub f32);
 
@@ -47,12 +48,16 @@ impl fmt::Display for Decimal {
         let digits = Self::SIGNIFICANT as i32;
         if (-3..9).contains(&e) {
             // fixed point: digits - 1 - e decimals (at least 0)
-            let decimals = (digits - 1 - e).max(0) as u32;
+            let mut decimals = (digits - 1 - e).max(0) as u32;
             let scaled = libm::round(a * 10u64.pow(decimals) as f64) as u64;
             let unit = 10u64.pow(decimals);
             write!(f, "{}", scaled / unit)?;
+            let mut frac = scaled % unit;
+            while decimals > 0 && frac % 10 == 0 {
+                frac /= 10;
+                decimals -= 1;
+            }
             if decimals > 0 {
-                let frac = scaled % unit;
                 write!(f, ".{frac:0width$}", width = decimals as usize)?;
             }
             Ok(())
@@ -64,13 +69,16 @@ impl fmt::Display for Decimal {
                 scaled /= 10;
                 e += 1;
             }
-            write!(
-                f,
-                "{}.{:0width$}e{e}",
-                scaled / unit,
-                scaled % unit,
-                width = (Self::SIGNIFICANT - 1) as usize
-            )
+            let (mut frac, mut width) = (scaled % unit, (Self::SIGNIFICANT - 1) as usize);
+            while width > 0 && frac % 10 == 0 {
+                frac /= 10;
+                width -= 1;
+            }
+            if width > 0 {
+                write!(f, "{}.{frac:0width$}e{e}", scaled / unit)
+            } else {
+                write!(f, "{}e{e}", scaled / unit)
+            }
         }
     }
 }
@@ -89,7 +97,7 @@ mod tests {
     /// Against `core::fmt`'s own rounding to the same significant digits.
     #[test]
     fn agrees_with_core_fmt_to_six_significant_digits() {
-        let mut rng = vina_core::rng::Rng::new(5);
+        let mut rng = crate::rng::Rng::new(5);
         for _ in 0..20_000 {
             let x = f32::from_bits(rng.next_u32());
             if !x.is_finite() {
@@ -108,13 +116,15 @@ mod tests {
 
     #[test]
     fn readable_cases() {
-        assert_eq!(show(218.25), "218.250");
-        assert_eq!(show(-1562.4), "-1562.40");
-        assert_eq!(show(0.5), "0.500000");
+        assert_eq!(show(218.25), "218.25");
+        assert_eq!(show(-1562.4), "-1562.4");
+        assert_eq!(show(148.0), "148");
+        assert_eq!(show(0.5), "0.5");
         assert_eq!(show(0.0), "0");
         assert_eq!(show(-0.0), "-0");
-        assert_eq!(show(1.5e-5), "1.50000e-5");
-        assert_eq!(show(3.0e12), "3.00000e12");
+        assert_eq!(show(1.5e-5), "1.5e-5");
+        assert_eq!(show(3.0e12), "3e12");
+        assert_eq!(show(1.234567e-7), "1.23457e-7");
         assert_eq!(show(999_999.94), "1000000");
         assert_eq!(show(f32::NAN), "nan");
         assert_eq!(show(f32::NEG_INFINITY), "-inf");
