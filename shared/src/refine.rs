@@ -66,7 +66,7 @@ pub use crate::limits::MAX_PARAMS;
 
 /// Settings of a refinement: the one configuration type. The host adds only its seed and
 /// particle count (`vina_host::refine::RefineSettings`), the buoy its static particle
-/// count and its instruction budget (`vina_firmware::refinement::Budget`). The particle
+/// count and its instruction budget (`crate::pipeline::refinement::Budget`). The particle
 /// count is the caller's buffer (`particles.len() / dim`), not a setting here.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RefineConfig {

@@ -1,12 +1,12 @@
 //! A miniature main job in seconds: simulate gi-pekeris, train the default cINN shape for a
 //! few epochs, export the `.vina` file, synthesize a hydrophone recording at a truth, and
-//! run the firmware's pipeline (host build of `vina-firmware`) on it.
+//! run the buoy's pipeline (`vina_core::pipeline`, the code the firmware runs) on it.
 
 use vina_core::model::Model;
+use vina_core::pipeline::recording_source::Replay;
+use vina_core::pipeline::{Pipeline, PipelineConfig};
 use vina_core::recording::Recording;
 use vina_core::report::Status;
-use vina_firmware::acquisition::replay::Replay;
-use vina_firmware::pipeline::{Pipeline, PipelineConfig};
 use vina_host::scenario::Scenario;
 use vina_host::simulate::simulate;
 use vina_host::synth::{FULL_SCALE, SynthOptions, synthesize};
@@ -44,6 +44,7 @@ fn simulate_train_export_synthesize_and_invert_on_the_firmware_pipeline() {
         frame_len: 4096,
         level: 0.25,
         seed: 5,
+        wav: false,
     };
     let (codes, _) = synthesize(&scn, &truth, &opt).unwrap();
     let rec_bytes = Recording::encode(5, 1000.0, FULL_SCALE, &codes);

@@ -1,5 +1,5 @@
 //! Replay of a recording (the `vina synth` format, `vina_core::recording`) as if it came
-//! from the ADC: the firmware's pipeline runs unchanged under QEMU and in tests.
+//! from the ADC: the pipeline runs unchanged under QEMU, in tests and in `vina replay`.
 
 use crate::recording::Recording;
 
