@@ -53,7 +53,7 @@ impl fmt::Display for Decimal {
             let unit = 10u64.pow(decimals);
             write!(f, "{}", scaled / unit)?;
             let mut frac = scaled % unit;
-            while decimals > 0 && frac % 10 == 0 {
+            while decimals > 0 && frac.is_multiple_of(10) {
                 frac /= 10;
                 decimals -= 1;
             }
@@ -70,7 +70,7 @@ impl fmt::Display for Decimal {
                 e += 1;
             }
             let (mut frac, mut width) = (scaled % unit, (Self::SIGNIFICANT - 1) as usize);
-            while width > 0 && frac % 10 == 0 {
+            while width > 0 && frac.is_multiple_of(10) {
                 frac /= 10;
                 width -= 1;
             }
