@@ -275,6 +275,13 @@ Example:
         /// Write a 24-bit PCM WAV file (also chosen by an --out ending in .wav).
         #[arg(long)]
         wav: bool,
+        /// A tide on the water depth of this amplitude, m: depth(t) = truth + A·sin(2πt/T);
+        /// the true values are written beside the recording (OUT.truth.csv).
+        #[arg(long, value_name = "A")]
+        tide_m: Option<f64>,
+        /// The tide's period T, s (default: the M2 tide, 44,714 s).
+        #[arg(long, value_name = "T", requires = "tide_m", default_value_t = crate::synth::Tide::M2_PERIOD_S)]
+        tide_period_s: f64,
     },
     /// Posterior samples for one observation on the host (the buoy's code and seeds).
     #[command(after_help = "\
@@ -362,6 +369,14 @@ Examples (rec.wav or rec.vrec from a deployment, or from vina synth):
         /// CSV: a header, then one row per window.
         #[arg(long)]
         csv: bool,
+        /// Plot the posterior over time (mean and 90 % band per parameter) to
+        /// PLOT.png and PLOT.svg.
+        #[arg(long, value_name = "PLOT")]
+        plot: Option<PathBuf>,
+        /// True values over time for the plot (CSV `time_s,NAME,…`; vina synth --tide-m
+        /// writes one beside the recording).
+        #[arg(long, requires = "plot")]
+        truth: Option<PathBuf>,
     },
     /// Decode the buoy's report frames (a capture file or a serial device set up with stty).
     #[command(after_help = "\
@@ -476,11 +491,13 @@ impl Command {
                 model,
                 wav,
                 recording,
+                truth,
                 ..
             } => {
                 v.push(Some((model, "model file", File)));
                 v.push(opt(wav, "WAV file", File));
                 v.push(opt(recording, "recording", File));
+                v.push(opt(truth, "truth track", File));
             }
             Self::Listen { file, serial, .. } => {
                 v.push(opt(file, "capture file", File));
@@ -496,6 +513,9 @@ impl Command {
         match self {
             Self::Reference { out, .. } | Self::Synth { out, .. } => vec![(out, "--out", false)],
             Self::Eval { out, .. } | Self::Simulate { out, .. } => vec![(out, "--out", true)],
+            Self::Replay {
+                plot: Some(plot), ..
+            } => vec![(plot, "--plot", false)],
             _ => Vec::new(),
         }
     }
@@ -665,11 +685,17 @@ fn run(command: Command) -> anyhow::Result<()> {
             frame_len,
             level,
             wav,
+            tide_m,
+            tide_period_s,
         } => {
             let opt = crate::synth::SynthOptions {
                 seconds: seconds
                     .unwrap_or_else(|| crate::synth::default_seconds(sample_rate, frame_len)),
                 wav,
+                tide: tide_m.map(|amplitude_m| crate::synth::Tide {
+                    amplitude_m,
+                    period_s: tide_period_s,
+                }),
                 sample_rate_hz: sample_rate,
                 snr_db: snr,
                 frame_len,
@@ -688,7 +714,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             draws,
             json,
             csv,
+            plot,
+            truth,
         } => crate::replay::run(&crate::replay::ReplayOptions {
+            plot,
+            truth,
             model,
             wav,
             recording,

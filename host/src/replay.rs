@@ -59,6 +59,11 @@ pub struct ReplayOptions {
     pub draws: u32,
     /// Output format.
     pub output: Output,
+    /// Plot the posterior over time to `{plot}.png` and `{plot}.svg`.
+    pub plot: Option<PathBuf>,
+    /// The true values over time (CSV: `time_s`, then one column per parameter, as `vina
+    /// synth --tide-m` writes), drawn in the plot.
+    pub truth: Option<PathBuf>,
 }
 
 /// A WAV file as a sample source, streamed frame by frame: PCM samples are their codes
@@ -271,10 +276,20 @@ pub fn run(o: &ReplayOptions) -> anyhow::Result<()> {
         }
         writeln!(out, "{}", head.join(",")).map_err(crate::error::stdout_error)?;
     }
+    let truth = o.truth.as_deref().map(read_truth).transpose()?;
     let mut write_error = None;
+    // per parameter, (mid time, mean, q05, q95) of every window with a posterior
+    let mut track: Vec<Vec<(f64, f64, f64, f64)>> = vec![Vec::new(); names.len()];
     let mut emit = |r: &Report, rate: f32, window: usize| {
         let start = f64::from(r.sequence.saturating_sub(1)) * window as f64 / f64::from(rate);
         let end = start + window as f64 / f64::from(rate);
+        if r.status == Status::Posterior {
+            let params = r.refined.as_ref().map_or(&r.parameters, |f| &f.parameters);
+            for (t, s) in track.iter_mut().zip(params) {
+                let v = [s.mean, s.q05, s.q95].map(f64::from);
+                t.push(((start + end) / 2.0, v[0], v[1], v[2]));
+            }
+        }
         let line = match o.output {
             Output::Json => {
                 let mut v = crate::listen::to_json(r, Some(&names));
@@ -337,7 +352,87 @@ pub fn run(o: &ReplayOptions) -> anyhow::Result<()> {
     }
     let reports = outcome?;
     eprintln!("{reports} reports from {}", input.display());
+    if let Some(plot) = &o.plot {
+        let series: Vec<crate::eval::plots::DeploymentSeries<'_>> = names
+            .iter()
+            .zip(track)
+            .map(|(name, windows)| crate::eval::plots::DeploymentSeries {
+                name,
+                windows,
+                truth: truth.as_ref().and_then(|t| t.column(name)),
+            })
+            .collect();
+        let title = format!(
+            "{}: posterior over time ({})",
+            input.file_name().map_or_else(
+                || input.display().to_string(),
+                |f| f.to_string_lossy().into_owned()
+            ),
+            if o.refine { "refined" } else { "network" }
+        );
+        crate::eval::plots::deployment(plot, &title, &series)?;
+        eprintln!("plot: {}.png, {}.svg", plot.display(), plot.display());
+    }
     Ok(())
+}
+
+/// A truth track: times and one column per parameter.
+struct TruthTrack {
+    names: Vec<String>,
+    rows: Vec<Vec<f64>>,
+}
+
+impl TruthTrack {
+    /// (time, value) of parameter `name`, when the track has it.
+    fn column(&self, name: &str) -> Option<Vec<(f64, f64)>> {
+        let j = self.names.iter().position(|n| n == name)?;
+        Some(self.rows.iter().map(|r| (r[0], r[j])).collect())
+    }
+}
+
+/// Read `--truth`: a header `time_s,NAME,…` and rows of numbers.
+fn read_truth(path: &Path) -> anyhow::Result<TruthTrack> {
+    let text = crate::error::read_text_limited(
+        path,
+        "truth track",
+        crate::error::MAX_TEXT_INPUT,
+        crate::error::MAX_TEXT_INPUT_TEXT,
+    )?;
+    let bad = |line: usize, why: String| {
+        refuse(format!(
+            "truth track {}, line {line}: {why}",
+            path.display()
+        ))
+    };
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .ok_or_else(|| bad(1, "empty; expected a header `time_s,NAME,…`".into()))?
+        .split(',')
+        .map(|h| h.trim().to_owned())
+        .collect();
+    if header.first().map(String::as_str) != Some("time_s") || header.len() < 2 {
+        return Err(bad(1, "expected a header `time_s,NAME,…`".into()));
+    }
+    let mut rows = Vec::new();
+    for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let row: Vec<f64> = line
+            .split(',')
+            .map(|v| v.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(i + 2, format!("not a number: {e}")))?;
+        if row.len() != header.len() || !row.iter().all(|v| v.is_finite()) {
+            return Err(bad(
+                i + 2,
+                format!("expected {} finite numbers", header.len()),
+            ));
+        }
+        rows.push(row);
+    }
+    Ok(TruthTrack {
+        names: header,
+        rows,
+    })
 }
 
 /// `Replay` with the error type the source runner takes.

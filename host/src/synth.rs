@@ -102,6 +102,27 @@ pub struct SynthOptions {
     pub seed: u64,
     /// Write a WAV file instead of a `.vrec`.
     pub wav: bool,
+    /// A tide on the water depth: `depth(t) = truth + amplitude·sin(2πt/period)`.
+    pub tide: Option<Tide>,
+}
+
+/// A sinusoidal tide on the water depth (a deployment's slow change of the environment).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tide {
+    /// Amplitude, m.
+    pub amplitude_m: f64,
+    /// Period, s (the principal lunar tide M2: 44,714 s).
+    pub period_s: f64,
+}
+
+impl Tide {
+    /// The M2 tide's period, s.
+    pub const M2_PERIOD_S: f64 = 44_714.0;
+
+    /// The depth offset at `t` seconds.
+    pub fn offset(&self, t: f64) -> f64 {
+        self.amplitude_m * (std::f64::consts::TAU * t / self.period_s).sin()
+    }
 }
 
 /// The default duration: one analysis window of the buoy's pipeline
@@ -127,10 +148,33 @@ pub fn synthesize(
             2.0 * f
         )));
     }
-    let env = scn.environment(truth)?;
-    let p = env
-        .pressure(&scn.tones_hz, &scn.receiver_depths_m)
-        .map_err(|e| refuse(format!("forward model at the truth: {e}")))?;
+    let pressure_at = |truth: &[f64]| -> anyhow::Result<Vec<Complex64>> {
+        scn.environment(truth)?
+            .pressure(&scn.tones_hz, &scn.receiver_depths_m)
+            .map_err(|e| refuse(format!("forward model at the truth: {e}")))
+    };
+    let p = pressure_at(truth)?;
+    // with a tide, the field is recomputed every DFT frame at the depth of its middle
+    let depth = scn.unknowns().iter().position(|n| *n == "water_depth_m");
+    let tide = match (opt.tide, depth) {
+        (None, _) => None,
+        (Some(t), Some(i))
+            if t.amplitude_m.is_finite() && t.period_s > 0.0 && t.period_s.is_finite() =>
+        {
+            Some((t, i))
+        }
+        (Some(_), Some(_)) => {
+            return Err(refuse(
+                "--tide-m, --tide-period-s: a finite amplitude and a positive period",
+            ));
+        }
+        (Some(_), None) => {
+            return Err(refuse(format!(
+                "--tide-m: water_depth_m is not an unknown of scenario {}",
+                scn.name
+            )));
+        }
+    };
     let mut rng = Rng::new(opt.seed);
     let phases: Vec<Complex64> = scn
         .tones_hz
@@ -157,17 +201,66 @@ pub fn synthesize(
         .collect();
     let fs = f64::from(FULL_SCALE);
     let mut codes = Vec::with_capacity(frames * r);
+    let mut p_now = p.clone();
     for k in 0..frames {
+        if let Some((t, i)) = tide
+            && k % opt.frame_len == 0
+        {
+            let mid = (k + opt.frame_len / 2) as f64 / opt.sample_rate_hz;
+            let mut at = truth.to_vec();
+            at[i] += t.offset(mid);
+            p_now = pressure_at(&at)?;
+        }
         for ch in 0..r {
             let mut v = 0.0;
             for (t, w) in omegas.iter().enumerate() {
-                v += gain * tone_signal(phases[t] * p[t * r + ch], w * k as f64);
+                v += gain * tone_signal(phases[t] * p_now[t * r + ch], w * k as f64);
             }
             v += noise_std * rng.normal_f64();
             codes.push((v * fs).round().clamp(-fs, fs - 1.0) as i32);
         }
     }
     Ok((codes, p))
+}
+
+/// `OUT.truth.csv` beside a tidal recording: the unknowns' true values every 10 s
+/// (`time_s` then one column per unknown), for `vina replay --truth` and its plot.
+fn write_truth_track(
+    out: &Path,
+    scn: &Scenario,
+    truth: &[f64],
+    tide: Tide,
+    seconds: f64,
+) -> anyhow::Result<()> {
+    let names = scn.unknowns();
+    let depth = names.iter().position(|n| *n == "water_depth_m");
+    let mut text = format!("time_s,{}\n", names.join(","));
+    let mut t = 0.0;
+    while t <= seconds {
+        let row: Vec<String> = truth
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                (v + if Some(i) == depth {
+                    tide.offset(t)
+                } else {
+                    0.0
+                })
+                .to_string()
+            })
+            .collect();
+        text.push_str(&format!("{t},{}\n", row.join(",")));
+        t += 10.0;
+    }
+    let path = truth_track_path(out);
+    std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+}
+
+/// Where `vina synth` writes the truth track of recording `out`.
+pub fn truth_track_path(out: &Path) -> std::path::PathBuf {
+    let mut s = out.as_os_str().to_owned();
+    s.push(".truth.csv");
+    s.into()
 }
 
 /// The 24-bit codes as a PCM WAV file (channels interleaved); returns its size.
@@ -199,6 +292,9 @@ pub fn run(scenario: &Path, truth: &str, out: &Path, opt: SynthOptions) -> anyho
     check_options(&opt, scn.receiver_depths_m.len())?;
     let truth = scn.parse_truth(truth)?;
     let (codes, _) = synthesize(&scn, &truth, &opt)?;
+    if let Some(t) = opt.tide {
+        write_truth_track(out, &scn, &truth, t, opt.seconds)?;
+    }
     let channels =
         u16::try_from(scn.receiver_depths_m.len()).map_err(|_| refuse("too many receivers"))?;
     let wav = opt.wav

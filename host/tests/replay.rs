@@ -320,3 +320,81 @@ fn synth_default_makes_one_full_window() {
     ]);
     assert_eq!(out.lines().count(), 2, "a header and one report: {out}");
 }
+
+/// A recording whose water depth follows a (fast, for the test) tide: each window's
+/// posterior follows the truth `vina synth` wrote beside it, and `--plot` draws both.
+#[test]
+fn a_tide_is_tracked_window_by_window_and_plotted() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("tide.wav");
+    ok(&[
+        "synth",
+        "--scenario",
+        &repo("scenarios/gi-pekeris.toml"),
+        "--truth",
+        "water_depth_m=218.2,water_sound_speed_mps=1561.3",
+        "--seconds",
+        "140",
+        "--seed",
+        "2",
+        "--tide-m",
+        "3",
+        "--tide-period-s",
+        "280",
+        "--out",
+        rec.to_str().unwrap(),
+    ]);
+    let truth = dir.path().join("tide.wav.truth.csv");
+    let plot = dir.path().join("plots/tide");
+    let lines = reports(&ok(&[
+        "replay",
+        "--model",
+        &repo(MODEL),
+        "--wav",
+        rec.to_str().unwrap(),
+        "--json",
+        "--truth",
+        truth.to_str().unwrap(),
+        "--plot",
+        plot.to_str().unwrap(),
+    ]));
+    assert_eq!(lines.len(), 4);
+    for r in &lines {
+        let mid = (r["start_s"].as_f64().unwrap() + r["end_s"].as_f64().unwrap()) / 2.0;
+        let depth = 218.2 + 3.0 * (std::f64::consts::TAU * mid / 280.0).sin();
+        let mean = r["parameters"][0]["mean"].as_f64().unwrap();
+        assert!(
+            (mean - depth).abs() < 0.6,
+            "window at {mid} s: posterior mean {mean} m, tide {depth} m"
+        );
+    }
+    for ext in ["png", "svg"] {
+        let p = dir.path().join(format!("plots/tide.{ext}"));
+        assert!(
+            std::fs::metadata(&p).unwrap().len() > 1000,
+            "{}",
+            p.display()
+        );
+    }
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(dir.path().join("plots/tide.png")).unwrap(),
+    ));
+    assert!(decoder.read_info().is_ok());
+    // a truth track that is not one is refused, naming it
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "time,x\n1,2\n").unwrap();
+    refused(
+        &[
+            "replay",
+            "--model",
+            &repo(MODEL),
+            "--wav",
+            rec.to_str().unwrap(),
+            "--truth",
+            bad.to_str().unwrap(),
+            "--plot",
+            plot.to_str().unwrap(),
+        ],
+        &["bad.csv", "time_s"],
+    );
+}

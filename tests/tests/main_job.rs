@@ -45,6 +45,7 @@ fn simulate_train_export_synthesize_and_invert_on_the_firmware_pipeline() {
         level: 0.25,
         seed: 5,
         wav: false,
+        tide: None,
     };
     let (codes, _) = synthesize(&scn, &truth, &opt).unwrap();
     let rec_bytes = Recording::encode(5, 1000.0, FULL_SCALE, &codes);

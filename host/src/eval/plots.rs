@@ -1035,3 +1035,149 @@ impl Figure for Training {
         Ok(())
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Deployment: posteriors over time
+// ---------------------------------------------------------------------------------------
+
+/// One parameter's posterior over a deployment: per analysis window, its mid time (s),
+/// posterior mean and central 90 % interval; optionally the truth as (time, value).
+pub struct DeploymentSeries<'a> {
+    /// Parameter name (panel title).
+    pub name: &'a str,
+    /// (mid time s, mean, q05, q95) per window with a posterior.
+    pub windows: Vec<(f64, f64, f64, f64)>,
+    /// The true value over time, when known (a synthesized recording).
+    pub truth: Option<Vec<(f64, f64)>>,
+}
+
+/// Posterior over time, one panel per parameter: the 90 % band, the mean and, when known,
+/// the truth, against time in hours. Writes `{stem}.png` and `{stem}.svg`.
+pub fn deployment(stem: &Path, title: &str, series: &[DeploymentSeries<'_>]) -> Result<()> {
+    ensure!(!series.is_empty(), "deployment plot: no parameters");
+    for s in series {
+        ensure!(
+            !s.windows.is_empty(),
+            "deployment plot: `{}` has no window with a posterior",
+            s.name
+        );
+        if let Some(w) = s
+            .windows
+            .iter()
+            .find(|w| ![w.0, w.1, w.2, w.3].iter().all(|v| v.is_finite()))
+        {
+            bail!(
+                "deployment plot: `{}` has a non-finite value at {} s",
+                s.name,
+                w.0
+            );
+        }
+    }
+    save(stem, &Deployment { title, series })
+}
+
+struct Deployment<'a> {
+    title: &'a str,
+    series: &'a [DeploymentSeries<'a>],
+}
+
+impl Figure for Deployment<'_> {
+    fn size(&self) -> (u32, u32) {
+        (900, 40 + 260 * self.series.len() as u32)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let (title, body) = root.split_vertically(40);
+        title.draw(&Text::new(self.title.to_owned(), (14, 10), font(18.0)))?;
+        let panels = body.split_evenly((self.series.len(), 1));
+        for (area, s) in panels.iter().zip(self.series) {
+            let hours = |t: f64| t / 3600.0;
+            let t_lo = s
+                .windows
+                .iter()
+                .map(|w| hours(w.0))
+                .fold(f64::INFINITY, f64::min);
+            let t_hi = s
+                .windows
+                .iter()
+                .map(|w| hours(w.0))
+                .fold(f64::NEG_INFINITY, f64::max);
+            let (t_lo, t_hi) = if t_hi > t_lo {
+                (t_lo, t_hi)
+            } else {
+                (t_lo - 0.01, t_hi + 0.01)
+            };
+            let values = s
+                .windows
+                .iter()
+                .flat_map(|w| [w.2, w.3])
+                .chain(s.truth.iter().flatten().map(|p| p.1));
+            let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+            let (lo, hi) = pad_range(lo, hi, 0.08);
+            let dec = decimals(lo, hi);
+            let mut chart = ChartBuilder::on(area)
+                .margin(12)
+                .caption(s.name, font(15.0))
+                .x_label_area_size(40)
+                .y_label_area_size(70)
+                .build_cartesian_2d(t_lo..t_hi, lo..hi)?;
+            let fy = move |v: &f64| fmt_tick(*v, dec);
+            let fx = |v: &f64| format!("{v:.2}");
+            chart
+                .configure_mesh()
+                .x_desc("time (h)")
+                .y_label_formatter(&fy)
+                .x_label_formatter(&fx)
+                .light_line_style(WHITE)
+                .bold_line_style(BLACK.mix(0.08))
+                .label_style(font(12.0))
+                .axis_desc_style(font(13.0))
+                .draw()?;
+            let band: Vec<(f64, f64)> = s
+                .windows
+                .iter()
+                .map(|w| (hours(w.0), w.3))
+                .chain(s.windows.iter().rev().map(|w| (hours(w.0), w.2)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(band, NET.mix(0.25).filled())))?
+                .label("90 % interval")
+                .legend(|(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 20, y + 5)], NET.mix(0.25).filled())
+                });
+            chart
+                .draw_series(LineSeries::new(
+                    s.windows.iter().map(|w| (hours(w.0), w.1)),
+                    NET.stroke_width(2),
+                ))?
+                .label("posterior mean")
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], NET.stroke_width(2)));
+            if let Some(truth) = &s.truth {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        truth.iter().map(|&(t, v)| (hours(t), v)),
+                        6,
+                        4,
+                        TRUTH.stroke_width(2),
+                    ))?
+                    .label("truth")
+                    .legend(|(x, y)| {
+                        PathElement::new([(x, y), (x + 20, y)], TRUTH.stroke_width(2))
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .label_font(font(12.0))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.4))
+                .draw()?;
+        }
+        Ok(())
+    }
+}
