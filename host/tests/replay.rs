@@ -398,3 +398,56 @@ fn a_tide_is_tracked_window_by_window_and_plotted() {
         &["bad.csv", "time_s"],
     );
 }
+
+/// A recording with one dead hydrophone (a channel read as zeros) and one driven into
+/// clipping: each window is rejected, naming the channel, never inferred.
+#[test]
+fn dead_and_clipped_channels_are_named_not_inferred() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("ok.wav");
+    ok(&[
+        "synth",
+        "--scenario",
+        &repo("scenarios/gi-pekeris.toml"),
+        "--truth",
+        "water_depth_m=218.2,water_sound_speed_mps=1561.3",
+        "--out",
+        rec.to_str().unwrap(),
+    ]);
+    let edit = |name: &str, f: &dyn Fn(usize, i32) -> i32| {
+        let mut r = hound::WavReader::open(&rec).unwrap();
+        let spec = r.spec();
+        let p = dir.path().join(name);
+        let mut w = hound::WavWriter::create(&p, spec).unwrap();
+        for (i, s) in r.samples::<i32>().enumerate() {
+            w.write_sample(f(i % usize::from(spec.channels), s.unwrap()))
+                .unwrap();
+        }
+        w.finalize().unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let dead = edit("dead.wav", &|ch, s| if ch == 3 { 0 } else { s });
+    let clipped = edit("clipped.wav", &|ch, s| {
+        if ch == 1 {
+            (s * 40).clamp(-(1 << 23), (1 << 23) - 1)
+        } else {
+            s
+        }
+    });
+    for (file, status) in [
+        (dead, "rejected: DeadChannel { channel: 3 }"),
+        (clipped, "rejected: Clipped { channel: 1 }"),
+    ] {
+        let r = reports(&ok(&[
+            "replay",
+            "--model",
+            &repo(MODEL),
+            "--wav",
+            &file,
+            "--json",
+        ]));
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0]["status"], status, "{file}");
+        assert!(r[0]["parameters"].as_array().unwrap().is_empty());
+    }
+}

@@ -49,14 +49,23 @@ impl core::error::Error for FrameError {}
 pub enum Rejection {
     /// Samples were NaN or infinite.
     NonFiniteInput,
-    /// More ADC samples than allowed were at full scale.
-    Clipped,
+    /// More of this channel's samples than allowed were at full scale.
+    Clipped {
+        /// The channel (receiver index, shallowest first) clipped most.
+        channel: u8,
+    },
     /// Features undefined (e.g. a silent reference hydrophone).
     Features,
     /// The model refused the input (dimension or capacity).
     Model,
     /// Too many frames were dropped to form the snapshots.
     DroppedFrames,
+    /// A channel carried no signal: its sample-to-sample changes were 60 dB or more below
+    /// the liveliest channel's over the window (disconnected, stuck, or dead hydrophone).
+    DeadChannel {
+        /// The channel (receiver index, shallowest first).
+        channel: u8,
+    },
 }
 
 /// Outcome of one window.

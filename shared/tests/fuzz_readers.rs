@@ -340,7 +340,9 @@ fn random_report(rng: &mut Rng) -> Report {
         (0..n).map(|_| random_summary(rng)).collect();
     let status = match below(rng, 6) {
         0 => Status::Rejected(Rejection::NonFiniteInput),
-        1 => Status::Rejected(Rejection::Clipped),
+        1 => Status::Rejected(Rejection::Clipped {
+            channel: below(rng, 8) as u8,
+        }),
         2 => Status::Rejected(Rejection::DroppedFrames),
         _ => Status::Posterior,
     };

@@ -26,6 +26,11 @@ use crate::summary::Summary;
 use source::SampleSource;
 use tone_bank::{MAX_CHANNELS, MAX_TONES, ToneBank};
 
+/// A channel whose sample-to-sample change carries this fraction (−60 dB) or less of the
+/// liveliest channel's energy over a window is dead ([`Rejection::DeadChannel`]): a live
+/// hydrophone's noise floor alone sits far above it.
+pub const DEAD_CHANNEL_RATIO: f32 = 1e-6;
+
 /// Largest per-observation context (condition and cached first-layer products).
 pub const MAX_CONTEXT: usize = 1024;
 /// Largest feature vector.
@@ -237,6 +242,12 @@ impl<'m> Pipeline<'m> {
         let mut codes = [0i32; MAX_CHANNELS];
         let mut x = [0.0f32; MAX_CHANNELS];
         let (mut clipped, mut dropped) = (0u32, 0u32);
+        // per channel: codes at full scale, and the energy of the sample-to-sample change
+        // (zero for a silent or stuck channel, whatever its offset)
+        let code_fs = source.full_scale().max(1);
+        let mut clipped_codes = [0u32; MAX_CHANNELS];
+        let mut change = [0.0f32; MAX_CHANNELS];
+        let mut previous: Option<[f32; MAX_CHANNELS]> = None;
         self.bank.reset();
         for _ in 0..self.config.snapshots {
             for _ in 0..self.config.frame_len {
@@ -246,6 +257,15 @@ impl<'m> Pipeline<'m> {
                 for (v, c) in x.iter_mut().zip(&codes[..channels]) {
                     *v = *c as f32 / full_scale;
                 }
+                for (n, &c) in clipped_codes.iter_mut().zip(&codes[..channels]) {
+                    *n += u32::from(c >= code_fs - 1 || c <= -code_fs);
+                }
+                if let Some(prev) = &previous {
+                    for ((e, a), b) in change.iter_mut().zip(&x[..channels]).zip(prev) {
+                        *e += (a - b) * (a - b);
+                    }
+                }
+                previous = Some(x);
                 self.bank.push(&x[..channels]);
             }
             self.bank.end_snapshot();
@@ -264,13 +284,22 @@ impl<'m> Pipeline<'m> {
             parameters: heapless::Vec::new(),
             refined: None,
         };
-        let outcome = if clipped as f32 > self.config.max_clipped_fraction * total {
-            Err(Rejection::Clipped)
-        } else if dropped > self.config.max_dropped {
-            Err(Rejection::DroppedFrames)
-        } else {
-            self.infer(seed)
-        };
+        let most_clipped = (0..channels).max_by_key(|&c| clipped_codes[c]).unwrap_or(0);
+        let liveliest = change[..channels].iter().fold(0.0f32, |a, &e| a.max(e));
+        let dead =
+            (0..channels).find(|&c| liveliest > 0.0 && change[c] <= DEAD_CHANNEL_RATIO * liveliest);
+        let outcome =
+            if clipped_codes[most_clipped] as f32 > self.config.max_clipped_fraction * total {
+                Err(Rejection::Clipped {
+                    channel: most_clipped as u8,
+                })
+            } else if let Some(c) = dead {
+                Err(Rejection::DeadChannel { channel: c as u8 })
+            } else if dropped > self.config.max_dropped {
+                Err(Rejection::DroppedFrames)
+            } else {
+                self.infer(seed)
+            };
         match outcome {
             Ok(summaries) => {
                 report.samples = self.config.samples;
@@ -349,6 +378,8 @@ mod tests {
         n: u64,
         rng: Rng,
         phase: Vec<f32>,
+        /// A dead channel and the code it is stuck at.
+        dead: Option<(usize, i32)>,
     }
 
     impl SampleSource for Tones {
@@ -383,7 +414,10 @@ mod tests {
                 v = self.gain * (v + 0.01 * self.rng.normal_f32());
                 let code = libm::roundf(v * 8_388_608.0).clamp(-8_388_608.0, 8_388_607.0) as i32;
                 clipped |= code == 8_388_607 || code == -8_388_608;
-                *o = code;
+                *o = match self.dead {
+                    Some((c, stuck)) if c == ch => stuck,
+                    _ => code,
+                };
             }
             Ok(SampleStatus {
                 clipped,
@@ -415,6 +449,7 @@ mod tests {
             n: 0,
             rng,
             phase: Vec::new(),
+            dead: None,
         };
         (bytes, source)
     }
@@ -468,13 +503,31 @@ mod tests {
         let model = Model::from_bytes(&bytes).unwrap();
         let mut pipe = Pipeline::new(&model, 5, 1000.0, config()).unwrap();
         let r = pipe.run(&mut loud, 1).unwrap();
-        assert_eq!(r.status, Status::Rejected(Rejection::Clipped));
+        assert!(
+            matches!(r.status, Status::Rejected(Rejection::Clipped { .. })),
+            "{:?}",
+            r.status
+        );
         assert!(r.parameters.is_empty() && r.clipped_samples > 0);
+
+        // one dead receiver (silent, or stuck at an offset): named, not inferred
+        for (channel, stuck) in [(2usize, 0i32), (4, 1234)] {
+            let (_, mut tones) = setup(1.0);
+            tones.dead = Some((channel, stuck));
+            let r = pipe.run(&mut tones, 1).unwrap();
+            assert_eq!(
+                r.status,
+                Status::Rejected(Rejection::DeadChannel {
+                    channel: channel as u8
+                })
+            );
+            assert!(r.parameters.is_empty());
+        }
 
         let (_, mut silent) = setup(0.0);
         let r = pipe.run(&mut silent, 1).unwrap();
         assert_eq!(r.status, Status::Rejected(Rejection::Features));
-        assert_eq!(r.sequence, 2);
+        assert_eq!(r.sequence, 4);
 
         assert_eq!(
             Pipeline::new(&model, 4, 1000.0, config()).err(),
