@@ -279,6 +279,12 @@ Example:
         /// the true values are written beside the recording (OUT.truth.csv).
         #[arg(long, value_name = "A")]
         tide_m: Option<f64>,
+        /// Per-channel gain errors (linear, one per receiver), e.g. 1,1.2,0.9,1,1.
+        #[arg(long, value_delimiter = ',')]
+        channel_gain: Option<Vec<f64>>,
+        /// Per-channel phase errors in degrees (one per receiver), e.g. 0,15,-10,0,5.
+        #[arg(long, value_delimiter = ',')]
+        channel_phase_deg: Option<Vec<f64>>,
         /// The tide's period T, s (default: the M2 tide, 44,714 s).
         #[arg(long, value_name = "T", requires = "tide_m", default_value_t = crate::synth::Tide::M2_PERIOD_S)]
         tide_period_s: f64,
@@ -360,6 +366,10 @@ Examples (rec.wav or rec.vrec from a deployment, or from vina synth):
         /// Refine each posterior with the exact likelihood, as the buoy's refine build does.
         #[arg(long)]
         refine: bool,
+        /// Hydrophone calibration, JSON: {"channels": [{"gain": G, "phase_deg": P or
+        /// [P per tone]}, …]}, one entry per receiver (each records pressure × G·e^{iP}).
+        #[arg(long)]
+        calibration: Option<PathBuf>,
         /// Posterior draws per window (2 to 10,000,000).
         #[arg(long, value_name = "N", default_value_t = 1000)]
         draws: u32,
@@ -492,12 +502,14 @@ impl Command {
                 wav,
                 recording,
                 truth,
+                calibration,
                 ..
             } => {
                 v.push(Some((model, "model file", File)));
                 v.push(opt(wav, "WAV file", File));
                 v.push(opt(recording, "recording", File));
                 v.push(opt(truth, "truth track", File));
+                v.push(opt(calibration, "calibration", File));
             }
             Self::Listen { file, serial, .. } => {
                 v.push(opt(file, "capture file", File));
@@ -687,11 +699,17 @@ fn run(command: Command) -> anyhow::Result<()> {
             wav,
             tide_m,
             tide_period_s,
+            channel_gain,
+            channel_phase_deg,
         } => {
             let opt = crate::synth::SynthOptions {
                 seconds: seconds
                     .unwrap_or_else(|| crate::synth::default_seconds(sample_rate, frame_len)),
                 wav,
+                channel_response: crate::synth::channel_response(
+                    channel_gain.as_deref(),
+                    channel_phase_deg.as_deref(),
+                )?,
                 tide: tide_m.map(|amplitude_m| crate::synth::Tide {
                     amplitude_m,
                     period_s: tide_period_s,
@@ -716,9 +734,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             csv,
             plot,
             truth,
+            calibration,
         } => crate::replay::run(&crate::replay::ReplayOptions {
             plot,
             truth,
+            calibration,
             model,
             wav,
             recording,

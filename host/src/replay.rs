@@ -59,6 +59,8 @@ pub struct ReplayOptions {
     pub draws: u32,
     /// Output format.
     pub output: Output,
+    /// Hydrophone calibration (JSON, docs/architecture.md "Field recordings").
+    pub calibration: Option<PathBuf>,
     /// Plot the posterior over time to `{plot}.png` and `{plot}.svg`.
     pub plot: Option<PathBuf>,
     /// The true values over time (CSV: `time_s`, then one column per parameter, as `vina
@@ -277,6 +279,11 @@ pub fn run(o: &ReplayOptions) -> anyhow::Result<()> {
         writeln!(out, "{}", head.join(",")).map_err(crate::error::stdout_error)?;
     }
     let truth = o.truth.as_deref().map(read_truth).transpose()?;
+    let tones: Vec<f32> = model.header().features.tones_hz.iter().collect();
+    let correction = match &o.calibration {
+        Some(path) => read_calibration(path, receivers, &tones)?,
+        None => Vec::new(),
+    };
     let mut write_error = None;
     // per parameter, (mid time, mean, q05, q95) of every window with a posterior
     let mut track: Vec<Vec<(f64, f64, f64, f64)>> = vec![Vec::new(); names.len()];
@@ -317,6 +324,7 @@ pub fn run(o: &ReplayOptions) -> anyhow::Result<()> {
                     frames,
                     o,
                     config,
+                    &correction,
                     receivers,
                     wav,
                     refiner.as_deref_mut(),
@@ -338,6 +346,7 @@ pub fn run(o: &ReplayOptions) -> anyhow::Result<()> {
                     recording.frames,
                     o,
                     config,
+                    &correction,
                     receivers,
                     vrec,
                     refiner.as_deref_mut(),
@@ -374,6 +383,99 @@ pub fn run(o: &ReplayOptions) -> anyhow::Result<()> {
         eprintln!("plot: {}.png, {}.svg", plot.display(), plot.display());
     }
     Ok(())
+}
+
+/// One receiver's calibration: the channel records the pressure times `gain·e^{iφ}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelCalibration {
+    /// Linear gain relative to the model's pressure (default 1).
+    #[serde(default = "one")]
+    gain: f64,
+    /// Phase φ in degrees: one value for every tone, or one per tone (default 0).
+    #[serde(default)]
+    phase_deg: PhaseDeg,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum PhaseDeg {
+    All(f64),
+    PerTone(Vec<f64>),
+}
+
+impl Default for PhaseDeg {
+    fn default() -> Self {
+        Self::All(0.0)
+    }
+}
+
+/// `--calibration`: `{"channels": [{"gain": g, "phase_deg": φ or [φ per tone]}, …]}`, one
+/// entry per receiver (shallowest first, after `--channels`), turned into the pipeline's
+/// per-tone correction `e^{−iφ}/g`.
+fn read_calibration(path: &Path, receivers: usize, tones: &[f32]) -> anyhow::Result<Vec<[f32; 2]>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        channels: Vec<ChannelCalibration>,
+    }
+    let text = crate::error::read_text_limited(
+        path,
+        "calibration",
+        crate::error::MAX_TEXT_INPUT,
+        crate::error::MAX_TEXT_INPUT_TEXT,
+    )?;
+    let bad = |why: String| refuse(format!("calibration {}: {why}", path.display()));
+    let file: File = serde_json::from_str(&text).map_err(|e| {
+        bad(format!(
+            "{e}; expected {{\"channels\": [{{\"gain\": G, \"phase_deg\": P or [P per tone]}}, …]}}"
+        ))
+    })?;
+    if file.channels.len() != receivers {
+        return Err(bad(format!(
+            "{} channels; the model has {receivers} receivers",
+            file.channels.len()
+        )));
+    }
+    let mut correction = vec![[1.0f32, 0.0]; tones.len() * receivers];
+    for (r, c) in file.channels.iter().enumerate() {
+        if !(c.gain.is_finite() && c.gain > 0.0) {
+            return Err(bad(format!(
+                "channel {r}: gain {} must be finite and positive",
+                c.gain
+            )));
+        }
+        let phases: Vec<f64> = match &c.phase_deg {
+            PhaseDeg::All(p) => vec![*p; tones.len()],
+            PhaseDeg::PerTone(v) if v.len() == tones.len() => v.clone(),
+            PhaseDeg::PerTone(v) => {
+                return Err(bad(format!(
+                    "channel {r}: {} phases; the model has {} tones ({} Hz)",
+                    v.len(),
+                    tones.len(),
+                    tones
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        };
+        for (t, p) in phases.iter().enumerate() {
+            if !p.is_finite() {
+                return Err(bad(format!(
+                    "channel {r}, tone {t}: phase {p} is not finite"
+                )));
+            }
+            let (s, co) = (-p.to_radians()).sin_cos();
+            correction[t * receivers + r] = [(co / c.gain) as f32, (s / c.gain) as f32];
+        }
+    }
+    Ok(correction)
 }
 
 /// A truth track: times and one column per parameter.
@@ -462,6 +564,7 @@ fn run_source<S: SampleSource<Error = ()>>(
     frames: usize,
     o: &ReplayOptions,
     config: PipelineConfig,
+    correction: &[[f32; 2]],
     receivers: usize,
     input: &Path,
     refiner: Option<&mut Refiner>,
@@ -491,10 +594,18 @@ fn run_source<S: SampleSource<Error = ()>>(
         clock: &|| 0,
     });
     let bar = crate::evaluate::progress_bar(frames / window, "windows");
-    let result = replay_source(model, &mut source, frames, config, refinement, |r, _, _| {
-        bar.inc(1);
-        emit(r, rate, window);
-    });
+    let result = replay_source(
+        model,
+        &mut source,
+        frames,
+        config,
+        correction,
+        refinement,
+        |r, _, _| {
+            bar.inc(1);
+            emit(r, rate, window);
+        },
+    );
     bar.finish_and_clear();
     result.map_err(|e| match e {
         Fault::Setup(_) | Fault::NoTemplate => refuse(format!("{}: {e}", input.display())),

@@ -86,7 +86,7 @@ pub fn check_options(opt: &SynthOptions, channels: usize) -> anyhow::Result<u64>
 }
 
 /// Recording settings.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct SynthOptions {
     /// Duration, s.
     pub seconds: f64,
@@ -104,6 +104,40 @@ pub struct SynthOptions {
     pub wav: bool,
     /// A tide on the water depth: `depth(t) = truth + amplitude·sin(2πt/period)`.
     pub tide: Option<Tide>,
+    /// Each channel's response `gain·e^{iφ}` (a miscalibrated hydrophone); empty: ideal.
+    pub channel_response: Vec<Complex64>,
+}
+
+/// `--channel-gain` and `--channel-phase-deg` as each channel's response `g·e^{iφ}`
+/// (either may be absent: gain 1, phase 0; when both are given, one value per channel).
+pub fn channel_response(
+    gain: Option<&[f64]>,
+    phase_deg: Option<&[f64]>,
+) -> anyhow::Result<Vec<Complex64>> {
+    let n = gain
+        .map_or(0, <[f64]>::len)
+        .max(phase_deg.map_or(0, <[f64]>::len));
+    if let (Some(g), Some(p)) = (gain, phase_deg)
+        && g.len() != p.len()
+    {
+        return Err(refuse(format!(
+            "--channel-gain has {} values, --channel-phase-deg {}: one per receiver each",
+            g.len(),
+            p.len()
+        )));
+    }
+    (0..n)
+        .map(|i| {
+            let g = gain.map_or(1.0, |g| g[i]);
+            let p = phase_deg.map_or(0.0, |p| p[i]);
+            if !(g.is_finite() && g > 0.0 && p.is_finite()) {
+                return Err(refuse(format!(
+                    "--channel-gain/--channel-phase-deg: channel {i}: gain {g} must be finite and positive, phase {p} finite"
+                )));
+            }
+            Ok(Complex64::from_polar(g, p.to_radians()))
+        })
+        .collect()
 }
 
 /// A sinusoidal tide on the water depth (a deployment's slow change of the environment).
@@ -153,6 +187,12 @@ pub fn synthesize(
             .pressure(&scn.tones_hz, &scn.receiver_depths_m)
             .map_err(|e| refuse(format!("forward model at the truth: {e}")))
     };
+    if !opt.channel_response.is_empty() && opt.channel_response.len() != r {
+        return Err(refuse(format!(
+            "--channel-gain, --channel-phase-deg: {} values for {r} receivers",
+            opt.channel_response.len()
+        )));
+    }
     let p = pressure_at(truth)?;
     // with a tide, the field is recomputed every DFT frame at the depth of its middle
     let depth = scn.unknowns().iter().position(|n| *n == "water_depth_m");
@@ -213,8 +253,13 @@ pub fn synthesize(
         }
         for ch in 0..r {
             let mut v = 0.0;
+            let response = opt
+                .channel_response
+                .get(ch)
+                .copied()
+                .unwrap_or(Complex64::new(1.0, 0.0));
             for (t, w) in omegas.iter().enumerate() {
-                v += gain * tone_signal(phases[t] * p_now[t * r + ch], w * k as f64);
+                v += gain * tone_signal(response * phases[t] * p_now[t * r + ch], w * k as f64);
             }
             v += noise_std * rng.normal_f64();
             codes.push((v * fs).round().clamp(-fs, fs - 1.0) as i32);

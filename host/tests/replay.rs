@@ -451,3 +451,94 @@ fn dead_and_clipped_channels_are_named_not_inferred() {
         assert!(r[0]["parameters"].as_array().unwrap().is_empty());
     }
 }
+
+/// Miscalibrated hydrophones (gain and phase errors per channel) bias the posterior until
+/// the calibration is applied; with it, the reports equal the calibrated recording's.
+#[test]
+fn a_calibration_file_corrects_channel_gain_and_phase_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = repo("scenarios/gi-pekeris.toml");
+    let synth = |name: &str, errors: &[&str]| {
+        let p = dir.path().join(name);
+        let args = [
+            &[
+                "synth",
+                "--scenario",
+                &scenario,
+                "--truth",
+                "water_depth_m=218.2,water_sound_speed_mps=1561.3",
+                "--seconds",
+                "70",
+                "--seed",
+                "4",
+                "--out",
+                p.to_str().unwrap(),
+            ][..],
+            errors,
+        ]
+        .concat();
+        ok(&args);
+        p.to_str().unwrap().to_owned()
+    };
+    let clean = synth("clean.wav", &[]);
+    let bad = synth(
+        "bad.wav",
+        &[
+            "--channel-gain",
+            "1,1.3,0.8,1.1,1",
+            "--channel-phase-deg",
+            "0,25,-20,10,-15",
+        ],
+    );
+    let cal = dir.path().join("cal.json");
+    std::fs::write(
+        &cal,
+        r#"{"channels": [{"gain": 1}, {"gain": 1.3, "phase_deg": 25}, {"gain": 0.8, "phase_deg": -20},
+                        {"gain": 1.1, "phase_deg": [10, 10, 10, 10, 10, 10, 10]}, {"phase_deg": -15}]}"#,
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        reports(&ok(&[
+            &["replay", "--model", &repo(MODEL), "--json"][..],
+            extra,
+        ]
+        .concat()))
+    };
+    let reference = run(&["--wav", &clean]);
+    let biased = run(&["--wav", &bad]);
+    let corrected = run(&["--wav", &bad, "--calibration", cal.to_str().unwrap()]);
+    let speed = |r: &Value, f: &str| r["parameters"][1][f].as_f64().unwrap();
+    // uncorrected: the sound speed is pulled below the truth, out of the 90 % interval
+    assert!(
+        biased.iter().all(|r| speed(r, "q95") < TRUTH[1]),
+        "{:?}",
+        biased.iter().map(|r| speed(r, "q95")).collect::<Vec<_>>()
+    );
+    for (c, r) in corrected.iter().zip(&reference) {
+        for i in 0..2 {
+            let (a, b) = (&c["parameters"][i], &r["parameters"][i]);
+            let shift = (a["mean"].as_f64().unwrap() - b["mean"].as_f64().unwrap()).abs()
+                / b["std"].as_f64().unwrap();
+            assert!(
+                shift < 0.25,
+                "parameter {i}: corrected vs clean shift {shift} sd"
+            );
+            let (q05, q95) = (a["q05"].as_f64().unwrap(), a["q95"].as_f64().unwrap());
+            assert!(q05 <= TRUTH[i] && TRUTH[i] <= q95);
+        }
+    }
+    // a calibration for another array is refused, naming the file and the count
+    std::fs::write(&cal, r#"{"channels": [{"gain": 1}]}"#).unwrap();
+    refused(
+        &[
+            "replay",
+            "--model",
+            &repo(MODEL),
+            "--wav",
+            &bad,
+            "--calibration",
+            cal.to_str().unwrap(),
+        ],
+        &["cal.json", "1 channels", "5 receivers"],
+    );
+}

@@ -91,6 +91,8 @@ pub enum SetupError {
         /// The source's sample rate, Hz (it must exceed twice the tone).
         sample_rate_hz: f32,
     },
+    /// A calibration without one finite, non-zero factor per tone and receiver.
+    Calibration,
     /// Two tones closer than one DFT bin of a frame (`sample rate / frame_len`): their
     /// filters would measure each other.
     TonesUnresolved {
@@ -124,6 +126,9 @@ impl core::fmt::Display for SetupError {
                 Decimal(2.0 * tone_hz),
                 Decimal(sample_rate_hz)
             ),
+            Self::Calibration => f.write_str(
+                "the calibration needs one finite, non-zero complex factor per tone and receiver",
+            ),
             Self::TonesUnresolved { spacing_hz, bin_hz } => write!(
                 f,
                 "two tones {} Hz apart are closer than one DFT bin ({} Hz = sample rate / frame length): a longer frame is needed",
@@ -143,6 +148,9 @@ pub struct Pipeline<'m> {
     scratch: Scratch,
     context: [f32; MAX_CONTEXT],
     features: [f32; MAX_FEATURES],
+    /// Per tone and channel (tone-major), the complex factor each measured amplitude is
+    /// multiplied by before the features: the hydrophones' calibration ([1, 0]: none).
+    correction: [[f32; 2]; MAX_TONES * MAX_CHANNELS],
 }
 
 impl<'m> Pipeline<'m> {
@@ -172,6 +180,7 @@ impl<'m> Pipeline<'m> {
             scratch: Scratch::new(),
             context: [0.0; MAX_CONTEXT],
             features: [0.0; MAX_FEATURES],
+            correction: [[1.0, 0.0]; MAX_TONES * MAX_CHANNELS],
         }
     }
 
@@ -215,6 +224,24 @@ impl<'m> Pipeline<'m> {
         self.bank
             .configure(h.features.tones_hz.iter(), channels, sample_rate_hz)
             .map_err(|_| SetupError::Capacity)
+    }
+
+    /// Correct each channel's measured amplitude at each tone by a complex factor
+    /// (tone-major, `[re, im]`, one per tone and receiver: the inverse of the channel's
+    /// gain and phase response) before the features: relative-transfer-function features
+    /// keep every receiver's phase and level relative to the others, so a hydrophone's
+    /// calibration enters them directly. Refused (and nothing changed) unless there is one
+    /// finite, non-zero factor per tone and receiver.
+    pub fn set_correction(&mut self, correction: &[[f32; 2]]) -> Result<(), SetupError> {
+        let h = self.model.header();
+        let n = h.features.tones() * usize::from(h.features.receivers);
+        let usable =
+            |c: &[f32; 2]| c[0].is_finite() && c[1].is_finite() && (c[0] != 0.0 || c[1] != 0.0);
+        if correction.len() != n || n > self.correction.len() || !correction.iter().all(usable) {
+            return Err(SetupError::Calibration);
+        }
+        self.correction[..n].copy_from_slice(correction);
+        Ok(())
     }
 
     /// The model.
@@ -321,6 +348,9 @@ impl<'m> Pipeline<'m> {
         self.bank
             .principal_vectors(vectors)
             .ok_or(Rejection::Features)?;
+        for (v, c) in vectors.iter_mut().zip(&self.correction) {
+            *v = [v[0] * c[0] - v[1] * c[1], v[0] * c[1] + v[1] * c[0]];
+        }
         let y = &mut self.features[..self.model.y_dim()];
         h.features
             .kind

@@ -73,6 +73,7 @@ pub fn replay(
         &mut source,
         recording.frames,
         config,
+        &[],
         refinement,
         emit,
     )
@@ -80,11 +81,15 @@ pub fn replay(
 
 /// [`replay`]'s loop over any source that holds `frames` frames (a recording in flash,
 /// a WAV file on the host): one report per whole window, the n-th seeded with `n`.
+/// `correction` is the hydrophones' calibration ([`Pipeline::set_correction`]; empty:
+/// none).
+#[allow(clippy::too_many_arguments)]
 pub fn replay_source<S: SampleSource>(
     model: &Model<'_>,
     source: &mut S,
     frames: usize,
     config: PipelineConfig,
+    correction: &[[f32; 2]],
     mut refinement: Option<Refinement<'_>>,
     mut emit: impl FnMut(&Report, &[u8], &[f32]),
 ) -> Result<u32, Fault> {
@@ -96,6 +101,9 @@ pub fn replay_source<S: SampleSource>(
     pipeline
         .configure(source.channels(), source.sample_rate_hz())
         .map_err(Fault::Setup)?;
+    if !correction.is_empty() {
+        pipeline.set_correction(correction).map_err(Fault::Setup)?;
+    }
     let window = config.window();
     let mut left = frames;
     let mut seed = 1u64;
