@@ -279,6 +279,9 @@ Example:
         /// the true values are written beside the recording (OUT.truth.csv).
         #[arg(long, value_name = "A")]
         tide_m: Option<f64>,
+        /// Receive every tone this many Hz off its nominal frequency (Doppler), e.g. 0.2.
+        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+        tone_offset_hz: f64,
         /// Per-channel gain errors (linear, one per receiver), e.g. 1,1.2,0.9,1,1.
         #[arg(long, value_delimiter = ',')]
         channel_gain: Option<Vec<f64>>,
@@ -701,11 +704,13 @@ fn run(command: Command) -> anyhow::Result<()> {
             tide_period_s,
             channel_gain,
             channel_phase_deg,
+            tone_offset_hz,
         } => {
             let opt = crate::synth::SynthOptions {
                 seconds: seconds
                     .unwrap_or_else(|| crate::synth::default_seconds(sample_rate, frame_len)),
                 wav,
+                tone_offset_hz,
                 channel_response: crate::synth::channel_response(
                     channel_gain.as_deref(),
                     channel_phase_deg.as_deref(),

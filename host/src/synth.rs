@@ -106,6 +106,9 @@ pub struct SynthOptions {
     pub tide: Option<Tide>,
     /// Each channel's response `gain·e^{iφ}` (a miscalibrated hydrophone); empty: ideal.
     pub channel_response: Vec<Complex64>,
+    /// Every tone received this many Hz off its nominal frequency (Doppler from a moving
+    /// source, or a drifting projector); 0: on frequency.
+    pub tone_offset_hz: f64,
 }
 
 /// `--channel-gain` and `--channel-phase-deg` as each channel's response `g·e^{iφ}`
@@ -187,6 +190,14 @@ pub fn synthesize(
             .pressure(&scn.tones_hz, &scn.receiver_depths_m)
             .map_err(|e| refuse(format!("forward model at the truth: {e}")))
     };
+    if !opt.tone_offset_hz.is_finite()
+        || scn.tones_hz.iter().any(|f| !(f + opt.tone_offset_hz > 0.0 && f + opt.tone_offset_hz < nyquist))
+    {
+        return Err(refuse(format!(
+            "--tone-offset-hz {}: every offset tone must stay between 0 and {nyquist} Hz",
+            opt.tone_offset_hz
+        )));
+    }
     if !opt.channel_response.is_empty() && opt.channel_response.len() != r {
         return Err(refuse(format!(
             "--channel-gain, --channel-phase-deg: {} values for {r} receivers",
@@ -237,7 +248,7 @@ pub fn synthesize(
     let omegas: Vec<f64> = scn
         .tones_hz
         .iter()
-        .map(|f| std::f64::consts::TAU * f / opt.sample_rate_hz)
+        .map(|f| std::f64::consts::TAU * (f + opt.tone_offset_hz) / opt.sample_rate_hz)
         .collect();
     let fs = f64::from(FULL_SCALE);
     let mut codes = Vec::with_capacity(frames * r);
