@@ -191,7 +191,10 @@ pub fn synthesize(
             .map_err(|e| refuse(format!("forward model at the truth: {e}")))
     };
     if !opt.tone_offset_hz.is_finite()
-        || scn.tones_hz.iter().any(|f| !(f + opt.tone_offset_hz > 0.0 && f + opt.tone_offset_hz < nyquist))
+        || scn
+            .tones_hz
+            .iter()
+            .any(|f| !(f + opt.tone_offset_hz > 0.0 && f + opt.tone_offset_hz < nyquist))
     {
         return Err(refuse(format!(
             "--tone-offset-hz {}: every offset tone must stay between 0 and {nyquist} Hz",

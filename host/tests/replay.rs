@@ -542,3 +542,55 @@ fn a_calibration_file_corrects_channel_gain_and_phase_errors() {
         &["cal.json", "1 channels", "5 receivers"],
     );
 }
+
+/// Tones received 0.25 Hz off (about a bin: the posterior is confidently wrong if taken
+/// at face value): the first windows are rejected as off frequency while the bank
+/// retunes, and the later ones hold the truth.
+#[test]
+fn an_offset_tone_is_rejected_then_tracked() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("doppler.vrec");
+    ok(&[
+        "synth",
+        "--scenario",
+        &repo("scenarios/gi-pekeris.toml"),
+        "--truth",
+        "water_depth_m=218.2,water_sound_speed_mps=1561.3",
+        "--seconds",
+        "230",
+        "--seed",
+        "5",
+        "--tone-offset-hz",
+        "0.25",
+        "--out",
+        rec.to_str().unwrap(),
+    ]);
+    let r = reports(&ok(&[
+        "replay",
+        "--model",
+        &repo(MODEL),
+        "--recording",
+        rec.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(r.len(), 7);
+    assert!(
+        r[0]["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("rejected: OffFrequency"),
+        "{}",
+        r[0]["status"]
+    );
+    for w in &r[4..] {
+        assert_eq!(w["status"], "posterior", "window {}", w["sequence"]);
+        for (p, t) in w["parameters"].as_array().unwrap().iter().zip(TRUTH) {
+            let (q05, q95) = (p["q05"].as_f64().unwrap(), p["q95"].as_f64().unwrap());
+            assert!(
+                q05 <= t && t <= q95,
+                "window {}: {t} outside [{q05}, {q95}]",
+                w["sequence"]
+            );
+        }
+    }
+}

@@ -66,6 +66,12 @@ pub enum Rejection {
         /// The channel (receiver index, shallowest first).
         channel: u8,
     },
+    /// A tone arrived more than half a DFT bin off the frequency the bank listened at
+    /// (Doppler, a drifting projector): the bank retunes for the next window.
+    OffFrequency {
+        /// The tone (scenario order) furthest off.
+        tone: u8,
+    },
 }
 
 /// Outcome of one window.

@@ -24,12 +24,19 @@ use crate::sampling;
 use crate::summary::Summary;
 
 use source::SampleSource;
-use tone_bank::{MAX_CHANNELS, MAX_TONES, ToneBank};
+use tone_bank::{FrequencyProbe, MAX_CHANNELS, MAX_TONES, ToneBank};
 
 /// A channel whose sample-to-sample change carries this fraction (−60 dB) or less of the
 /// liveliest channel's energy over a window is dead ([`Rejection::DeadChannel`]): a live
 /// hydrophone's noise floor alone sits far above it.
 pub const DEAD_CHANNEL_RATIO: f32 = 1e-6;
+/// A tone measured further than this many DFT bins from the bank's tuning retunes the
+/// bank for the next window ([`FrequencyProbe`]).
+pub const RETUNE_BINS: f32 = 0.125;
+/// … and further than this many bins rejects the window ([`Rejection::OffFrequency`]):
+/// measured, offsets past ~0.6 bin leave the posterior confidently wrong (docs/
+/// architecture.md, "Field recordings").
+pub const OFF_FREQUENCY_BINS: f32 = 0.5;
 
 /// Largest per-observation context (condition and cached first-layer products).
 pub const MAX_CONTEXT: usize = 1024;
@@ -143,6 +150,8 @@ impl core::fmt::Display for SetupError {
 pub struct Pipeline<'m> {
     model: &'m Model<'m>,
     bank: ToneBank,
+    probe: FrequencyProbe,
+    sample_rate_hz: f32,
     config: PipelineConfig,
     sequence: u32,
     scratch: Scratch,
@@ -175,6 +184,8 @@ impl<'m> Pipeline<'m> {
         Self {
             model,
             bank: ToneBank::idle(),
+            probe: FrequencyProbe::idle(),
+            sample_rate_hz: 1.0,
             config,
             sequence: 0,
             scratch: Scratch::new(),
@@ -223,7 +234,14 @@ impl<'m> Pipeline<'m> {
         }
         self.bank
             .configure(h.features.tones_hz.iter(), channels, sample_rate_hz)
-            .map_err(|_| SetupError::Capacity)
+            .map_err(|_| SetupError::Capacity)?;
+        self.probe.configure(
+            h.features.tones_hz.iter(),
+            sample_rate_hz,
+            self.config.frame_len,
+        );
+        self.sample_rate_hz = sample_rate_hz;
+        Ok(())
     }
 
     /// Correct each channel's measured amplitude at each tone by a complex factor
@@ -276,6 +294,7 @@ impl<'m> Pipeline<'m> {
         let mut change = [0.0f32; MAX_CHANNELS];
         let mut previous: Option<[f32; MAX_CHANNELS]> = None;
         self.bank.reset();
+        self.probe.reset();
         for _ in 0..self.config.snapshots {
             for _ in 0..self.config.frame_len {
                 let status = source.read(&mut codes[..channels])?;
@@ -294,9 +313,25 @@ impl<'m> Pipeline<'m> {
                 }
                 previous = Some(x);
                 self.bank.push(&x[..channels]);
+                self.probe.push(&x[..channels]);
             }
             self.bank.end_snapshot();
+            self.probe.end_snapshot();
         }
+        // where the tones really were: the window is judged on it, the next one retuned
+        let bin_hz = self.sample_rate_hz / self.config.frame_len.max(1) as f32;
+        let mut offsets = [0.0f32; MAX_TONES];
+        self.probe.offsets(&mut offsets);
+        let mut loudest = [0u8; MAX_TONES];
+        self.bank.loudest_channels(&mut loudest);
+        self.probe.set_channels(&loudest);
+        let (worst_tone, worst) = offsets
+            .iter()
+            .enumerate()
+            .fold(
+                (0, 0.0f32),
+                |(i, m), (j, d)| if d.abs() > m { (j, d.abs()) } else { (i, m) },
+            );
         self.sequence = self.sequence.wrapping_add(1);
         let total = (self.config.frame_len as f32) * (self.config.snapshots as f32);
         let mut report = Report {
@@ -322,6 +357,10 @@ impl<'m> Pipeline<'m> {
                 })
             } else if let Some(c) = dead {
                 Err(Rejection::DeadChannel { channel: c as u8 })
+            } else if worst > OFF_FREQUENCY_BINS * bin_hz {
+                Err(Rejection::OffFrequency {
+                    tone: worst_tone as u8,
+                })
             } else if dropped > self.config.max_dropped {
                 Err(Rejection::DroppedFrames)
             } else {
@@ -335,6 +374,16 @@ impl<'m> Pipeline<'m> {
                 }
             }
             Err(why) => report.status = Status::Rejected(why),
+        }
+        if worst > RETUNE_BINS * bin_hz {
+            self.probe.retune(&offsets);
+            let tuned = self.probe.tuned_hz();
+            // the same tones and channels as configured: cannot exceed the capacity
+            let _ = self.bank.configure(
+                tuned.iter().copied(),
+                self.bank.channels(),
+                self.sample_rate_hz,
+            );
         }
         Ok(report)
     }
