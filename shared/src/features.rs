@@ -185,6 +185,19 @@ pub struct Goertzel {
 }
 
 impl Goertzel {
+    /// A detector of nothing, every field zero, for the unused slots of fixed-size banks
+    /// (never read): filling them is then a memset rather than a constructor call per
+    /// slot, which cost the buoy 8.5 KB of flash.
+    pub const IDLE: Self = Self {
+        cycles_per_sample: 0.0,
+        coeff: 0.0,
+        sin_w: 0.0,
+        cos_w: 0.0,
+        s1: 0.0,
+        s2: 0.0,
+        n: 0,
+    };
+
     /// A detector for `freq_hz` at sampling rate `sample_rate_hz`.
     pub fn new(freq_hz: f32, sample_rate_hz: f32) -> Self {
         let cycles_per_sample = f64::from(freq_hz) / f64::from(sample_rate_hz);
@@ -220,6 +233,14 @@ impl Goertzel {
         let [re, im] = self.finish();
         let p = crate::acoustics::amplitude_from_dft(num_complex::Complex::new(re, im), n);
         [p.re, p.im]
+    }
+
+    /// Forget the samples pushed so far (what [`Goertzel::finish`] does after its value,
+    /// without computing it).
+    pub fn clear(&mut self) {
+        self.s1 = 0.0;
+        self.s2 = 0.0;
+        self.n = 0;
     }
 
     /// The DFT value `[re, im]` of the samples pushed so far; resets the detector.

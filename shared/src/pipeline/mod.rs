@@ -232,14 +232,20 @@ impl<'m> Pipeline<'m> {
                 }
             }
         }
-        self.bank
-            .configure(h.features.tones_hz.iter(), channels, sample_rate_hz)
-            .map_err(|_| SetupError::Capacity)?;
+        if h.features.tones() > MAX_TONES {
+            return Err(SetupError::Capacity);
+        }
         self.probe.configure(
             h.features.tones_hz.iter(),
             sample_rate_hz,
             self.config.frame_len,
         );
+        // from the probe's tunings (here the nominal tones), as every retune does: one
+        // copy of `configure` in the buoy's flash
+        let tuned = self.probe.tuned_hz();
+        self.bank
+            .configure(tuned.iter().copied(), channels, sample_rate_hz)
+            .map_err(|_| SetupError::Capacity)?;
         self.sample_rate_hz = sample_rate_hz;
         Ok(())
     }

@@ -44,7 +44,7 @@ pub struct CapacityError {
 
 /// The filter parked in unused (tone, channel) slots.
 fn idle_filter() -> Goertzel {
-    Goertzel::new(1.0, 2.0)
+    Goertzel::IDLE
 }
 
 impl ToneBank {
@@ -153,7 +153,7 @@ impl ToneBank {
     pub fn reset(&mut self) {
         for row in self.filters.iter_mut() {
             for g in row.iter_mut() {
-                let _ = g.finish();
+                g.clear();
             }
         }
         self.csdm = [[[Complex32::new(0.0, 0.0); MAX_CHANNELS]; MAX_CHANNELS]; MAX_TONES];
@@ -279,6 +279,7 @@ impl FrequencyProbe {
         self.tune();
     }
 
+    #[inline(never)]
     fn tune(&mut self) {
         for (row, &f) in self.filters.iter_mut().zip(&self.tuned_hz).take(self.tones) {
             let h = self.spacing_hz;
@@ -299,8 +300,9 @@ impl FrequencyProbe {
         }
     }
 
-    /// Feed one multi-channel sample.
-    #[inline]
+    /// Feed one multi-channel sample (not inlined: the buoy's flash; unrolled into the
+    /// sample loop it costs ~10 KB).
+    #[inline(never)]
     pub fn push(&mut self, sample: &[f32]) {
         // Parzen: x = distance from the frame's centre in half-frames
         let n = self.frame_len as f32;
@@ -321,6 +323,7 @@ impl FrequencyProbe {
     }
 
     /// End a frame: its powers join the window's.
+    #[inline(never)]
     pub fn end_snapshot(&mut self) {
         for (row, p) in self
             .filters
@@ -337,10 +340,11 @@ impl FrequencyProbe {
     }
 
     /// Forget the window's powers (and any partial frame).
+    #[inline(never)]
     pub fn reset(&mut self) {
         for row in self.filters.iter_mut() {
             for g in row.iter_mut() {
-                let _ = g.finish();
+                g.clear();
             }
         }
         self.power = [[0.0; 3]; MAX_TONES];
@@ -352,6 +356,7 @@ impl FrequencyProbe {
     /// takes the median of the other tones' offsets: Doppler and a drifting projector move
     /// every tone alike, and a tone left off frequency would silently spoil the features.
     /// Zero when no tone is informative.
+    #[inline(never)]
     pub fn offsets(&self, out: &mut [f32]) {
         let limit = self.spacing_hz * Self::MAX_RETUNE_BINS;
         let mut known = [0.0f32; MAX_TONES];
@@ -382,8 +387,16 @@ impl FrequencyProbe {
         if n_known == 0 {
             return;
         }
+        // insertion sort of ≤ 16 values: `sort_unstable_by` would cost the buoy kilobytes
+        // of flash for this
         let known = &mut known[..n_known];
-        known.sort_unstable_by(f32::total_cmp);
+        for i in 1..n_known {
+            let mut j = i;
+            while j > 0 && known[j - 1] > known[j] {
+                known.swap(j - 1, j);
+                j -= 1;
+            }
+        }
         let median = if n_known % 2 == 1 {
             known[n_known / 2]
         } else {
@@ -398,6 +411,7 @@ impl FrequencyProbe {
 
     /// Move each tone's tuning by `offsets` (Hz), within [`Self::MAX_RETUNE_BINS`] of its
     /// nominal frequency; resets the probes.
+    #[inline(never)]
     pub fn retune(&mut self, offsets: &[f32]) {
         let limit = self.spacing_hz * Self::MAX_RETUNE_BINS;
         for ((t, &n), &d) in self
