@@ -213,8 +213,10 @@ impl ToneBank {
     }
 }
 
-/// Log-amplitude curvature below which a probe triple is taken for noise.
-const MIN_CURVATURE: f32 = 0.1;
+/// The log-amplitude curvature `2·l(f) − l(f − bin) − l(f + bin)` of a tone's lobe under
+/// the Parzen window: 0.84 at its peak, 0.84–1.9 within two bins of it; a triple outside
+/// this band is noise (flat, or erratic).
+const LOBE_CURVATURE: (f32, f32) = (0.5, 2.5);
 
 /// Where each tone really is, for Doppler and drifting projectors: three Goertzel filters
 /// per tone on one channel (the one that received the tone loudest in the last window), at the tuned frequency and half a DFT bin either side,
@@ -351,39 +353,31 @@ impl FrequencyProbe {
         self.pos = 0;
     }
 
-    /// Each tone's estimated offset from its tuning, Hz, into `out`. A tone whose probe
-    /// triple is flat (noise: the tone is weak, or lost in a null of the frame's response)
-    /// takes the median of the other tones' offsets: Doppler and a drifting projector move
-    /// every tone alike, and a tone left off frequency would silently spoil the features.
-    /// Zero when no tone is informative.
-    #[inline(never)]
+    /// Each tone's estimated offset from its tuning, Hz, into `out`. Doppler and a
+    /// drifting projector move every tone alike, so the tones vote: a tone whose triple
+    /// is a lobe (its log curvature in the band a tone's lobe has; noise is flat or
+    /// erratic) keeps its own estimate when it lies within half a bin of the median of
+    /// such estimates; any other tone (weak, on a poor channel, or a noise outlier)
+    /// takes the median. Zero when no tone is informative.
     pub fn offsets(&self, out: &mut [f32]) {
         let limit = self.spacing_hz * Self::MAX_RETUNE_BINS;
         let mut known = [0.0f32; MAX_TONES];
         let mut n_known = 0;
-        let mut informative = [false; MAX_TONES];
-        for ((o, p), inf) in out
-            .iter_mut()
-            .zip(&self.power)
-            .zip(informative.iter_mut())
-            .take(self.tones)
-        {
-            *o = 0.0;
+        let mut own = [f32::NAN; MAX_TONES];
+        for (o, p) in own.iter_mut().zip(&self.power).take(self.tones) {
             if !p.iter().all(|v| v.is_finite() && *v > 0.0) {
                 continue;
             }
             // log amplitudes: ½·ln(power)
             let [lm, l0, lp] = p.map(|v| 0.5 * libm::logf(v));
             let curvature = 2.0 * l0 - lm - lp;
-            // a tone's lobe is clearly curved (0.82 at the peak of the Parzen window's);
-            // noise alone is flat
-            if curvature > MIN_CURVATURE {
+            if (LOBE_CURVATURE.0..=LOBE_CURVATURE.1).contains(&curvature) {
                 *o = (self.spacing_hz * (lp - lm) / (2.0 * curvature)).clamp(-limit, limit);
-                *inf = true;
                 known[n_known] = *o;
                 n_known += 1;
             }
         }
+        out.iter_mut().take(self.tones).for_each(|o| *o = 0.0);
         if n_known == 0 {
             return;
         }
@@ -402,10 +396,12 @@ impl FrequencyProbe {
         } else {
             0.5 * (known[n_known / 2 - 1] + known[n_known / 2])
         };
-        for (o, inf) in out.iter_mut().zip(&informative).take(self.tones) {
-            if !inf {
-                *o = median;
-            }
+        for (o, &e) in out.iter_mut().zip(&own).take(self.tones) {
+            *o = if (e - median).abs() <= 0.5 * self.spacing_hz {
+                e
+            } else {
+                median
+            };
         }
     }
 
