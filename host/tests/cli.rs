@@ -29,7 +29,7 @@ fn stderr(o: &Output) -> String {
 }
 
 /// The subcommands in workflow order.
-const WORKFLOW: [&str; 12] = [
+const WORKFLOW: [&str; 13] = [
     "forward",
     "simulate",
     "train",
@@ -41,6 +41,7 @@ const WORKFLOW: [&str; 12] = [
     "observe",
     "synth",
     "invert",
+    "replay",
     "listen",
 ];
 

@@ -56,6 +56,31 @@ pub fn selftest() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A buoy summary equals `host`'s JSON summary (mean, std, q05, q50, q95) within 1e-4
+/// relative to max(1, |v|); `what` and `engine` name them in the error.
+fn summary_agrees(
+    buoy: &vina_core::summary::SummaryValues,
+    host: &serde_json::Value,
+    what: &str,
+    engine: &str,
+) -> anyhow::Result<()> {
+    for (field, b) in [
+        ("mean", buoy.mean),
+        ("std", buoy.std),
+        ("q05", buoy.q05),
+        ("q50", buoy.q50),
+        ("q95", buoy.q95),
+    ] {
+        let v = host[field]
+            .as_f64()
+            .with_context(|| format!("{engine}: {what}: no summary field {field}"))?;
+        if (v - f64::from(b)).abs() / v.abs().max(1.0) > 1e-4 {
+            bail!("{what} {field}: buoy {b} vs {engine} {v}");
+        }
+    }
+    Ok(())
+}
+
 /// Decode the report frames of a byte stream (0x00-delimited COBS frames).
 pub fn decode_frames(stream: &[u8]) -> anyhow::Result<Vec<Report>> {
     stream
@@ -208,22 +233,8 @@ pub fn qemu_check() -> anyhow::Result<()> {
     }
     for (r, h) in reports.iter().zip(&host) {
         for (i, p) in r.parameters.iter().enumerate() {
-            let hp = &h["parameters"][i];
-            for (field, buoy) in [
-                ("mean", p.mean),
-                ("std", p.std),
-                ("q05", p.q05),
-                ("q50", p.q50),
-                ("q95", p.q95),
-            ] {
-                let v = hp[field].as_f64().context("vina replay summary field")?;
-                if (v - f64::from(buoy)).abs() / v.abs().max(1.0) > 1e-4 {
-                    bail!(
-                        "report {} parameter {i} {field}: buoy {buoy} vs vina replay {v}",
-                        r.sequence
-                    );
-                }
-            }
+            let what = format!("report {} parameter {i}", r.sequence);
+            summary_agrees(p, &h["parameters"][i], &what, "vina replay")?;
         }
     }
     eprintln!(
@@ -260,20 +271,8 @@ pub fn qemu_check() -> anyhow::Result<()> {
         let host: serde_json::Value = serde_json::from_str(&out)?;
         let names = ["water_depth_m", "water_sound_speed_mps"];
         for (p, name) in r.parameters.iter().zip(names) {
-            let h = &host["summary"][name];
-            for (field, buoy) in [
-                ("mean", p.mean),
-                ("std", p.std),
-                ("q05", p.q05),
-                ("q50", p.q50),
-                ("q95", p.q95),
-            ] {
-                let v = h[field].as_f64().context("summary field")?;
-                let err = (v - f64::from(buoy)).abs() / v.abs().max(1.0);
-                if err > 1e-4 {
-                    bail!("report {seq} {name} {field}: buoy {buoy} vs vina invert {v}");
-                }
-            }
+            let what = format!("report {seq} {name}");
+            summary_agrees(p, &host["summary"][name], &what, "vina invert")?;
         }
         eprintln!(
             "report {seq}: truth inside both 90 % intervals; summary equals vina invert --engine core (seed {seed})"
