@@ -167,7 +167,8 @@ impl Tide {
 /// recording gives at least one report.
 pub fn default_seconds(sample_rate_hz: f64, frame_len: usize) -> f64 {
     let snapshots = vina_core::pipeline::PipelineConfig::default().snapshots as usize;
-    ((snapshots + 1) * frame_len) as f64 / sample_rate_hz
+    // (a zero frame length is refused by its own check, not through the duration)
+    ((snapshots + 1) * frame_len.max(1)) as f64 / sample_rate_hz
 }
 
 /// The ADC codes, interleaved by channel, and the clean pressure used.
