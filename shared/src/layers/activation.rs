@@ -53,9 +53,11 @@ impl Activation {
             // a compare and a select (`f32::max` costs ~18 instructions a value on the
             // Cortex-M4: its NaN rule goes through a library call); the same values,
             // NaN included (max(NaN, 0) = 0)
-            Self::Relu => values
-                .iter_mut()
-                .for_each(|v| *v = if *v > 0.0 { *v } else { 0.0 }),
+            Self::Relu => values.iter_mut().for_each(|v| {
+                if *v <= 0.0 || v.is_nan() {
+                    *v = 0.0
+                }
+            }),
             Self::LeakyRelu(slope) => values.iter_mut().for_each(|v| {
                 if *v < 0.0 {
                     *v *= slope
