@@ -141,12 +141,20 @@ impl<'m, 'a> Batched<'m, 'a> {
                         p.inverse(row.as_slice_mut().unwrap_or_default(), &mut tmp)?;
                     }
                 }
-                FlowLayer::Coupling { block, .. } => {
-                    let subnets = m.subnets(layer);
+                FlowLayer::Coupling {
+                    block,
+                    subnet_layers,
+                    first_dense,
+                    ..
+                } => {
+                    // the subnets' layers in the model's dense sequence
+                    let a = usize::from(*first_dense);
+                    let b = a + usize::from(subnet_layers[0]);
+                    let subnets = [a..b, b..b + usize::from(subnet_layers[1])];
                     let first = m.first_inputs(layer, cond)?;
                     let (len1, _) = block.split();
                     // vina_core's Coupling::inverse, stage by stage over the block
-                    let st = self.subnet(subnets[0], v.slice(s![.., ..len1]), first[0])?;
+                    let st = self.subnet(subnets[0].clone(), v.slice(s![.., ..len1]), first[0])?;
                     for (mut row, st) in v.rows_mut().into_iter().zip(st.rows()) {
                         let row = row.as_slice_mut().unwrap_or_default();
                         affine_inverse(
@@ -156,7 +164,8 @@ impl<'m, 'a> Batched<'m, 'a> {
                         );
                     }
                     if block.style == CouplingStyle::Glow {
-                        let st = self.subnet(subnets[1], v.slice(s![.., len1..]), first[1])?;
+                        let st =
+                            self.subnet(subnets[1].clone(), v.slice(s![.., len1..]), first[1])?;
                         for (mut row, st) in v.rows_mut().into_iter().zip(st.rows()) {
                             let row = row.as_slice_mut().unwrap_or_default();
                             affine_inverse(
@@ -182,17 +191,20 @@ impl<'m, 'a> Batched<'m, 'a> {
         Ok(())
     }
 
-    /// A subnet over the rows of `input`: `vina_core::layers::mlp::run` as GEMMs.
+    /// A subnet (`layers`: its range in the model's dense sequence) over the rows of
+    /// `input`: `vina_core::layers::mlp::run` as GEMMs.
     fn subnet(
         &self,
-        dense: &[Dense<'_>],
+        layers: core::ops::Range<usize>,
         input: ArrayView2<'_, f32>,
         first: FirstLayerInput<'_>,
     ) -> Result<Array2<f32>, ModelError> {
-        let base = self.index_of(dense)?;
+        let layers = self.layers.get(layers).ok_or(ModelError::Malformed {
+            what: "subnet outside the model's dense layers",
+        })?;
         let rows = input.nrows();
         let mut h = input.to_owned();
-        for (i, layer) in self.layers[base..base + dense.len()].iter().enumerate() {
+        for (i, layer) in layers.iter().enumerate() {
             let n_out = layer.wt.ncols();
             let mut out = Array2::<f32>::zeros((rows, n_out));
             // start from the bias, or from the cached `b + W_c·c` of a conditioned first
@@ -228,18 +240,5 @@ impl<'m, 'a> Batched<'m, 'a> {
             h = out;
         }
         Ok(h)
-    }
-
-    /// Index of `dense`'s first layer in the model's dense sequence.
-    fn index_of(&self, dense: &[Dense<'_>]) -> Result<usize, ModelError> {
-        let all = self.model.dense_layers();
-        let first = dense.first().ok_or(ModelError::Malformed {
-            what: "empty subnet",
-        })?;
-        all.iter()
-            .position(|d| core::ptr::eq(d, first))
-            .ok_or(ModelError::Malformed {
-                what: "subnet outside the model's dense layers",
-            })
     }
 }

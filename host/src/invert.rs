@@ -226,20 +226,15 @@ pub const TONE_POWER_LIMIT_DB: f64 = 20.0;
 /// Fewest draws a summary (sd, quantiles) is defined for.
 pub const MIN_DRAWS: usize = 2;
 
-/// The support of one parameter's prior, with its name (`vina_core::parameters::Support`,
-/// the rule the buoy counts with); ±∞ (`null` in JSON) when unbounded.
+/// The support of one parameter's prior with its name: `vina_core::parameters::Support`,
+/// the rule the buoy counts with; ±∞ (`null` in JSON) when unbounded.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Support {
     /// Parameter name.
     pub parameter: String,
-    /// Lower bound.
-    pub min: f64,
-    /// Whether `min` itself is inside.
-    pub min_inclusive: bool,
-    /// Upper bound.
-    pub max: f64,
-    /// Where the bounds come from.
-    pub source: SupportSource,
+    /// The bounds and where they come from.
+    #[serde(flatten)]
+    pub support: parameters::Support,
 }
 
 impl Support {
@@ -250,36 +245,20 @@ impl Support {
             .param_names
             .split(',')
             .enumerate()
-            .map(|(j, name)| {
-                let s = model.support(j);
-                Self {
-                    parameter: name.to_owned(),
-                    min: f64::from(s.min),
-                    min_inclusive: s.min_inclusive,
-                    max: f64::from(s.max),
-                    source: s.source,
-                }
+            .map(|(j, name)| Self {
+                parameter: name.to_owned(),
+                support: model.support(j),
             })
             .collect()
     }
 
-    fn core(&self) -> parameters::Support {
-        // exact: the bounds came from f32 (`Support::of`)
-        parameters::Support {
-            min: self.min as f32,
-            min_inclusive: self.min_inclusive,
-            max: self.max as f32,
-            source: self.source,
-        }
-    }
-
     /// Whether `x` is a finite value inside the support.
     pub fn contains(&self, x: f32) -> bool {
-        self.core().contains(x)
+        self.support.contains(x)
     }
 
     fn describe(&self) -> &'static str {
-        match self.source {
+        match self.support.source {
             SupportSource::Template => "the prior of the model file's environment template",
             SupportSource::ParameterTable => {
                 "the parameter's physical bound; the model file carries no environment template"
@@ -291,8 +270,9 @@ impl Support {
     }
 
     fn interval(&self) -> String {
-        let open = if self.min_inclusive { '[' } else { '(' };
-        format!("{open}{}, {}]", self.min, self.max)
+        let s = &self.support;
+        let open = if s.min_inclusive { '[' } else { '(' };
+        format!("{open}{}, {}]", s.min, s.max)
     }
 }
 

@@ -342,7 +342,7 @@ pub fn run(o: &ReplayOptions) -> anyhow::Result<()> {
                 vrec,
                 run_source(
                     &model,
-                    ReplaySource(source),
+                    source,
                     recording.frames,
                     o,
                     config,
@@ -537,28 +537,9 @@ fn read_truth(path: &Path) -> anyhow::Result<TruthTrack> {
     })
 }
 
-/// `Replay` with the error type the source runner takes.
-struct ReplaySource<'a>(Replay<'a>);
-
-impl SampleSource for ReplaySource<'_> {
-    type Error = ();
-    fn channels(&self) -> usize {
-        self.0.channels()
-    }
-    fn sample_rate_hz(&self) -> f32 {
-        self.0.sample_rate_hz()
-    }
-    fn full_scale(&self) -> i32 {
-        self.0.full_scale()
-    }
-    fn read(&mut self, out: &mut [i32]) -> Result<SampleStatus, ()> {
-        self.0.read(out).map_err(|_| ())
-    }
-}
-
 /// The buoy's replay loop over `source` (`frames` long), receivers picked by `--channels`.
 #[allow(clippy::too_many_arguments)]
-fn run_source<S: SampleSource<Error = ()>>(
+fn run_source<S: SampleSource>(
     model: &Model<'_>,
     source: S,
     frames: usize,

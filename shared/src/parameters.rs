@@ -117,7 +117,7 @@ pub enum SupportSource {
 /// The values a posterior draw of one parameter may take: `[min, max]` (`min` excluded
 /// when the physical bound excludes it), ±∞ when unbounded. Host and buoy count draws
 /// outside it with the same rule (docs/architecture.md, "Answers a user can trust").
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Support {
     /// Lower bound.
     pub min: f32,
