@@ -291,6 +291,19 @@ Example:
         /// The tide's period T, s (default: the M2 tide, 44,714 s).
         #[arg(long, value_name = "T", requires = "tide_m", default_value_t = crate::synth::Tide::M2_PERIOD_S)]
         tide_period_s: f64,
+        /// Interfering lines at these frequencies, Hz (mains hum, a ship's machinery),
+        /// e.g. 50,150: on every channel with its own phase.
+        #[arg(long, value_delimiter = ',')]
+        interferer_hz: Vec<f64>,
+        /// The interferers' level re the tones' mean received amplitude, dB.
+        #[arg(long, default_value_t = 20.0, allow_hyphen_values = true)]
+        interferer_db: f64,
+        /// Impulsive noise (snapping shrimp): clicks per second on each channel.
+        #[arg(long, default_value_t = 0.0)]
+        clicks_per_s: f64,
+        /// The clicks' median peak re the noise's standard deviation, dB (spread ±10 dB).
+        #[arg(long, default_value_t = 40.0, allow_hyphen_values = true)]
+        click_db: f64,
     },
     /// Posterior samples for one observation on the host (the buoy's code and seeds).
     #[command(after_help = "\
@@ -705,8 +718,23 @@ fn run(command: Command) -> anyhow::Result<()> {
             channel_gain,
             channel_phase_deg,
             tone_offset_hz,
+            interferer_hz,
+            interferer_db,
+            clicks_per_s,
+            click_db,
         } => {
             let opt = crate::synth::SynthOptions {
+                interferers: interferer_hz
+                    .iter()
+                    .map(|&hz| crate::synth::Interferer {
+                        hz,
+                        db: interferer_db,
+                    })
+                    .collect(),
+                clicks: (clicks_per_s != 0.0).then_some(crate::synth::Clicks {
+                    per_s: clicks_per_s,
+                    db: click_db,
+                }),
                 seconds: seconds
                     .unwrap_or_else(|| crate::synth::default_seconds(sample_rate, frame_len)),
                 wav,

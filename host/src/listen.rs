@@ -73,6 +73,7 @@ pub fn to_json(r: &Report, names: Option<&[String]>) -> serde_json::Value {
         "clipped_samples": r.clipped_samples,
         "non_finite_values": r.non_finite_values,
         "dropped_frames": r.dropped_frames,
+        "blanked_samples": r.blanked_samples,
         "parameters": params,
         "refined": refined,
     })

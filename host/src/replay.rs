@@ -267,6 +267,7 @@ pub fn run(o: &ReplayOptions) -> anyhow::Result<()> {
             "status",
             "clipped_samples",
             "dropped_frames",
+            "blanked_samples",
         ]
         .into_iter()
         .map(str::to_owned)
@@ -609,6 +610,7 @@ fn csv_row(r: &Report, start: f64, end: f64) -> String {
         status_text(r),
         r.clipped_samples.to_string(),
         r.dropped_frames.to_string(),
+        r.blanked_samples.to_string(),
     ];
     for s in &r.parameters {
         cells.extend([s.mean, s.std, s.q05, s.q50, s.q95].map(|v| v.to_string()));
@@ -637,6 +639,12 @@ fn text_line(r: &Report, names: &[String], start: f64, end: f64) -> String {
     line.push_str(&parts.join(", "));
     if r.refined.is_some() {
         line.push_str(" (refined)");
+    }
+    if r.blanked_samples > 0 {
+        line.push_str(&format!(
+            " ({} samples blanked as impulsive)",
+            r.blanked_samples
+        ));
     }
     line
 }

@@ -109,6 +109,32 @@ pub struct SynthOptions {
     /// Every tone received this many Hz off its nominal frequency (Doppler from a moving
     /// source, or a drifting projector); 0: on frequency.
     pub tone_offset_hz: f64,
+    /// Interfering lines (a ship's machinery, mains hum): each its own frequency, on every
+    /// channel with its own phase, never phase-locked to the source.
+    pub interferers: Vec<Interferer>,
+    /// Impulsive noise (snapping shrimp, cable strum), or none.
+    pub clicks: Option<Clicks>,
+}
+
+/// An interfering line: `hz`, its amplitude on every channel `db` above the tones' mean
+/// received amplitude.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Interferer {
+    /// Frequency, Hz.
+    pub hz: f64,
+    /// Level re the tones' mean received amplitude, dB.
+    pub db: f64,
+}
+
+/// Impulsive noise: on each channel independently, clicks at Poisson times (`per_s` a
+/// second), each one sample of random sign whose peak is `db` re the noise's standard
+/// deviation, spread ±10 dB (uniform in dB) around it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Clicks {
+    /// Mean clicks per second on each channel.
+    pub per_s: f64,
+    /// Median peak re the noise's standard deviation, dB.
+    pub db: f64,
 }
 
 /// `--channel-gain` and `--channel-phase-deg` as each channel's response `g·e^{iφ}`
@@ -208,6 +234,24 @@ pub fn synthesize(
             opt.channel_response.len()
         )));
     }
+    if let Some(i) = opt
+        .interferers
+        .iter()
+        .find(|i| !(i.hz > 0.0 && i.hz < nyquist && i.db.is_finite()))
+    {
+        return Err(refuse(format!(
+            "--interferer-hz {} / --interferer-db {}: the frequency must lie between 0 and {nyquist} Hz, the level be finite",
+            i.hz, i.db
+        )));
+    }
+    if let Some(c) = opt.clicks
+        && !(c.per_s >= 0.0 && c.per_s < opt.sample_rate_hz && c.db.is_finite())
+    {
+        return Err(refuse(format!(
+            "--clicks-per-s {} / --click-db {}: the rate must be at least 0 and below the sample rate, the level finite",
+            c.per_s, c.db
+        )));
+    }
     let p = pressure_at(truth)?;
     // with a tide, the field is recomputed every DFT frame at the depth of its middle
     let depth = scn.unknowns().iter().position(|n| *n == "water_depth_m");
@@ -254,6 +298,26 @@ pub fn synthesize(
         .iter()
         .map(|f| std::f64::consts::TAU * (f + opt.tone_offset_hz) / opt.sample_rate_hz)
         .collect();
+    // impairments from their own stream: the same seed gives the same tones and noise
+    // with or without them
+    let mut impair = Rng::new(opt.seed ^ 0x1A3F_0C1E_D5E7_B00B);
+    let mean_amplitude = gain * p.iter().map(|c| c.norm()).sum::<f64>() / p.len().max(1) as f64;
+    let lines: Vec<(f64, Vec<Complex64>)> = opt
+        .interferers
+        .iter()
+        .map(|i| {
+            let a = mean_amplitude * 10f64.powf(i.db / 20.0);
+            let per_channel = (0..r)
+                .map(|_| Complex64::from_polar(a, std::f64::consts::TAU * impair.uniform_f64()))
+                .collect();
+            (
+                std::f64::consts::TAU * i.hz / opt.sample_rate_hz,
+                per_channel,
+            )
+        })
+        .collect();
+    let click_probability = opt.clicks.map_or(0.0, |c| c.per_s / opt.sample_rate_hz);
+    let click_db = opt.clicks.map_or(0.0, |c| c.db);
     let fs = f64::from(FULL_SCALE);
     let mut codes = Vec::with_capacity(frames * r);
     let mut p_now = p.clone();
@@ -277,6 +341,18 @@ pub fn synthesize(
                 v += gain * tone_signal(response * phases[t] * p_now[t * r + ch], w * k as f64);
             }
             v += noise_std * rng.normal_f64();
+            for (w, per_channel) in &lines {
+                v += tone_signal(per_channel[ch], w * k as f64);
+            }
+            if click_probability > 0.0 && impair.uniform_f64() < click_probability {
+                let db = click_db + 20.0 * impair.uniform_f64() - 10.0;
+                let sign = if impair.uniform_f64() < 0.5 {
+                    -1.0
+                } else {
+                    1.0
+                };
+                v += sign * noise_std * 10f64.powf(db / 20.0);
+            }
             codes.push((v * fs).round().clamp(-fs, fs - 1.0) as i32);
         }
     }

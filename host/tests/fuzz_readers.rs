@@ -749,6 +749,7 @@ fn report_stream_never_panics() {
                 clipped_samples: 0,
                 non_finite_values: 0,
                 dropped_frames: 0,
+                blanked_samples: 0,
                 status: Status::Posterior,
                 parameters: heapless::Vec::new(),
                 refined: None,

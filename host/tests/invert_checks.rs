@@ -634,6 +634,7 @@ fn the_buoy_counts_draws_outside_the_prior_as_invert_does() {
         clipped_samples: 0,
         non_finite_values: 0,
         dropped_frames: 0,
+        blanked_samples: 0,
         status: Status::Posterior,
         parameters: summaries.iter().map(Summary::values).collect(),
         refined: None,

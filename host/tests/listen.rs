@@ -19,6 +19,7 @@ fn report(seq: u32) -> Report {
         clipped_samples: 0,
         non_finite_values: 0,
         dropped_frames: 0,
+        blanked_samples: 0,
         status: Status::Posterior,
         parameters,
         refined: None,

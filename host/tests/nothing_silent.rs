@@ -472,6 +472,7 @@ fn frame(seq: u32) -> Vec<u8> {
         clipped_samples: 0,
         non_finite_values: 0,
         dropped_frames: 0,
+        blanked_samples: 0,
         status: Status::Posterior,
         parameters,
         refined: None,

@@ -225,13 +225,13 @@ impl Goertzel {
         self.n = self.n.saturating_add(1);
     }
 
-    /// The tone's model amplitude P = 2·X/N `[re, im]` of the samples pushed so far, in the
-    /// forward model's time convention ([`crate::acoustics::amplitude_from_dft`]); resets
-    /// the detector.
-    pub fn finish_amplitude(&mut self) -> [f32; 2] {
-        let n = self.n;
+    /// The tone's model amplitude P = 2·X/Σw `[re, im]` of the (windowed) samples pushed
+    /// so far, whose window weights sum to `window_sum` (the count for an unwindowed
+    /// frame), in the forward model's time convention
+    /// ([`crate::acoustics::amplitude_from_dft`]); resets the detector.
+    pub fn finish_amplitude(&mut self, window_sum: f32) -> [f32; 2] {
         let [re, im] = self.finish();
-        let p = crate::acoustics::amplitude_from_dft(num_complex::Complex::new(re, im), n);
+        let p = crate::acoustics::amplitude_from_dft(num_complex::Complex::new(re, im), window_sum);
         [p.re, p.im]
     }
 

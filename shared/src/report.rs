@@ -72,6 +72,12 @@ pub enum Rejection {
         /// The tone (scenario order) furthest off.
         tone: u8,
     },
+    /// More than a quarter of a channel's samples were impulsive (clicks cut out before
+    /// the tone bank): too little signal left to trust.
+    Impulsive {
+        /// The channel (receiver index, shallowest first) with the most blanked samples.
+        channel: u8,
+    },
 }
 
 /// Outcome of one window.
@@ -100,6 +106,8 @@ pub struct Report {
     pub non_finite_values: u32,
     /// Frames lost by the acquisition in the window.
     pub dropped_frames: u32,
+    /// Samples (over all channels) cut out of the window as impulsive noise.
+    pub blanked_samples: u32,
     /// Outcome.
     pub status: Status,
     /// Posterior summary per parameter, model order (empty when rejected).
@@ -190,6 +198,7 @@ mod tests {
             clipped_samples: u32::MAX,
             non_finite_values: u32::MAX,
             dropped_frames: u32::MAX,
+            blanked_samples: u32::MAX,
             status: Status::Rejected(Rejection::DroppedFrames),
             parameters: parameters.clone(),
             refined: Some(Refined {

@@ -365,6 +365,7 @@ fn random_report(rng: &mut Rng) -> Report {
         clipped_samples: rng.next_u32(),
         non_finite_values: rng.next_u32(),
         dropped_frames: rng.next_u32(),
+        blanked_samples: rng.next_u32(),
         status,
         parameters,
         refined,

@@ -25,7 +25,7 @@ fn wrap(x: f64) -> f64 {
 fn measure(samples: &[f64], f: f64, fs: f64) -> C64 {
     let x: Vec<f32> = samples.iter().map(|&v| v as f32).collect();
     let [re, im] = goertzel(&x, f as f32, fs as f32);
-    amplitude_from_dft(Complex::new(f64::from(re), f64::from(im)), x.len() as u32)
+    amplitude_from_dft(Complex::new(f64::from(re), f64::from(im)), x.len() as f64)
 }
 
 /// One propagating mode (7 Hz in 220 m of water over a 1,700 m/s bottom: mode 2 is cut off

@@ -48,6 +48,8 @@ fn simulate_train_export_synthesize_and_invert_on_the_firmware_pipeline() {
         tide: None,
         channel_response: Vec::new(),
         tone_offset_hz: 0.0,
+        interferers: Vec::new(),
+        clicks: None,
     };
     let (codes, _) = synthesize(&scn, &truth, &opt).unwrap();
     let rec_bytes = Recording::encode(5, 1000.0, FULL_SCALE, &codes);

@@ -71,6 +71,7 @@ fn reports_agree(a: &Report, b: &Report, rel: f32) -> bool {
         a.clipped_samples,
         a.non_finite_values,
         a.dropped_frames,
+        a.blanked_samples,
         a.status,
         a.parameters.len(),
     ) == (
@@ -81,6 +82,7 @@ fn reports_agree(a: &Report, b: &Report, rel: f32) -> bool {
         b.clipped_samples,
         b.non_finite_values,
         b.dropped_frames,
+        b.blanked_samples,
         b.status,
         b.parameters.len(),
     ) && a.parameters.iter().zip(&b.parameters).all(|(p, q)| {

@@ -103,12 +103,17 @@ pub fn tone_signal<T: Real>(p: Complex<T>, omega_t: T) -> T {
     p.re * c - p.im * s
 }
 
-/// The model amplitude P of a tone from its single-bin DFT `X = Σₙ x[n]·e^{−iωn}` over
-/// `samples` samples: for x[n] = Re{P·e^{+iωn}} (an integer number of cycles, or many of
-/// them) X = P·N/2, so P = 2·X/N — unconjugated (see the module's time convention).
-pub fn amplitude_from_dft<T: Real>(dft: Complex<T>, samples: u32) -> Complex<T> {
-    let n = T::from(samples).unwrap_or_else(T::one).max(T::one());
-    dft * (T::lit(2.0) / n)
+/// The model amplitude P of a tone from its single-bin DFT `X = Σₙ wₙ·x[n]·e^{−iωn}`
+/// under a window w whose weights sum to `window_sum` (N for a plain frame of N samples):
+/// for x[n] = Re{P·e^{+iωn}} over many cycles X = P·Σw/2, so P = 2·X/Σw — unconjugated
+/// (see the module's time convention).
+pub fn amplitude_from_dft<T: Real>(dft: Complex<T>, window_sum: T) -> Complex<T> {
+    let sum = if window_sum > T::zero() {
+        window_sum
+    } else {
+        T::one()
+    };
+    dft * (T::lit(2.0) / sum)
 }
 
 /// Transmission loss TL = −20·log10|p| (dB re 1 m) of a FIELD-convention pressure;

@@ -9,6 +9,7 @@
 //! dropped frames, undefined features or a refused model input each produce a report
 //! with [`Status::Rejected`] and no parameters.
 
+pub mod impulses;
 pub mod recording_source;
 pub mod refinement;
 pub mod replay;
@@ -23,6 +24,7 @@ use crate::report::{MAX_PARAMS, Rejection, Report, Status};
 use crate::sampling;
 use crate::summary::Summary;
 
+use impulses::ImpulseBlanker;
 use source::SampleSource;
 use tone_bank::{FrequencyProbe, MAX_CHANNELS, MAX_TONES, ToneBank};
 
@@ -37,6 +39,10 @@ pub const RETUNE_BINS: f32 = 0.125;
 /// measured, offsets past ~0.6 bin leave the posterior confidently wrong (docs/
 /// architecture.md, "Field recordings").
 pub const OFF_FREQUENCY_BINS: f32 = 0.5;
+
+/// A channel with more than this fraction of a window's samples blanked as impulsive is
+/// more impulse than signal ([`Rejection::Impulsive`]).
+pub const MAX_BLANKED_FRACTION: f32 = 0.25;
 
 /// Largest per-observation context (condition and cached first-layer products).
 pub const MAX_CONTEXT: usize = 1024;
@@ -100,7 +106,8 @@ pub enum SetupError {
     },
     /// A calibration without one finite, non-zero factor per tone and receiver.
     Calibration,
-    /// Two tones closer than one DFT bin of a frame (`sample rate / frame_len`): their
+    /// Two tones closer than two DFT bins of a frame (`sample rate / frame_len`), the
+    /// half-width of the Hann window's main lobe: their
     /// filters would measure each other.
     TonesUnresolved {
         /// Their spacing, Hz.
@@ -138,7 +145,7 @@ impl core::fmt::Display for SetupError {
             ),
             Self::TonesUnresolved { spacing_hz, bin_hz } => write!(
                 f,
-                "two tones {} Hz apart are closer than one DFT bin ({} Hz = sample rate / frame length): a longer frame is needed",
+                "two tones {} Hz apart are closer than two DFT bins ({} Hz each = sample rate / frame length): a longer frame is needed",
                 Decimal(spacing_hz),
                 Decimal(bin_hz)
             ),
@@ -151,6 +158,7 @@ pub struct Pipeline<'m> {
     model: &'m Model<'m>,
     bank: ToneBank,
     probe: FrequencyProbe,
+    blanker: ImpulseBlanker,
     sample_rate_hz: f32,
     config: PipelineConfig,
     sequence: u32,
@@ -185,6 +193,7 @@ impl<'m> Pipeline<'m> {
             model,
             bank: ToneBank::idle(),
             probe: FrequencyProbe::idle(),
+            blanker: ImpulseBlanker::new(),
             sample_rate_hz: 1.0,
             config,
             sequence: 0,
@@ -227,7 +236,7 @@ impl<'m> Pipeline<'m> {
         for (i, tone_hz) in h.features.tones_hz.iter().enumerate() {
             for other in h.features.tones_hz.iter().skip(i + 1) {
                 let spacing_hz = (other - tone_hz).abs();
-                if spacing_hz < bin_hz {
+                if spacing_hz < 2.0 * bin_hz {
                     return Err(SetupError::TonesUnresolved { spacing_hz, bin_hz });
                 }
             }
@@ -244,8 +253,14 @@ impl<'m> Pipeline<'m> {
         // copy of `configure` in the buoy's flash
         let tuned = self.probe.tuned_hz();
         self.bank
-            .configure(tuned.iter().copied(), channels, sample_rate_hz)
+            .configure(
+                tuned.iter().copied(),
+                channels,
+                sample_rate_hz,
+                self.config.frame_len,
+            )
             .map_err(|_| SetupError::Capacity)?;
+        self.blanker = ImpulseBlanker::new();
         self.sample_rate_hz = sample_rate_hz;
         Ok(())
     }
@@ -301,6 +316,7 @@ impl<'m> Pipeline<'m> {
         let mut previous: Option<[f32; MAX_CHANNELS]> = None;
         self.bank.reset();
         self.probe.reset();
+        self.blanker.clear_counts();
         for _ in 0..self.config.snapshots {
             for _ in 0..self.config.frame_len {
                 let status = source.read(&mut codes[..channels])?;
@@ -318,7 +334,8 @@ impl<'m> Pipeline<'m> {
                     }
                 }
                 previous = Some(x);
-                self.bank.push(&x[..channels]);
+                let blanked = self.blanker.screen(&mut x[..channels]);
+                self.bank.push(&x[..channels], blanked);
                 self.probe.push(&x[..channels]);
             }
             self.bank.end_snapshot();
@@ -348,6 +365,7 @@ impl<'m> Pipeline<'m> {
             clipped_samples: clipped,
             non_finite_values: 0,
             dropped_frames: dropped,
+            blanked_samples: 0,
             status: Status::Posterior,
             parameters: heapless::Vec::new(),
             refined: None,
@@ -356,6 +374,9 @@ impl<'m> Pipeline<'m> {
         let liveliest = change[..channels].iter().fold(0.0f32, |a, &e| a.max(e));
         let dead =
             (0..channels).find(|&c| liveliest > 0.0 && change[c] <= DEAD_CHANNEL_RATIO * liveliest);
+        let blanked = &self.blanker.blanked()[..channels];
+        report.blanked_samples = blanked.iter().fold(0u32, |a, &b| a.saturating_add(b));
+        let most_blanked = (0..channels).max_by_key(|&c| blanked[c]).unwrap_or(0);
         let outcome =
             if clipped_codes[most_clipped] as f32 > self.config.max_clipped_fraction * total {
                 Err(Rejection::Clipped {
@@ -363,6 +384,10 @@ impl<'m> Pipeline<'m> {
                 })
             } else if let Some(c) = dead {
                 Err(Rejection::DeadChannel { channel: c as u8 })
+            } else if blanked[most_blanked] as f32 > MAX_BLANKED_FRACTION * total {
+                Err(Rejection::Impulsive {
+                    channel: most_blanked as u8,
+                })
             } else if worst > OFF_FREQUENCY_BINS * bin_hz {
                 Err(Rejection::OffFrequency {
                     tone: worst_tone as u8,
@@ -389,6 +414,7 @@ impl<'m> Pipeline<'m> {
                 tuned.iter().copied(),
                 self.bank.channels(),
                 self.sample_rate_hz,
+                self.config.frame_len,
             );
         }
         Ok(report)
