@@ -78,6 +78,13 @@ pub enum Rejection {
         /// The channel (receiver index, shallowest first) with the most blanked samples.
         channel: u8,
     },
+    /// A second source at a tone, too close in frequency for the window to keep out and
+    /// not locked to the source (another ship's line, a second projector): the tone's
+    /// receiver vector is no longer the field of one source.
+    Interference {
+        /// The tone (scenario order) with the strongest second source.
+        tone: u8,
+    },
 }
 
 /// Outcome of one window.

@@ -40,6 +40,13 @@ pub const RETUNE_BINS: f32 = 0.125;
 /// architecture.md, "Field recordings").
 pub const OFF_FREQUENCY_BINS: f32 = 0.5;
 
+/// A tone whose cross-spectral matrix has a second eigenvalue above this fraction of the
+/// first and this many times the noise eigenvalues' mean carries a second source the
+/// window cannot keep out ([`Rejection::Interference`], [`ToneBank::second_source`]):
+/// measured, a line 1.2 bins off a tone 10 dB above it leaves the posterior confidently
+/// wrong (docs/architecture.md, "Field recordings").
+pub const SECOND_SOURCE: (f32, f32) = (0.1, 20.0);
+
 /// A channel with more than this fraction of a window's samples blanked as impulsive is
 /// more impulse than signal ([`Rejection::Impulsive`]).
 pub const MAX_BLANKED_FRACTION: f32 = 0.25;
@@ -394,6 +401,8 @@ impl<'m> Pipeline<'m> {
                 })
             } else if dropped > self.config.max_dropped {
                 Err(Rejection::DroppedFrames)
+            } else if let Some(tone) = self.second_source() {
+                Err(Rejection::Interference { tone })
             } else {
                 self.infer(seed)
             };
@@ -418,6 +427,27 @@ impl<'m> Pipeline<'m> {
             );
         }
         Ok(report)
+    }
+
+    /// The tone with the strongest second source past [`SECOND_SOURCE`], if any.
+    fn second_source(&self) -> Option<u8> {
+        let mut ratios = [[0.0f32; 2]; MAX_TONES];
+        self.bank.second_source(&mut ratios);
+        let mut worst: Option<(u8, f32)> = None;
+        // an opaque count (see `tone_bank::principal`): unrolled over 16 tones, 1 KB
+        for (t, r) in ratios
+            .iter()
+            .enumerate()
+            .take(core::hint::black_box(MAX_TONES))
+        {
+            if r[0] > SECOND_SOURCE.0
+                && r[1] > SECOND_SOURCE.1
+                && worst.is_none_or(|(_, w)| r[0] > w)
+            {
+                worst = Some((t as u8, r[0]));
+            }
+        }
+        worst.map(|(t, _)| t)
     }
 
     /// Features from the accumulated snapshots, then the posterior summaries.
