@@ -769,3 +769,35 @@ fn clicks_are_blanked_and_counted() {
         );
     }
 }
+
+/// Recordings made faster than the tone bank can use (48 and 44.1 kHz: a 4,096-sample
+/// frame's bins would put the tones closer than two apart) are decimated to about the
+/// buoy's 1 kHz, said on stderr, and their windows hold the truth.
+#[test]
+fn a_fast_recording_is_decimated_to_the_buoy_s_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    for (rate, to) in [("48000", "1000 Hz"), ("44100", "1002.27")] {
+        let wav = synth_wav(
+            dir.path(),
+            &format!("fast{rate}.wav"),
+            &["--sample-rate", rate],
+        );
+        let out = vina(&["replay", "--model", &repo(MODEL), "--wav", &wav, "--json"]);
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("decimating") && err.contains(to), "{err}");
+        let r = reports(&String::from_utf8_lossy(&out.stdout));
+        // 140 s: four windows of 32.8 s at the decimated rate
+        assert_eq!(r.len(), 4, "{rate} Hz");
+        for w in &r {
+            assert_eq!(w["status"], "posterior");
+            for (p, t) in w["parameters"].as_array().unwrap().iter().zip(TRUTH) {
+                let (q05, q95) = (p["q05"].as_f64().unwrap(), p["q95"].as_f64().unwrap());
+                assert!(
+                    q05 <= t && t <= q95,
+                    "{rate} Hz: {t} outside [{q05}, {q95}]"
+                );
+            }
+        }
+    }
+}

@@ -121,6 +121,8 @@ pub enum SetupError {
         spacing_hz: f32,
         /// The frame's bin width, Hz (a longer frame or a lower sample rate narrows it).
         bin_hz: f32,
+        /// The highest sample rate at which this frame length resolves them, Hz.
+        max_sample_rate_hz: f32,
     },
 }
 
@@ -150,11 +152,16 @@ impl core::fmt::Display for SetupError {
             Self::Calibration => f.write_str(
                 "the calibration needs one finite, non-zero complex factor per tone and receiver",
             ),
-            Self::TonesUnresolved { spacing_hz, bin_hz } => write!(
+            Self::TonesUnresolved {
+                spacing_hz,
+                bin_hz,
+                max_sample_rate_hz,
+            } => write!(
                 f,
-                "two tones {} Hz apart are closer than two DFT bins ({} Hz each = sample rate / frame length): a longer frame is needed",
+                "two tones {} Hz apart are closer than two DFT bins ({} Hz each = sample rate / frame length): resample the recording to at most {} Hz, or use a longer frame",
                 Decimal(spacing_hz),
-                Decimal(bin_hz)
+                Decimal(bin_hz),
+                Decimal(max_sample_rate_hz)
             ),
         }
     }
@@ -244,7 +251,11 @@ impl<'m> Pipeline<'m> {
             for other in h.features.tones_hz.iter().skip(i + 1) {
                 let spacing_hz = (other - tone_hz).abs();
                 if spacing_hz < 2.0 * bin_hz {
-                    return Err(SetupError::TonesUnresolved { spacing_hz, bin_hz });
+                    return Err(SetupError::TonesUnresolved {
+                        spacing_hz,
+                        bin_hz,
+                        max_sample_rate_hz: 0.5 * spacing_hz * self.config.frame_len as f32,
+                    });
                 }
             }
         }
