@@ -457,29 +457,7 @@ fn dead_and_clipped_channels_are_named_not_inferred() {
 #[test]
 fn a_calibration_file_corrects_channel_gain_and_phase_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = repo("scenarios/gi-pekeris.toml");
-    let synth = |name: &str, errors: &[&str]| {
-        let p = dir.path().join(name);
-        let args = [
-            &[
-                "synth",
-                "--scenario",
-                &scenario,
-                "--truth",
-                "water_depth_m=218.2,water_sound_speed_mps=1561.3",
-                "--seconds",
-                "70",
-                "--seed",
-                "4",
-                "--out",
-                p.to_str().unwrap(),
-            ][..],
-            errors,
-        ]
-        .concat();
-        ok(&args);
-        p.to_str().unwrap().to_owned()
-    };
+    let synth = |name: &str, errors: &[&str]| synth_at(dir.path(), name, "70", "4", errors);
     let clean = synth("clean.wav", &[]);
     let bad = synth(
         "bad.wav",
@@ -595,8 +573,14 @@ fn an_offset_tone_is_rejected_then_tracked() {
     }
 }
 
-/// `vina synth` at the standard truth, seed 6, 140 s (four windows), with `extra` options.
-fn synth_wav(dir: &std::path::Path, name: &str, extra: &[&str]) -> String {
+/// `vina synth` at the standard truth (`seconds` long, `seed`) with `extra` options.
+fn synth_at(
+    dir: &std::path::Path,
+    name: &str,
+    seconds: &str,
+    seed: &str,
+    extra: &[&str],
+) -> String {
     let p = dir.join(name);
     let scenario = repo("scenarios/gi-pekeris.toml");
     let args = [
@@ -607,9 +591,9 @@ fn synth_wav(dir: &std::path::Path, name: &str, extra: &[&str]) -> String {
             "--truth",
             "water_depth_m=218.2,water_sound_speed_mps=1561.3",
             "--seconds",
-            "140",
+            seconds,
             "--seed",
-            "6",
+            seed,
             "--out",
             p.to_str().unwrap(),
         ][..],
@@ -618,6 +602,11 @@ fn synth_wav(dir: &std::path::Path, name: &str, extra: &[&str]) -> String {
     .concat();
     ok(&args);
     p.to_str().unwrap().to_owned()
+}
+
+/// [`synth_at`], 140 s (four windows), seed 6.
+fn synth_wav(dir: &std::path::Path, name: &str, extra: &[&str]) -> String {
+    synth_at(dir, name, "140", "6", extra)
 }
 
 fn replay_json(wav: &str) -> Vec<Value> {
