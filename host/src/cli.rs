@@ -404,21 +404,33 @@ Examples (rec.wav or rec.vrec from a deployment, or from vina synth):
         #[arg(long, requires = "plot")]
         truth: Option<PathBuf>,
     },
-    /// Decode the buoy's report frames (a capture file or a serial device set up with stty).
+    /// Decode the buoy's report frames: raw (COBS) or `frame <hex>` lines, from a capture
+    /// file, standard input or a serial port (docs/report-frame.md).
     #[command(after_help = "\
 Examples (frames.bin from the firmware, firmware/README.md):
-  vina listen --file frames.bin --names water_depth_m,water_sound_speed_mps
-  vina listen --serial /dev/ttyUSB0")]
+  vina listen --file frames.bin --model models/gi-pekeris-cinn.vina
+  vina listen --serial /dev/ttyUSB0 --baud 115200 --model models/gi-pekeris-cinn.vina
+  qemu-system-arm … | vina listen --file - --names water_depth_m,water_sound_speed_mps")]
     Listen {
-        /// Capture file.
+        /// Capture file (`-`: standard input), raw frames or `frame <hex>` lines.
         #[arg(long, conflicts_with = "serial", required_unless_present = "serial")]
         file: Option<PathBuf>,
-        /// Serial device, e.g. /dev/ttyUSB0 (configure speed and raw mode with stty first).
+        /// Serial device, e.g. /dev/ttyUSB0 (set to --baud, 8N1, raw).
         #[arg(long)]
         serial: Option<PathBuf>,
+        /// Baud rate of --serial.
+        #[arg(long, default_value_t = 115_200, requires = "serial")]
+        baud: u32,
+        /// The model the buoy runs: names the parameters, and reports from another
+        /// scenario (another scenario hash) are flagged.
+        #[arg(long, conflicts_with = "names")]
+        model: Option<PathBuf>,
         /// Parameter names, comma-separated, in model order (default p0, p1, …).
         #[arg(long, value_delimiter = ',')]
         names: Option<Vec<String>>,
+        /// Stop after this many reports (a serial port is read until then, or forever).
+        #[arg(long, value_name = "N")]
+        reports: Option<usize>,
     },
 }
 
@@ -527,9 +539,18 @@ impl Command {
                 v.push(opt(truth, "truth track", File));
                 v.push(opt(calibration, "calibration", File));
             }
-            Self::Listen { file, serial, .. } => {
-                v.push(opt(file, "capture file", File));
+            Self::Listen {
+                file,
+                serial,
+                model,
+                ..
+            } => {
+                let stdin = file.as_ref().is_some_and(|f| f.as_os_str() == "-");
+                if !stdin {
+                    v.push(opt(file, "capture file", File));
+                }
                 v.push(opt(serial, "serial device", Exists));
+                v.push(opt(model, "model", File));
             }
         }
         v.into_iter().flatten().collect()
@@ -789,11 +810,36 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Listen {
             file,
             serial,
+            baud,
+            model,
             names,
-        } => match file.or(serial) {
-            Some(path) => crate::listen::run(&path, names.as_deref()),
-            None => Err(crate::error::refuse("listen: give --file or --serial")),
-        },
+            reports,
+        } => {
+            let naming = match &model {
+                Some(m) => {
+                    let (_, bytes) = crate::export::read_model_file(m)?;
+                    let model = vina_core::model::Model::from_bytes(&bytes)
+                        .map_err(|e| crate::error::refuse(format!("{}: {e}", m.display())))?;
+                    let h = model.header();
+                    crate::listen::Naming {
+                        names: Some(h.param_names.split(',').map(str::to_owned).collect()),
+                        scenario_hash: Some(h.scenario_hash),
+                    }
+                }
+                None => crate::listen::Naming {
+                    names,
+                    scenario_hash: None,
+                },
+            };
+            let input = match (&file, &serial) {
+                (Some(f), _) => crate::listen::Input::File(f),
+                (None, Some(device)) => crate::listen::Input::Serial { device, baud },
+                (None, None) => {
+                    return Err(crate::error::refuse("listen: give --file or --serial"));
+                }
+            };
+            crate::listen::run(input, &naming, reports)
+        }
         Command::Simulate {
             scenario,
             simulations,

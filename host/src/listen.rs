@@ -1,46 +1,139 @@
-//! `vina listen --file F | --serial DEV`: decode the buoy's report frames from a byte
-//! stream (a capture file, QEMU's semihosting output, or a serial device configured with
-//! `stty`), one JSON line per report. Corrupted frames are counted and skipped: the zero
-//! delimiter resynchronizes the stream.
+//! `vina listen (--file F | --serial DEV [--baud N]) [--model M | --names …]`: decode the
+//! buoy's report frames, one JSON line per report. The stream may carry raw frames (COBS,
+//! zero-delimited: a UART, a capture file) or `frame <hex>` text lines (what QEMU's
+//! semihosting, probe-rs and the Linux build print), mixed with log text, which is
+//! skipped. Corrupted frames are counted and skipped: the zero delimiter (or the line
+//! end) resynchronizes the stream. The format: docs/report-frame.md.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::json;
 use vina_core::parameters::OUTSIDE_SUPPORT_WARN_FRACTION;
-use vina_core::report::{Report, Status};
+use vina_core::report::{FrameError, MAX_FRAME, Report, Status};
 
-/// Decode every frame in `stream`; calls `on_report` for each good one and returns the
-/// number of frames refused.
-pub fn decode_stream(
-    stream: impl Read,
-    mut on_report: impl FnMut(Report),
-) -> anyhow::Result<usize> {
-    let mut reader = BufReader::new(stream);
-    let mut frame = Vec::new();
-    let mut refused = 0;
-    loop {
-        frame.clear();
-        let n = reader
-            .read_until(0, &mut frame)
-            .context("reading the report stream")?;
-        if n == 0 {
-            break;
-        }
-        if frame.last() != Some(&0) || frame.len() == 1 {
-            // trailing partial frame at the end of the stream, or an empty frame
-            refused += usize::from(frame.len() > 1);
-            continue;
-        }
-        match Report::decode(&mut frame) {
-            Ok(r) => on_report(r),
-            Err(e) => {
-                eprintln!("warning: skipped a frame: {e}");
-                refused += 1;
+/// Splits a byte stream into report frames, raw or as `frame <hex>` lines.
+#[derive(Default)]
+pub struct FrameSplitter {
+    pending: Vec<u8>,
+}
+
+/// Bytes kept while waiting for a delimiter: past it, what is pending cannot be a frame.
+const MAX_PENDING: usize = 16 * MAX_FRAME;
+
+impl FrameSplitter {
+    /// Feed `bytes`; `on_frame` gets each frame's decoding (a report, or why not).
+    pub fn push(&mut self, bytes: &[u8], on_frame: &mut impl FnMut(Result<Report, FrameError>)) {
+        for &b in bytes {
+            match b {
+                0 => {
+                    let pending = std::mem::take(&mut self.pending);
+                    if !pending.is_empty() && !is_text(&pending) {
+                        on_frame(decode_raw(&pending));
+                    }
+                }
+                b'\n' => {
+                    // the line that ends here: a `frame <hex>` line, log text, or a raw
+                    // frame's byte 0x0a
+                    let start = self
+                        .pending
+                        .iter()
+                        .rposition(|&c| c == b'\n')
+                        .map_or(0, |i| i + 1);
+                    let line = &self.pending[start..];
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    if let Some(hex) = line.strip_prefix(b"frame ") {
+                        on_frame(decode_hex(hex));
+                        self.pending.truncate(start);
+                    } else if is_text(&self.pending) {
+                        self.pending.clear();
+                    } else {
+                        self.pending.push(b);
+                    }
+                }
+                _ => self.pending.push(b),
+            }
+            if self.pending.len() > MAX_PENDING {
+                self.pending.clear();
+                on_frame(Err(FrameError::Cobs));
             }
         }
     }
+
+    /// The end of the stream: a partial frame left is refused.
+    pub fn finish(&mut self, on_frame: &mut impl FnMut(Result<Report, FrameError>)) {
+        let pending = std::mem::take(&mut self.pending);
+        if !pending.is_empty() && !is_text(&pending) {
+            on_frame(Err(FrameError::Cobs));
+        }
+    }
+}
+
+/// Log text (printable ASCII, tabs, line ends), never part of a frame worth decoding.
+fn is_text(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|&c| c == b'\t' || c == b'\r' || c == b'\n' || (b' '..=b'~').contains(&c))
+}
+
+/// A raw frame, possibly after log lines with no delimiter of their own: the whole, then
+/// what follows each line end.
+fn decode_raw(pending: &[u8]) -> Result<Report, FrameError> {
+    let first = Report::decode(&mut pending.to_vec());
+    if first.is_ok() {
+        return first;
+    }
+    pending
+        .iter()
+        .enumerate()
+        .filter(|&(_, &c)| c == b'\n')
+        .find_map(|(i, _)| Report::decode(&mut pending[i + 1..].to_vec()).ok())
+        .ok_or_else(|| first.err().unwrap_or(FrameError::Cobs))
+}
+
+/// A `frame <hex>` line's frame.
+fn decode_hex(hex: &[u8]) -> Result<Report, FrameError> {
+    let hex = std::str::from_utf8(hex)
+        .map_err(|_| FrameError::Cobs)?
+        .trim();
+    if hex.len() % 2 != 0 {
+        return Err(FrameError::Cobs);
+    }
+    let mut bytes = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| FrameError::Cobs)?;
+    Report::decode(&mut bytes)
+}
+
+/// Decode every frame in `stream` (to its end); calls `on_report` for each good one and
+/// returns the number of frames refused.
+pub fn decode_stream(
+    mut stream: impl Read,
+    mut on_report: impl FnMut(Report),
+) -> anyhow::Result<usize> {
+    let mut refused = 0;
+    let mut on_frame = |f: Result<Report, FrameError>| match f {
+        Ok(r) => on_report(r),
+        Err(e) => {
+            eprintln!("warning: skipped a frame: {e}");
+            refused += 1;
+        }
+    };
+    let mut splitter = FrameSplitter::default();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("reading the report stream"),
+        };
+        splitter.push(&buf[..n], &mut on_frame);
+    }
+    splitter.finish(&mut on_frame);
     Ok(refused)
 }
 
@@ -104,16 +197,46 @@ pub fn outside_support_warnings(r: &Report, names: Option<&[String]>) -> Vec<Str
         .collect()
 }
 
-/// `vina listen`.
-pub fn run(path: &Path, names: Option<&[String]>) -> anyhow::Result<()> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+/// Where `vina listen` reads.
+pub enum Input<'a> {
+    /// A capture file (`-`: standard input), read to its end.
+    File(&'a Path),
+    /// A serial device at a baud rate, read until `reports` reports (or forever).
+    Serial {
+        /// The device, e.g. /dev/ttyUSB0.
+        device: &'a Path,
+        /// Baud rate.
+        baud: u32,
+    },
+}
+
+/// What to name the parameters by, and the scenario the reports should come from.
+pub struct Naming {
+    /// Parameter names in model order.
+    pub names: Option<Vec<String>>,
+    /// The model's scenario hash (`--model`): reports from another scenario are flagged.
+    pub scenario_hash: Option<u64>,
+}
+
+/// `vina listen`: stop after `reports` reports when given.
+pub fn run(input: Input<'_>, naming: &Naming, reports: Option<usize>) -> anyhow::Result<()> {
+    let names = naming.names.as_deref();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut write_error = None;
     let mut decoded = 0usize;
-    let refused = decode_stream(file, |r| {
+    let mut other_scenario = 0usize;
+    let mut on_report = |r: Report| {
         decoded += 1;
+        if let Some(h) = naming.scenario_hash
+            && r.scenario_hash != h
+        {
+            other_scenario += 1;
+            eprintln!(
+                "warning: report {}: scenario hash {:016x} is not the model's {h:016x}: the buoy runs another model (names and support checks may not apply)",
+                r.sequence, r.scenario_hash
+            );
+        }
         for w in outside_support_warnings(&r, names) {
             eprintln!("warning: {w}");
         }
@@ -122,19 +245,92 @@ pub fn run(path: &Path, names: Option<&[String]>) -> anyhow::Result<()> {
         {
             write_error = Some(e);
         }
-    })?;
+    };
+    let (label, refused) = match input {
+        Input::File(path) if path == Path::new("-") => (
+            "standard input".to_owned(),
+            decode_stream(std::io::stdin().lock(), &mut on_report)?,
+        ),
+        Input::File(path) => {
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            let refused = match reports {
+                Some(n) => decode_until(file, n, &mut on_report)?,
+                None => decode_stream(file, &mut on_report)?,
+            };
+            (path.display().to_string(), refused)
+        }
+        Input::Serial { device, baud } => {
+            let port = serialport::new(device.to_string_lossy(), baud)
+                .timeout(Duration::from_millis(200))
+                .open()
+                .map_err(|e| {
+                    crate::error::refuse(format!(
+                        "serial device {} at {baud} baud: {e}",
+                        device.display()
+                    ))
+                })?;
+            (
+                device.display().to_string(),
+                decode_until(port, reports.unwrap_or(usize::MAX), &mut on_report)?,
+            )
+        }
+    };
     if let Some(e) = write_error {
         // a closed pipe (`vina listen … | head`) ends quietly (crate::error::StdoutClosed)
         return Err(crate::error::stdout_error(e));
     }
     if decoded == 0 && refused > 0 {
         return Err(crate::error::refuse(format!(
-            "{}: no valid frame in {refused} (every frame was corrupted or partial)",
-            path.display()
+            "{label}: no valid frame in {refused} (every frame was corrupted or partial)"
         )));
     }
     if refused > 0 {
         eprintln!("{refused} corrupted or partial frame(s) skipped, {decoded} decoded");
     }
+    if other_scenario > 0 {
+        eprintln!("{other_scenario} of {decoded} reports from another scenario than the model's");
+    }
     Ok(())
+}
+
+/// [`decode_stream`] until `limit` reports, over a source that may time out (a serial
+/// port: a timeout is a quiet line, not an end).
+fn decode_until(
+    mut stream: impl Read,
+    limit: usize,
+    on_report: &mut impl FnMut(Report),
+) -> anyhow::Result<usize> {
+    let mut refused = 0;
+    let mut seen = 0usize;
+    let mut splitter = FrameSplitter::default();
+    let mut buf = [0u8; 4096];
+    while seen < limit {
+        let n = match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e).context("reading the report stream"),
+        };
+        splitter.push(&buf[..n], &mut |f| match f {
+            Ok(r) => {
+                seen += 1;
+                if seen <= limit {
+                    on_report(r);
+                }
+            }
+            Err(e) => {
+                eprintln!("warning: skipped a frame: {e}");
+                refused += 1;
+            }
+        });
+    }
+    Ok(refused)
 }

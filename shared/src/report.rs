@@ -3,7 +3,8 @@
 //!
 //! Frame: COBS( postcard(Report) ‖ CRC-32(postcard bytes), little-endian ) ‖ 0x00. The zero
 //! byte ends each frame, so a listener resynchronizes after any loss; the CRC refuses a
-//! corrupted frame instead of decoding it into different numbers.
+//! corrupted frame instead of decoding it into different numbers. The byte layout, for
+//! listeners written elsewhere: docs/report-frame.md.
 
 use core::fmt;
 
