@@ -365,12 +365,13 @@ fn normalize(v: &mut [Complex32]) -> Option<f32> {
 const LOBE_CURVATURE: (f32, f32) = (0.5, 2.5);
 
 /// Where each tone really is, for Doppler and drifting projectors: three Goertzel filters
-/// per tone on one channel (the one that received the tone loudest in the last window), at the tuned frequency and half a DFT bin either side,
-/// over a triangular window (whose main lobe, ±2 bins, has no nulls, unlike the tone
-/// bank's rectangular frame), their powers summed over a window's snapshots. The log
-/// amplitudes of the three points fit a parabola whose peak is the tone's offset from the
-/// tuning (exact for a Gaussian lobe; within ~10 % for the triangular window's inside
-/// one bin, an underestimate beyond, which the next window's retune closes).
+/// per tone on one channel (the one that received the tone loudest in the last window), at
+/// the tuned frequency and one DFT bin either side, over a Parzen window (its main lobe,
+/// ±4 bins, has no null inside, where the tone bank's Hann lobe ends at 2 bins), their
+/// powers summed over a window's snapshots. The log amplitudes of the three points fit a
+/// parabola whose peak is the tone's offset from the tuning (exact for a Gaussian lobe;
+/// within ~10 % inside half a bin, an underestimate beyond, which the next window's retune
+/// closes).
 #[derive(Clone, Debug)]
 pub struct FrequencyProbe {
     tones: usize,
