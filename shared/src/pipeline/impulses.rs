@@ -7,8 +7,10 @@
 //! samples measures its tones unbiased (docs/architecture.md, "Field recordings").
 //!
 //! A sample is impulsive when it exceeds [`THRESHOLD`] times the channel's running mean
-//! absolute value. The mean starts as the plain mean of the first [`LEVEL_SAMPLES`]
-//! samples (nothing is blanked before), then follows each sample clamped to
+//! absolute value. The mean starts as the plain mean of the channel's first
+//! [`LEVEL_SAMPLES`] samples from its first non-zero one (nothing is blanked before: a
+//! recording that starts in digital silence must not leave a zero level that every later
+//! sample exceeds), then follows each sample clamped to
 //! [`LEVEL_CLAMP`] times itself: clicks barely move it, and a real rise of the level (the
 //! source switching on) is followed within a few hundred samples rather than blanked
 //! forever.
@@ -31,13 +33,14 @@ pub const GUARD_SAMPLES: u8 = 2;
 pub struct ImpulseBlanker {
     channels: [Channel; MAX_CHANNELS],
     blanked: [u32; MAX_CHANNELS],
-    seen: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Channel {
     level: f32,
     hold: u32,
+    /// Samples averaged into `level` since it was last zero.
+    seen: u32,
 }
 
 impl ImpulseBlanker {
@@ -47,9 +50,9 @@ impl ImpulseBlanker {
             channels: [Channel {
                 level: 0.0,
                 hold: 0,
+                seen: 0,
             }; MAX_CHANNELS],
             blanked: [0; MAX_CHANNELS],
-            seen: 0,
         }
     }
 
@@ -58,17 +61,6 @@ impl ImpulseBlanker {
     #[inline(never)]
     pub fn screen(&mut self, sample: &mut [f32]) -> u32 {
         let mut mask = 0;
-        let warm = self.seen >= LEVEL_SAMPLES;
-        self.seen = self.seen.saturating_add(1);
-        // the warm-up's plain mean, then a fixed memory
-        let memory = self.seen.min(LEVEL_SAMPLES) as f32;
-        // nothing is impulsive, nor clamped, in the warm-up (one loop for both: two
-        // copies of it cost the buoy ~0.5 KB of flash)
-        let (threshold, clamp) = if warm {
-            (THRESHOLD, LEVEL_CLAMP)
-        } else {
-            (f32::INFINITY, f32::INFINITY)
-        };
         // an opaque channel count: over the fixed arrays LLVM unrolls this loop eight
         // times (1–1.6 KB of the buoy's flash instead of 0.3)
         let n = core::hint::black_box(sample.len());
@@ -82,6 +74,19 @@ impl ImpulseBlanker {
             };
             let a = if x.is_finite() { x.abs() } else { 0.0 };
             let level = ch.level;
+            if level == 0.0 {
+                ch.seen = 0; // (re)start the warm-up from the first non-zero sample
+            }
+            let warm = ch.seen >= LEVEL_SAMPLES;
+            ch.seen = ch.seen.saturating_add(1);
+            // the warm-up's plain mean, then a fixed memory; nothing is impulsive, nor
+            // clamped, in the warm-up (selected, not branched: one loop body)
+            let memory = ch.seen.min(LEVEL_SAMPLES) as f32;
+            let (threshold, clamp) = if warm {
+                (THRESHOLD, LEVEL_CLAMP)
+            } else {
+                (f32::INFINITY, f32::INFINITY)
+            };
             if a > threshold * level {
                 ch.hold = u32::from(GUARD_SAMPLES) + 1;
             }
@@ -158,5 +163,23 @@ mod tests {
             }
         }
         assert_eq!(late, 0);
+    }
+
+    /// A recording that starts in digital silence: the level starts at the signal, and
+    /// nothing of a clean signal is blanked (a zero level would blank everything).
+    #[test]
+    fn leading_silence_is_not_a_level() {
+        let mut rng = Rng::new(9);
+        let mut b = ImpulseBlanker::new();
+        for _ in 0..1000 {
+            assert_eq!(b.screen(&mut [0.0, 0.0]), 0);
+        }
+        let mut blanked = 0;
+        for _ in 0..100_000 {
+            blanked += b.screen(&mut [rng.normal_f32(), 0.0]).count_ones();
+        }
+        assert_eq!(blanked, 0);
+        // and a click is still cut out
+        assert_eq!(b.screen(&mut [200.0, 0.0]), 1);
     }
 }
