@@ -45,7 +45,7 @@ impl FrameSplitter {
                     let line = &self.pending[start..];
                     let line = line.strip_suffix(b"\r").unwrap_or(line);
                     if let Some(hex) = line.strip_prefix(b"frame ") {
-                        on_frame(decode_hex(hex));
+                        on_frame(Report::decode_hex(hex));
                         self.pending.truncate(start);
                     } else if is_text(&self.pending) {
                         self.pending.clear();
@@ -93,48 +93,13 @@ fn decode_raw(pending: &[u8]) -> Result<Report, FrameError> {
         .ok_or_else(|| first.err().unwrap_or(FrameError::Cobs))
 }
 
-/// A `frame <hex>` line's frame.
-fn decode_hex(hex: &[u8]) -> Result<Report, FrameError> {
-    let hex = std::str::from_utf8(hex)
-        .map_err(|_| FrameError::Cobs)?
-        .trim();
-    if hex.len() % 2 != 0 {
-        return Err(FrameError::Cobs);
-    }
-    let mut bytes = (0..hex.len() / 2)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .map_err(|_| FrameError::Cobs)?;
-    Report::decode(&mut bytes)
-}
-
 /// Decode every frame in `stream` (to its end); calls `on_report` for each good one and
 /// returns the number of frames refused.
 pub fn decode_stream(
-    mut stream: impl Read,
+    stream: impl Read,
     mut on_report: impl FnMut(Report),
 ) -> anyhow::Result<usize> {
-    let mut refused = 0;
-    let mut on_frame = |f: Result<Report, FrameError>| match f {
-        Ok(r) => on_report(r),
-        Err(e) => {
-            eprintln!("warning: skipped a frame: {e}");
-            refused += 1;
-        }
-    };
-    let mut splitter = FrameSplitter::default();
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).context("reading the report stream"),
-        };
-        splitter.push(&buf[..n], &mut on_frame);
-    }
-    splitter.finish(&mut on_frame);
-    Ok(refused)
+    decode_until(stream, usize::MAX, &mut on_report)
 }
 
 /// One report as JSON.
@@ -249,16 +214,19 @@ pub fn run(input: Input<'_>, naming: &Naming, reports: Option<usize>) -> anyhow:
     let (label, refused) = match input {
         Input::File(path) if path == Path::new("-") => (
             "standard input".to_owned(),
-            decode_stream(std::io::stdin().lock(), &mut on_report)?,
+            decode_until(
+                std::io::stdin().lock(),
+                reports.unwrap_or(usize::MAX),
+                &mut on_report,
+            )?,
         ),
         Input::File(path) => {
             let file = std::fs::File::open(path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
-            let refused = match reports {
-                Some(n) => decode_until(file, n, &mut on_report)?,
-                None => decode_stream(file, &mut on_report)?,
-            };
-            (path.display().to_string(), refused)
+            (
+                path.display().to_string(),
+                decode_until(file, reports.unwrap_or(usize::MAX), &mut on_report)?,
+            )
         }
         Input::Serial { device, baud } => {
             let port = serialport::new(device.to_string_lossy(), baud)
@@ -294,20 +262,35 @@ pub fn run(input: Input<'_>, naming: &Naming, reports: Option<usize>) -> anyhow:
     Ok(())
 }
 
-/// [`decode_stream`] until `limit` reports, over a source that may time out (a serial
-/// port: a timeout is a quiet line, not an end).
+/// [`decode_stream`] until `limit` reports or the end of `stream`, which may time out (a
+/// serial port: a timeout is a quiet line, not an end).
 fn decode_until(
     mut stream: impl Read,
     limit: usize,
     on_report: &mut impl FnMut(Report),
 ) -> anyhow::Result<usize> {
     let mut refused = 0;
-    let mut seen = 0usize;
+    let seen = std::cell::Cell::new(0usize);
+    let mut on_frame = |f: Result<Report, FrameError>| match f {
+        Ok(r) => {
+            seen.set(seen.get() + 1);
+            if seen.get() <= limit {
+                on_report(r);
+            }
+        }
+        Err(e) => {
+            eprintln!("warning: skipped a frame: {e}");
+            refused += 1;
+        }
+    };
     let mut splitter = FrameSplitter::default();
-    let mut buf = [0u8; 4096];
-    while seen < limit {
+    let mut buf = [0u8; 8192];
+    loop {
         let n = match stream.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => {
+                splitter.finish(&mut on_frame);
+                break;
+            }
             Ok(n) => n,
             Err(e)
                 if matches!(
@@ -319,18 +302,10 @@ fn decode_until(
             }
             Err(e) => return Err(e).context("reading the report stream"),
         };
-        splitter.push(&buf[..n], &mut |f| match f {
-            Ok(r) => {
-                seen += 1;
-                if seen <= limit {
-                    on_report(r);
-                }
-            }
-            Err(e) => {
-                eprintln!("warning: skipped a frame: {e}");
-                refused += 1;
-            }
-        });
+        splitter.push(&buf[..n], &mut on_frame);
+        if seen.get() >= limit {
+            break;
+        }
     }
     Ok(refused)
 }

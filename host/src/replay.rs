@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use hound::{SampleFormat, WavReader};
 use serde_json::json;
 use vina_core::model::Model;
-use vina_core::pipeline::PipelineConfig;
 use vina_core::pipeline::recording_source::Replay;
 use vina_core::pipeline::refinement::{Budget, Refinement, Refiner};
 use vina_core::pipeline::replay::{Fault, replay_source};
 use vina_core::pipeline::source::{SampleSource, SampleStatus};
+use vina_core::pipeline::{PipelineConfig, tones_resolved};
 use vina_core::recording::Recording;
 use vina_core::report::{Report, Status};
 
@@ -216,6 +216,8 @@ struct Decimate<S> {
     history: Vec<Vec<f64>>,
     at: usize,
     frame: Vec<i32>,
+    /// Per channel, whether a code in the current output's span was at full scale.
+    clipped: Vec<bool>,
 }
 
 impl<S: SampleSource> Decimate<S> {
@@ -254,6 +256,7 @@ impl<S: SampleSource> Decimate<S> {
             taps,
             at: 0,
             frame: vec![0; channels],
+            clipped: vec![false; channels],
             inner,
         }
     }
@@ -281,7 +284,7 @@ impl<S: SampleSource> SampleSource for Decimate<S> {
         let fs = self.inner.full_scale();
         let len = self.taps.len();
         let mut status = SampleStatus::default();
-        let mut clipped_channel = vec![false; out.len()];
+        self.clipped.iter_mut().for_each(|c| *c = false);
         for _ in 0..self.factor {
             let s = self.inner.read(&mut self.frame)?;
             status.clipped |= s.clipped;
@@ -290,7 +293,7 @@ impl<S: SampleSource> SampleSource for Decimate<S> {
                 .history
                 .iter_mut()
                 .zip(&self.frame)
-                .zip(clipped_channel.iter_mut())
+                .zip(self.clipped.iter_mut())
             {
                 h[self.at] = f64::from(c);
                 *clip |= c >= fs - 1 || c <= -fs;
@@ -298,7 +301,7 @@ impl<S: SampleSource> SampleSource for Decimate<S> {
             self.at = (self.at + 1) % len;
         }
         // the oldest sample sits at `at`: taps run oldest to newest (symmetric anyway)
-        for ((o, h), clip) in out.iter_mut().zip(&self.history).zip(clipped_channel) {
+        for ((o, h), &clip) in out.iter_mut().zip(&self.history).zip(&self.clipped) {
             let (new, old) = h.split_at(self.at);
             let y: f64 = old
                 .iter()
@@ -318,16 +321,11 @@ impl<S: SampleSource> SampleSource for Decimate<S> {
 }
 
 /// The factor a recording at `rate_hz` is decimated by before the pipeline: 1 when the
-/// tone bank resolves the model's tones at that rate with the buoy's frame (two DFT bins
-/// apart), otherwise the one that brings it nearest the buoy's 1 kHz from above.
+/// tone bank resolves the model's tones at that rate with the buoy's frame
+/// ([`vina_core::pipeline::tones_resolved`]), otherwise the one that brings it nearest
+/// the buoy's 1 kHz from above.
 fn decimation_factor(rate_hz: f32, tones_hz: &[f32], frame_len: u32) -> usize {
-    let bin = f64::from(rate_hz) / f64::from(frame_len.max(1));
-    let resolved = tones_hz.iter().enumerate().all(|(i, a)| {
-        tones_hz[i + 1..]
-            .iter()
-            .all(|b| f64::from((a - b).abs()) >= 2.0 * bin)
-    });
-    if resolved {
+    if tones_resolved(tones_hz.iter().copied(), rate_hz, frame_len).is_ok() {
         1
     } else {
         ((f64::from(rate_hz) / BUOY_RATE_HZ).floor() as usize).max(1)

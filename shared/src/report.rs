@@ -176,6 +176,23 @@ impl Report {
         }
         postcard::from_bytes(payload).map_err(|_| FrameError::Decode)
     }
+
+    /// Decode a frame in its text form: the hex digits of a `frame <hex>` line (what
+    /// consoles that carry text print; docs/report-frame.md). No heap: at most
+    /// [`MAX_FRAME`] bytes.
+    pub fn decode_hex(hex: &[u8]) -> Result<Self, FrameError> {
+        let hex = hex.trim_ascii();
+        let mut buf = [0u8; MAX_FRAME];
+        let n = hex.len() / 2;
+        if !hex.len().is_multiple_of(2) || n > buf.len() {
+            return Err(FrameError::Cobs);
+        }
+        let digit = |c: u8| char::from(c).to_digit(16).ok_or(FrameError::Cobs);
+        for (b, pair) in buf.iter_mut().zip(hex.chunks_exact(2)) {
+            *b = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+        }
+        Self::decode(&mut buf[..n])
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, bail};
 
 use crate::process::root;
-use crate::qemu::{decode_frames, frame_bytes};
+use crate::qemu::hex_report;
 use crate::recording::standard_recording;
 
 /// The buoy with defmt logs (feature `defmt`) under QEMU on a recording: semihosting
@@ -67,9 +67,7 @@ pub fn defmt(recording: Option<&Path>) -> anyhow::Result<()> {
     }
     for line in String::from_utf8_lossy(&out.stderr).lines() {
         if let Some(hex) = line.strip_prefix("frame ") {
-            for r in decode_frames(&frame_bytes(hex)?)? {
-                println!("{r:?}");
-            }
+            println!("{:?}", hex_report(hex)?);
         }
     }
     Ok(())

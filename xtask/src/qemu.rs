@@ -92,12 +92,10 @@ pub fn decode_frames(stream: &[u8]) -> anyhow::Result<Vec<Report>> {
         .collect()
 }
 
-/// The bytes of a `frame HEX` line's hex digits.
-pub fn frame_bytes(hex: &str) -> anyhow::Result<Vec<u8>> {
-    (0..hex.len() / 2)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .context("frame is not hex")
+/// The report of a `frame HEX` line (`vina_core::report::Report::decode_hex`, the text
+/// form's one decoder).
+pub fn hex_report(hex: &str) -> anyhow::Result<Report> {
+    Report::decode_hex(hex.as_bytes()).map_err(|e| anyhow::anyhow!("bad report frame: {e}"))
 }
 
 /// What one buoy run under QEMU gave: its reports and its stack's high-water mark.
@@ -164,9 +162,7 @@ pub fn qemu_buoy(
                 .context("features are not hex")?;
             features.push((seq.parse()?, values));
         } else if let Some(hex) = line.strip_prefix("frame ") {
-            let report = decode_frames(&frame_bytes(hex)?)?
-                .pop()
-                .context("empty report frame")?;
+            let report = hex_report(hex)?;
             if echo {
                 println!("{report:?}");
             }

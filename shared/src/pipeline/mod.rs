@@ -167,6 +167,29 @@ impl core::fmt::Display for SetupError {
     }
 }
 
+/// Whether the tone bank tells `tones_hz` apart at `sample_rate_hz` with frames of
+/// `frame_len` samples: every two tones at least two DFT bins apart (the Hann main lobe).
+pub fn tones_resolved(
+    tones_hz: impl Iterator<Item = f32> + Clone,
+    sample_rate_hz: f32,
+    frame_len: u32,
+) -> Result<(), SetupError> {
+    let bin_hz = sample_rate_hz / frame_len.max(1) as f32;
+    for (i, tone_hz) in tones_hz.clone().enumerate() {
+        for other in tones_hz.clone().skip(i + 1) {
+            let spacing_hz = (other - tone_hz).abs();
+            if spacing_hz < 2.0 * bin_hz {
+                return Err(SetupError::TonesUnresolved {
+                    spacing_hz,
+                    bin_hz,
+                    max_sample_rate_hz: 0.5 * spacing_hz * frame_len as f32,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The per-report processing chain for one model.
 pub struct Pipeline<'m> {
     model: &'m Model<'m>,
@@ -246,19 +269,11 @@ impl<'m> Pipeline<'m> {
                 sample_rate_hz,
             });
         }
-        let bin_hz = sample_rate_hz / self.config.frame_len.max(1) as f32;
-        for (i, tone_hz) in h.features.tones_hz.iter().enumerate() {
-            for other in h.features.tones_hz.iter().skip(i + 1) {
-                let spacing_hz = (other - tone_hz).abs();
-                if spacing_hz < 2.0 * bin_hz {
-                    return Err(SetupError::TonesUnresolved {
-                        spacing_hz,
-                        bin_hz,
-                        max_sample_rate_hz: 0.5 * spacing_hz * self.config.frame_len as f32,
-                    });
-                }
-            }
-        }
+        tones_resolved(
+            h.features.tones_hz.iter(),
+            sample_rate_hz,
+            self.config.frame_len,
+        )?;
         if h.features.tones() > MAX_TONES {
             return Err(SetupError::Capacity);
         }
