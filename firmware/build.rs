@@ -7,7 +7,8 @@
 //! here, so a corrupt file is embedded as it is and gives the firmware's fault report. `VINA_RECORDING=path` embeds a recording for the
 //! `buoy` binary's replay source and links with 4 MiB of flash
 //! (`memory-qemu.x`), since recordings are test data, not firmware. A board feature
-//! (`board-stm32f411`) links with that board's memory map (`boards/*/memory.x`) instead.
+//! (`board-stm32f411`, `board-stm32f405`) links with that board's memory map
+//! (`boards/*/memory.x`) instead.
 use std::{env, fs, path::PathBuf};
 
 fn main() {
@@ -17,6 +18,8 @@ fn main() {
     // recording embedded there must fit the part's flash, or the link fails.
     let memory = if env::var_os("CARGO_FEATURE_BOARD_STM32F411").is_some() {
         "boards/stm32f411/memory.x"
+    } else if env::var_os("CARGO_FEATURE_BOARD_STM32F405").is_some() {
+        "boards/stm32f405/memory.x"
     } else if recording.is_some() {
         "memory-qemu.x"
     } else {
@@ -26,7 +29,8 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     // defmt's interned strings need its linker script (the `defmt` feature, Cortex-M only)
     let bare_metal = env::var("TARGET").is_ok_and(|t| t.ends_with("-none-eabihf"));
-    if bare_metal && env::var_os("CARGO_FEATURE_DEFMT").is_some() {
+    let defmt = ["CARGO_FEATURE_DEFMT", "CARGO_FEATURE_BOARD"].map(env::var_os);
+    if bare_metal && defmt.iter().any(Option::is_some) {
         println!("cargo:rustc-link-arg=-Tdefmt.x");
     }
     println!("cargo:rerun-if-changed=memory-budget.x");

@@ -11,6 +11,8 @@
 extern crate std;
 
 pub mod acquisition;
+#[cfg(all(feature = "board", target_arch = "arm", target_os = "none"))]
+pub mod board;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod target;
 

@@ -1,0 +1,190 @@
+//! The buoy on an STM32F4 board (features `board-stm32f411` or `board-stm32f405`;
+//! README.md "Real boards"): validate the model at boot, then run the pipeline window by
+//! window and send each report frame (postcard + COBS, docs/report-frame.md) on USART1
+//! (TX on PA9, 115 200 Bd, 8N1), where `vina listen --serial DEV` reads it. Logs go over
+//! RTT (defmt); a panic is reported by `panic-probe`. No semihosting: the board runs
+//! without a debugger attached.
+//!
+//! Where the samples come from:
+//! - with a recording embedded at build time (`VINA_RECORDING`), the recording, and each
+//!   frame is followed by two text lines for the host's checks: the window's features
+//!   (`features N HEX`, exact f32 bits) and its cost (`cost N WINDOW_CYCLES POSTERIOR_CYCLES`);
+//!   this is how CI runs the F405 build under QEMU `netduinoplus2` (`cargo xtask board`);
+//! - otherwise the ADS131M04 (`acquisition::stream`: DRDY on EXTI, frames by SPI DMA into
+//!   a queue the pipeline drains while the next window fills).
+//!
+//! With `refine`, each posterior is refined with the exact likelihood, budgeted in cycles
+//! (`VINA_REFINE_MAX_INSTRUCTIONS`, the same variable as the QEMU buoy's).
+#![no_std]
+#![no_main]
+
+use core::cell::Cell;
+use core::fmt::Write as _;
+
+use cortex_m_rt::entry;
+use defmt_rtt as _;
+use panic_probe as _;
+use stm32f4xx_hal::pac;
+use stm32f4xx_hal::prelude::*;
+use vina_core::model::Model;
+use vina_core::pipeline::PipelineConfig;
+use vina_core::pipeline::recording_source::Replay;
+use vina_core::pipeline::replay::replay_source;
+use vina_core::recording::Recording;
+use vina_core::report::Report;
+use vina_firmware::board::{self, CycleCounter, Timed, cycles};
+use vina_firmware::target::{halt, stack_use};
+
+/// The f32 model, or with `int8-model` the int8 one (either fits the boards' flash with
+/// `refine`).
+#[cfg(not(feature = "int8-model"))]
+static MODEL: &[u8] = vina_firmware::include_aligned!(concat!(env!("OUT_DIR"), "/model_f32.vina"));
+#[cfg(feature = "int8-model")]
+static MODEL: &[u8] = vina_firmware::include_aligned!(concat!(env!("OUT_DIR"), "/model_int8.vina"));
+static RECORDING: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/recording.vrec"));
+
+/// The refinement step of the `refine` build, clocked in cycles.
+#[cfg(feature = "refine")]
+macro_rules! with_refinement {
+    (|$r:ident| $body:expr) => {{
+        let mut refiner = vina_core::pipeline::refinement::Refiner::new();
+        let budget = vina_core::pipeline::refinement::Budget {
+            max_clock: option_env!("VINA_REFINE_MAX_INSTRUCTIONS")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            ..Default::default()
+        };
+        let $r = Some(vina_core::pipeline::refinement::Refinement {
+            refiner: &mut refiner,
+            budget,
+            clock: &cycles,
+        });
+        $body
+    }};
+}
+#[cfg(not(feature = "refine"))]
+macro_rules! with_refinement {
+    (|$r:ident| $body:expr) => {{
+        let $r = None;
+        $body
+    }};
+}
+
+/// The report's summaries as defmt logs (formatted on the host: no float code in flash).
+fn log_report(report: &Report) {
+    for (i, p) in report.parameters.iter().enumerate() {
+        defmt::info!(
+            "report {} p{}: mean {} std {} q05 {} q95 {}",
+            report.sequence,
+            i,
+            p.mean,
+            p.std,
+            p.q05,
+            p.q95
+        );
+    }
+    if let Some(r) = &report.refined {
+        for (i, p) in r.parameters.iter().enumerate() {
+            defmt::info!(
+                "report {} refined p{}: mean {} q05 {} q95 {} ({} sweeps, ess {})",
+                report.sequence,
+                i,
+                p.mean,
+                p.q05,
+                p.q95,
+                r.steps,
+                r.ess
+            );
+        }
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    let (Some(dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
+        halt()
+    };
+    let (mut rcc, silicon) = board::clocks(dp.RCC);
+    let _counter = CycleCounter::start(silicon, dp.TIM2, cp.DCB, cp.DWT, &mut rcc);
+    let gpioa = dp.GPIOA.split(&mut rcc);
+    let Ok(mut uart) = dp.USART1.tx(gpioa.pa9, 115_200.bps(), &mut rcc) else {
+        defmt::error!("USART1 refused 115200 Bd at this clock");
+        halt()
+    };
+    defmt::info!(
+        "vina buoy on {}: {} Hz core clock ({})",
+        board::CHIP,
+        rcc.clocks.sysclk().raw(),
+        if silicon { "silicon" } else { "emulated" }
+    );
+    let model = match Model::from_bytes(MODEL) {
+        Ok(m) => m,
+        Err(e) => {
+            // a corrupt model is refused by its checksum, and the buoy says so
+            defmt::error!("model refused at boot: {}", defmt::Display2Format(&e));
+            let _ = writeln!(uart, "fault: model refused at boot: {e}");
+            halt()
+        }
+    };
+    if RECORDING.is_empty() {
+        defmt::error!(
+            "no ADC source in this build yet: the model wants {} receivers",
+            model.header().features.receivers
+        );
+        halt()
+    }
+    let recording = match Recording::from_bytes(RECORDING) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(uart, "fault: recording refused: {e}");
+            halt()
+        }
+    };
+    let last_read = Cell::new(0u64);
+    let mut source = Timed::new(Replay::new(recording), &last_read);
+    let mut started = cycles();
+    let outcome = with_refinement!(|refinement| replay_source(
+        &model,
+        &mut source,
+        recording.frames,
+        PipelineConfig::default(),
+        &[],
+        refinement,
+        |report, frame, y| {
+            let now = cycles();
+            let window = now.wrapping_sub(started);
+            let refined = report.refined.as_ref().map_or(0, |r| r.instructions);
+            let posterior = now.wrapping_sub(last_read.get()).saturating_sub(refined);
+            // a UART write cannot fail on this part (no error is defined for TX)
+            let _ = embedded_io::Write::write_all(&mut uart, frame);
+            let _ = write!(uart, "features {} ", report.sequence);
+            for v in y {
+                let _ = write!(uart, "{:08x}", v.to_bits());
+            }
+            let _ = writeln!(
+                uart,
+                "\ncost {} window {} posterior {} refinement {}",
+                report.sequence, window, posterior, refined
+            );
+            log_report(report);
+            started = cycles();
+        }
+    ));
+    let stack = stack_use();
+    let _ = writeln!(
+        uart,
+        "stack high-water {} B of {} B",
+        stack.high_water, stack.size
+    );
+    match outcome {
+        Ok(n) => {
+            defmt::info!("recording replayed: {} reports", n);
+            let _ = writeln!(uart, "done {n}");
+        }
+        Err(fault) => {
+            defmt::error!("fault: {}", defmt::Display2Format(&fault));
+            let _ = writeln!(uart, "fault: {fault}");
+        }
+    }
+    halt()
+}
