@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::board::board;
 use crate::cost::{mlp_cost, refine_cost, sample_cost};
 use crate::linux::linux_check;
 use crate::onnxruntime::onnxruntime_check;
@@ -46,7 +47,7 @@ pub fn ci() -> anyhow::Result<()> {
             }),
         ),
         (
-            "clippy firmware (Cortex-M; aarch64 Linux; defmt build)",
+            "clippy firmware (Cortex-M; aarch64 Linux; defmt build; STM32F4 board)",
             Box::new(|| {
                 run(
                     &fw,
@@ -68,7 +69,14 @@ pub fn ci() -> anyhow::Result<()> {
                     "cargo",
                     &[&["clippy"][..], &defmt, &["--", "-D", "warnings"]].concat(),
                 )?;
-                run(&fw, "cargo", &[&["build"][..], &defmt].concat())
+                run(&fw, "cargo", &[&["build"][..], &defmt].concat())?;
+                // the STM32F4 board binary (HAL, defmt-rtt, panic-probe), with refinement
+                #[rustfmt::skip]
+                let board = [
+                    "clippy", "--release", "--features", "board-stm32f405,refine", "--bin",
+                    "buoy_stm32f4", "--", "-D", "warnings",
+                ];
+                run(&fw, "cargo", &board)
             }),
         ),
         (
@@ -105,8 +113,12 @@ pub fn ci() -> anyhow::Result<()> {
         ),
         ("firmware self-test under QEMU", Box::new(selftest)),
         (
-            "firmware size report (every build incl. the STM32F411 board, buoy stack high-water)",
+            "firmware size report (every build incl. the STM32F411 and STM32F405 boards with and without refinement, buoy stack high-water)",
             Box::new(|| size(false)),
+        ),
+        (
+            "STM32F405 board under QEMU netduinoplus2, USART1 into vina listen: = vina invert and vina replay, truth inside; duty cycle within 1 % of firmware/board-report.txt",
+            Box::new(|| board(false)),
         ),
         (
             "firmware pipeline under QEMU on a synthesized recording: truth in the 90 % intervals, summary = vina invert",

@@ -1,6 +1,7 @@
 //! `cargo xtask …`: the project's checks as a short list of one-liners (defmt's pattern),
 //! so CI and a developer run the same commands. `cargo xtask --help` lists them.
 
+mod board;
 mod ci;
 mod cost;
 mod defmt;
@@ -76,6 +77,12 @@ enum Task {
     QemuCheck,
     /// The committed ONNX graphs in onnxruntime against vina-core (scripts/onnxruntime_check.py)
     OnnxruntimeCheck,
+    /// The STM32F405 board firmware under QEMU netduinoplus2, USART into vina listen: = vina invert, truth inside; duty cycle against firmware/board-report.txt
+    Board {
+        /// Write firmware/board-report.txt instead of comparing with it (±1 %)
+        #[arg(long)]
+        write: bool,
+    },
     /// Firmware flash, RAM and stack against the budgets and firmware/size-report.txt
     Size {
         /// Write firmware/size-report.txt instead of comparing with it
@@ -125,6 +132,7 @@ fn main() -> anyhow::Result<()> {
         Task::Selftest => qemu::selftest(),
         Task::QemuCheck => qemu::qemu_check(),
         Task::OnnxruntimeCheck => onnxruntime::onnxruntime_check(),
+        Task::Board { write } => board::board(write),
         Task::Size { write } => size::size(write),
         Task::ForwardCost => cost::forward_cost(),
         Task::SampleCost { write } => cost::sample_cost(write),

@@ -153,14 +153,7 @@ pub fn qemu_buoy(
     let mut stack = None;
     for line in out.lines() {
         if let Some(rest) = line.strip_prefix("features ") {
-            let (seq, hex) = rest
-                .split_once(' ')
-                .context("features line without values")?;
-            let values = (0..hex.len() / 8)
-                .map(|i| u32::from_str_radix(&hex[8 * i..8 * i + 8], 16).map(f32::from_bits))
-                .collect::<Result<Vec<f32>, _>>()
-                .context("features are not hex")?;
-            features.push((seq.parse()?, values));
+            features.push(parse_features(rest)?);
         } else if let Some(hex) = line.strip_prefix("frame ") {
             let report = hex_report(hex)?;
             if echo {
@@ -169,14 +162,7 @@ pub fn qemu_buoy(
             reports.push(report);
         } else {
             if let Some(rest) = line.strip_prefix("stack high-water ") {
-                // "N B of M B"
-                let n: Vec<u64> = rest
-                    .split_whitespace()
-                    .filter_map(|w| w.parse().ok())
-                    .collect();
-                if let [used, size] = n[..] {
-                    stack = Some((used, size));
-                }
+                stack = parse_stack(rest).or(stack);
             }
             if echo {
                 println!("{line}");
@@ -201,30 +187,42 @@ pub fn qemu_buoy(
 pub fn qemu_check() -> anyhow::Result<()> {
     let path = standard_recording()?;
     let run = qemu_buoy(None, Some(&path), &[], true)?;
-    let reports = run.reports;
-    if reports.len() != 2 || run.features.len() != 2 {
+    if run.reports.len() != 2 || run.features.len() != 2 {
         bail!(
             "expected 2 reports with features from 70 s of recording, got {} and {}",
-            reports.len(),
+            run.reports.len(),
             run.features.len()
         );
     }
+    check_buoy_reports(&run.reports, &run.features, &path)
+}
+
+/// The checks of a buoy's reports from the committed model on a recording of gi-pekeris
+/// at [`TRUTH`]: equal to `vina replay` on the same recording, each a posterior of 1000
+/// samples whose 90 % intervals hold the truth, equal to `vina invert --engine core` on
+/// its features (`features`: by sequence number) and seed. All within 1e-4.
+pub fn check_buoy_reports(
+    reports: &[Report],
+    features: &[(u32, Vec<f32>)],
+    recording: &Path,
+) -> anyhow::Result<()> {
     let root = root();
     let vina = vina_bin()?;
     #[rustfmt::skip]
     let replay = output(&root, utf8(&vina)?, &[
-        "replay", "--model", "models/gi-pekeris-cinn.vina", "--recording", utf8(&path)?, "--json",
+        "replay", "--model", "models/gi-pekeris-cinn.vina", "--recording", utf8(recording)?, "--json",
     ])?;
     let host: Vec<serde_json::Value> = replay
         .lines()
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()
         .context("vina replay --json")?;
-    if host.len() != reports.len() {
+    if host.len() != reports.len() || features.len() != reports.len() {
         bail!(
-            "vina replay gave {} reports, the buoy {}",
+            "vina replay gave {} reports, the buoy {} (with {} feature lines)",
             host.len(),
-            reports.len()
+            reports.len(),
+            features.len()
         );
     }
     for (r, h) in reports.iter().zip(&host) {
@@ -237,7 +235,7 @@ pub fn qemu_check() -> anyhow::Result<()> {
         "vina replay on the same recording: the buoy's {} reports within 1e-4",
         reports.len()
     );
-    for (r, (seq, y)) in reports.iter().zip(&run.features) {
+    for (r, (seq, y)) in reports.iter().zip(features) {
         if r.status != vina_core::report::Status::Posterior
             || r.parameters.len() != 2
             || r.samples != 1000
@@ -275,4 +273,29 @@ pub fn qemu_check() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Parse a `features N HEX` line's rest (`N HEX`): the sequence number and the exact f32
+/// values.
+pub fn parse_features(rest: &str) -> anyhow::Result<(u32, Vec<f32>)> {
+    let (seq, hex) = rest
+        .split_once(' ')
+        .context("features line without values")?;
+    let values = (0..hex.len() / 8)
+        .map(|i| u32::from_str_radix(&hex[8 * i..8 * i + 8], 16).map(f32::from_bits))
+        .collect::<Result<Vec<f32>, _>>()
+        .context("features are not hex")?;
+    Ok((seq.parse()?, values))
+}
+
+/// Parse a `stack high-water N B of M B` line's rest (`N B of M B`).
+pub fn parse_stack(rest: &str) -> Option<(u64, u64)> {
+    let n: Vec<u64> = rest
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    match n[..] {
+        [used, size] => Some((used, size)),
+        _ => None,
+    }
 }

@@ -7,8 +7,9 @@
 //!
 //! Where the samples come from:
 //! - with a recording embedded at build time (`VINA_RECORDING`), the recording, and each
-//!   frame is followed by two text lines for the host's checks: the window's features
-//!   (`features N HEX`, exact f32 bits) and its cost (`cost N WINDOW_CYCLES POSTERIOR_CYCLES`);
+//!   frame is preceded by two text lines for the host's checks: the window's features
+//!   (`features N HEX`, exact f32 bits) and its cost in cycles
+//!   (`cost N window W posterior P refinement R`);
 //!   this is how CI runs the F405 build under QEMU `netduinoplus2` (`cargo xtask board`);
 //! - otherwise the ADS131M04 (`acquisition::stream`: DRDY on EXTI, frames by SPI DMA into
 //!   a queue the pipeline drains while the next window fills).
@@ -155,8 +156,9 @@ fn main() -> ! {
             let window = now.wrapping_sub(started);
             let refined = report.refined.as_ref().map_or(0, |r| r.instructions);
             let posterior = now.wrapping_sub(last_read.get()).saturating_sub(refined);
-            // a UART write cannot fail on this part (no error is defined for TX)
-            let _ = embedded_io::Write::write_all(&mut uart, frame);
+            // The text lines before the frame, so a reader splits them off without
+            // guessing (a raw frame may hold any byte but 0x00, '\n' included). A UART
+            // write cannot fail on this part (no error is defined for TX).
             let _ = write!(uart, "features {} ", report.sequence);
             for v in y {
                 let _ = write!(uart, "{:08x}", v.to_bits());
@@ -166,6 +168,7 @@ fn main() -> ! {
                 "\ncost {} window {} posterior {} refinement {}",
                 report.sequence, window, posterior, refined
             );
+            let _ = embedded_io::Write::write_all(&mut uart, frame);
             log_report(report);
             started = cycles();
         }
