@@ -33,6 +33,9 @@ fn elf_size(path: &Path) -> anyhow::Result<(u64, u64)> {
     Ok((flash, ram))
 }
 
+/// A firmware build: binary, cargo features, label, and the flash and RAM it must fit.
+type Build<'a> = (&'a str, &'a [&'a str], &'a str, (u64, u64));
+
 /// The firmware size report: every binary's flash and RAM against the budgets.
 fn size_report() -> anyhow::Result<String> {
     let fw = root().join("firmware");
@@ -46,7 +49,7 @@ fn size_report() -> anyhow::Result<String> {
     let f411 = (512 * 1024, 128 * 1024);
     let f405 = (1024 * 1024, 128 * 1024);
     #[rustfmt::skip]
-    let builds: [(&str, &[&str], &str, (u64, u64)); 10] = [
+    let builds: [Build<'_>; 10] = [
         ("buoy", &[], "buoy (full pipeline, default cINN f32, no recording)", budget),
         ("buoy", &["--features", "refine,int8-model"],
          "buoy with exact-likelihood refinement and the int8 model (refine,int8-model; the f32 model does not fit with it)", budget),
