@@ -606,35 +606,107 @@ where
         out: &mut [i32],
     ) -> Result<SampleStatus, Error<SPI::Error, DRDY::Error>> {
         self.wait_drdy()?;
-        let [response, channels @ .., _crc] = self.frame(cmd::NULL, None, true)?;
-        let status = upper16(response);
-        if status & status::RESET != 0 {
-            self.initialised = false;
-            return Err(Error::DeviceReset { status });
-        }
-        if status & status::DRDY_MASK != status::DRDY_MASK {
-            return Err(Error::Stale { status });
-        }
-        if status & status::CRC_ERR != 0 {
+        let mut bytes = [0u8; FRAME_BYTES];
+        bytes.copy_from_slice(self.frame(cmd::NULL, None, true)?.as_flattened());
+        let data = decode_data_frame(&bytes).map_err(|f| match f {
+            DataFault::DeviceReset { status } => {
+                self.initialised = false;
+                Error::DeviceReset { status }
+            }
+            DataFault::Stale { status } => Error::Stale { status },
+            DataFault::Crc { expected, found } => Error::Crc { expected, found },
+        })?;
+        if data.input_crc_error {
             self.input_crc_errors = self.input_crc_errors.saturating_add(1);
         }
-
-        let mut clipped = false;
-        for (slot, word) in out.iter_mut().zip(channels) {
-            let code = decode_code(word);
-            clipped |= code == CODE_MAX || code == CODE_MIN;
+        for (slot, code) in out.iter_mut().zip(data.codes) {
             *slot = code;
         }
-
-        let resync = status & status::F_RESYNC != 0;
         // DRDY still low once this conversion is out: another one was already buffered.
         let behind = self.drdy.is_low().map_err(Error::Pin)?;
-        let inferred = u32::from(resync || behind);
+        let inferred = u32::from(data.resync || behind);
         Ok(SampleStatus {
-            clipped,
+            clipped: data.clipped,
             dropped: self.missed.max(inferred),
         })
     }
+}
+
+/// One conversion, decoded from a data frame (the answer to NULL after DRDY fell).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataFrame {
+    /// The channels' codes.
+    pub codes: [i32; CHANNELS],
+    /// A channel sits at a full-scale code.
+    pub clipped: bool,
+    /// `STATUS.F_RESYNC`: the part restarted its filters (a discontinuity).
+    pub resync: bool,
+    /// `STATUS.CRC_ERR`: the part saw a bad input CRC on the previous frame.
+    pub input_crc_error: bool,
+}
+
+/// Why a data frame carries no usable conversion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataFault {
+    /// The output CRC does not match.
+    Crc {
+        /// CRC computed over the frame.
+        expected: u16,
+        /// CRC word the part sent.
+        found: u16,
+    },
+    /// `STATUS.RESET`: the part reset, its configuration is gone.
+    DeviceReset {
+        /// The STATUS word.
+        status: u16,
+    },
+    /// Not every channel's `STATUS.DRDY` bit set: no new conversion.
+    Stale {
+        /// The STATUS word.
+        status: u16,
+    },
+}
+
+/// The bytes to clock out for a data frame: NULL, its input CRC, zeros. One constant, so
+/// a DMA transfer can send it as it is.
+pub const NULL_FRAME: [u8; FRAME_BYTES] = {
+    let crc = crc16_ccitt(&[0, 0, 0]).to_be_bytes();
+    let mut f = [0u8; FRAME_BYTES];
+    f[WORD_BYTES] = crc[0];
+    f[WORD_BYTES + 1] = crc[1];
+    f
+};
+
+/// Decode a data frame as clocked in after DRDY fell (with [`NULL_FRAME`] sent): check the
+/// output CRC and STATUS, sign-extend the codes, flag clipping. The one decoder of the
+/// blocking [`Ads131m04::read`] and the interrupt-driven `acquisition::stream`.
+pub fn decode_data_frame(frame: &[u8; FRAME_BYTES]) -> Result<DataFrame, DataFault> {
+    let word = |i: usize| [frame[3 * i], frame[3 * i + 1], frame[3 * i + 2]];
+    let expected = crc16_ccitt(&frame[..FRAME_BYTES - WORD_BYTES]);
+    let found = upper16(word(FRAME_WORDS - 1));
+    if expected != found {
+        return Err(DataFault::Crc { expected, found });
+    }
+    let status = upper16(word(0));
+    if status & status::RESET != 0 {
+        return Err(DataFault::DeviceReset { status });
+    }
+    if status & status::DRDY_MASK != status::DRDY_MASK {
+        return Err(DataFault::Stale { status });
+    }
+    let mut codes = [0i32; CHANNELS];
+    let mut clipped = false;
+    for (c, slot) in codes.iter_mut().enumerate() {
+        let code = decode_code(word(1 + c));
+        clipped |= code == CODE_MAX || code == CODE_MIN;
+        *slot = code;
+    }
+    Ok(DataFrame {
+        codes,
+        clipped,
+        resync: status & status::F_RESYNC != 0,
+        input_crc_error: status & status::CRC_ERR != 0,
+    })
 }
 
 impl<SPI, DRDY> SampleSource for Ads131m04<SPI, DRDY>
