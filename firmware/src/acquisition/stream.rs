@@ -23,17 +23,17 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use heapless::spsc;
 
-use super::ads131::{CHANNELS, DataFault, FULL_SCALE, decode_data_frame};
-use super::{SampleSource, SampleStatus};
+use super::ads131::{CHANNELS, CODE_MAX, CODE_MIN, DataFault, FULL_SCALE, decode_data_frame};
 pub use super::ads131::{FRAME_BYTES, NULL_FRAME};
+use super::{SampleSource, SampleStatus};
 
-/// One queued conversion.
+/// One queued conversion: 20 bytes (clipping is read off the codes again on the way out).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Queued {
     /// The channels' codes.
     pub codes: [i32; CHANNELS],
-    /// What the consumer reports for it: clipping, and conversions lost just before it.
-    pub status: SampleStatus,
+    /// Conversions lost just before this one.
+    pub dropped: u32,
 }
 
 /// The queue between the interrupt and the pipeline: holds `N - 1` frames
@@ -97,7 +97,11 @@ pub struct Producer<'q> {
 impl<'q> Producer<'q> {
     /// A producer into `queue`, with DRDY timestamps in ticks of a free-running 32-bit
     /// counter that advances `period_ticks` per sample (e.g. core cycles: SYSCLK / rate).
-    pub fn new(queue: spsc::Producer<'q, Queued>, counters: &'q Counters, period_ticks: u32) -> Self {
+    pub fn new(
+        queue: spsc::Producer<'q, Queued>,
+        counters: &'q Counters,
+        period_ticks: u32,
+    ) -> Self {
         Self {
             queue,
             counters,
@@ -154,13 +158,9 @@ impl<'q> Producer<'q> {
                 return;
             }
         };
-        let dropped = self.pending_loss.max(u32::from(data.resync));
         let item = Queued {
             codes: data.codes,
-            status: SampleStatus {
-                clipped: data.clipped,
-                dropped,
-            },
+            dropped: self.pending_loss.max(u32::from(data.resync)),
         };
         if self.queue.enqueue(item).is_ok() {
             self.pending_loss = 0;
@@ -189,9 +189,10 @@ pub enum StreamError {
     BufferLength,
 }
 
-/// The pipeline side: a [`SampleSource`] over the queue. `wait` is called while the
-/// queue is empty and returns `false` to give up (on the board: `wfi` until the next
-/// interrupt, at most a few sample periods' worth; in tests: run the producer).
+/// The pipeline side: a [`SampleSource`] over the queue. `wait(n)` is called while the
+/// queue is empty, `n` = the waits so far for this frame, and returns `false` to give up
+/// (on the board: `wfi` until the next interrupt, a bounded number of times; in tests: run
+/// the producer).
 pub struct Consumer<'q, W> {
     queue: spsc::Consumer<'q, Queued>,
     counters: &'q Counters,
@@ -199,7 +200,7 @@ pub struct Consumer<'q, W> {
     wait: W,
 }
 
-impl<'q, W: FnMut() -> bool> Consumer<'q, W> {
+impl<'q, W: FnMut(u32) -> bool> Consumer<'q, W> {
     /// A consumer of `queue` at `sample_rate_hz` (the ADC's data rate).
     pub fn new(
         queue: spsc::Consumer<'q, Queued>,
@@ -226,7 +227,7 @@ impl<'q, W: FnMut() -> bool> Consumer<'q, W> {
     }
 }
 
-impl<W: FnMut() -> bool> SampleSource for Consumer<'_, W> {
+impl<W: FnMut(u32) -> bool> SampleSource for Consumer<'_, W> {
     type Error = StreamError;
 
     fn channels(&self) -> usize {
@@ -245,24 +246,30 @@ impl<W: FnMut() -> bool> SampleSource for Consumer<'_, W> {
         if out.len() != CHANNELS {
             return Err(StreamError::BufferLength);
         }
+        let mut waited = 0u32;
         loop {
             if self.counters.device_reset() {
                 return Err(StreamError::DeviceReset);
             }
             if let Some(q) = self.queue.dequeue() {
                 out.copy_from_slice(&q.codes);
-                return Ok(q.status);
+                let clipped = q.codes.iter().any(|&c| c == CODE_MAX || c == CODE_MIN);
+                return Ok(SampleStatus {
+                    clipped,
+                    dropped: q.dropped,
+                });
             }
-            if !(self.wait)() {
+            if !(self.wait)(waited) {
                 return Err(StreamError::Timeout);
             }
+            waited = waited.saturating_add(1);
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::ads131::{CODE_MAX, crc16_ccitt, status};
+    use super::super::ads131::{crc16_ccitt, status};
     use super::*;
     use std::cell::RefCell;
     use std::vec::Vec;
@@ -299,7 +306,7 @@ mod tests {
         let counters = Counters::new();
         let (p, c) = queue.split();
         let mut producer = Producer::new(p, &counters, PERIOD);
-        let mut consumer = Consumer::new(c, &counters, 1000.0, || false);
+        let mut consumer = Consumer::new(c, &counters, 1000.0, |_| false);
         let mut read = Vec::new();
         for e in events {
             match e {
@@ -399,7 +406,13 @@ mod tests {
             Event::Read(2),
         ];
         let (read, lost, _) = play(&events);
-        assert_eq!(read[1].0, SampleStatus { clipped: true, dropped: 2 });
+        assert_eq!(
+            read[1].0,
+            SampleStatus {
+                clipped: true,
+                dropped: 2
+            }
+        );
         assert_eq!(read[1].1, CODE_MAX);
         assert_eq!(lost, 2);
     }
@@ -411,9 +424,9 @@ mod tests {
         let (p, c) = queue.split();
         let mut producer = Producer::new(p, &counters, PERIOD);
         let waits = RefCell::new(0);
-        let mut consumer = Consumer::new(c, &counters, 1000.0, || {
+        let mut consumer = Consumer::new(c, &counters, 1000.0, |n| {
             *waits.borrow_mut() += 1;
-            *waits.borrow() < 3
+            n < 2
         });
         let mut out = [0i32; 4];
         // an empty queue waits as long as `wait` allows, then times out
@@ -433,7 +446,7 @@ mod tests {
         let counters = Counters::new();
         let (p, c) = queue.split();
         let producer = RefCell::new((Producer::new(p, &counters, PERIOD), 0u32));
-        let mut consumer = Consumer::new(c, &counters, 1000.0, || {
+        let mut consumer = Consumer::new(c, &counters, 1000.0, |_| {
             let (p, n) = &mut *producer.borrow_mut();
             if *n < 10 && p.on_drdy(*n * PERIOD) {
                 p.on_frame(&frame(OK, [*n as i32, -(*n as i32), 0, 1]));

@@ -11,8 +11,9 @@
 //!   (`features N HEX`, exact f32 bits) and its cost in cycles
 //!   (`cost N window W posterior P refinement R`);
 //!   this is how CI runs the F405 build under QEMU `netduinoplus2` (`cargo xtask board`);
-//! - otherwise the ADS131M04 (`acquisition::stream`: DRDY on EXTI, frames by SPI DMA into
-//!   a queue the pipeline drains while the next window fills).
+//! - otherwise the ADS131M04 (`board::adc`, wiring in firmware/README.md): DRDY on EXTI0,
+//!   frames by SPI DMA into a queue the pipeline drains while the next window fills
+//!   (`acquisition::stream`), report frames alone on the USART.
 //!
 //! With `refine`, each posterior is refined with the exact likelihood, budgeted in cycles
 //! (`VINA_REFINE_MAX_INSTRUCTIONS`, the same variable as the QEMU buoy's).
@@ -30,11 +31,13 @@ use stm32f4xx_hal::prelude::*;
 use vina_core::model::Model;
 use vina_core::pipeline::PipelineConfig;
 use vina_core::pipeline::recording_source::Replay;
-use vina_core::pipeline::replay::replay_source;
+use vina_core::pipeline::replay::{Fault, replay_source};
+use vina_core::pipeline::source::SampleSource;
 use vina_core::recording::Recording;
 use vina_core::report::Report;
-use vina_firmware::board::{self, CycleCounter, Timed, cycles};
-use vina_firmware::target::{halt, stack_use};
+use vina_firmware::acquisition::stream::StreamError;
+use vina_firmware::board::{self, CycleCounter, Timed, adc, cycles};
+use vina_firmware::target::{InstructionCounter, halt, stack_use};
 
 /// The f32 model, or with `int8-model` the int8 one (either fits the boards' flash with
 /// `refine`).
@@ -100,6 +103,44 @@ fn log_report(report: &Report) {
     }
 }
 
+/// The buoy proper: windows from the ADC through the pipeline, report frames on the
+/// USART, forever. (The loop is `replay_source`'s, over a source without end.) A window
+/// the source failed in (a timeout: the ADC stopped) is logged and the loop restarts; a
+/// part that reset stops the buoy (a watchdog would restart it).
+fn acquire(
+    model: &Model<'_>,
+    source: &mut impl SampleSource<Error = StreamError>,
+    rate: f32,
+    uart: &mut impl embedded_io::Write,
+) -> ! {
+    defmt::info!("ADS131M04 streaming at {} Hz", rate);
+    loop {
+        let outcome = with_refinement!(|refinement| replay_source(
+            model,
+            source,
+            usize::MAX,
+            PipelineConfig::default(),
+            &[],
+            refinement,
+            |report, frame, _| {
+                // a UART write cannot fail on this part (no error is defined for TX)
+                let _ = uart.write_all(frame);
+                log_report(report);
+                let c = adc::counters();
+                if c.lost() > 0 {
+                    defmt::warn!("{} conversions lost ({} overruns)", c.lost(), c.overruns());
+                }
+            }
+        ));
+        if let Err(fault) = outcome {
+            defmt::error!("acquisition: {}", defmt::Display2Format(&fault));
+            if adc::counters().device_reset() || !matches!(fault, Fault::Window) {
+                halt()
+            }
+        }
+    }
+}
+
 #[entry]
 fn main() -> ! {
     let (Some(dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {
@@ -128,11 +169,34 @@ fn main() -> ! {
         }
     };
     if RECORDING.is_empty() {
-        defmt::error!(
-            "no ADC source in this build yet: the model wants {} receivers",
-            model.header().features.receivers
-        );
-        halt()
+        let gpiob = dp.GPIOB.split(&mut rcc);
+        let pins = adc::Pins {
+            cs: gpioa.pa4,
+            sck: gpioa.pa5,
+            miso: gpioa.pa6,
+            mosi: gpioa.pa7,
+            drdy: gpiob.pb0,
+            sync: gpiob.pb1,
+            clkin: gpiob.pb4,
+        };
+        let peripherals = adc::Peripherals {
+            spi1: dp.SPI1,
+            tim3: dp.TIM3,
+            dma2: dp.DMA2,
+            syscfg: dp.SYSCFG,
+            exti: dp.EXTI,
+        };
+        let mut delay = cp.SYST.delay(&rcc.clocks);
+        let started = adc::start(peripherals, pins, &mut delay, &mut rcc);
+        // SysTick's wrap (every 2^24 cycles) wakes a waiting pipeline if the ADC stops
+        let _wakeup = InstructionCounter::start(delay.release().release());
+        match started {
+            Ok((mut source, rate)) => acquire(&model, &mut source, rate, &mut uart),
+            Err(e) => {
+                let _ = writeln!(uart, "fault: ADC not started: {e:?}");
+                halt()
+            }
+        }
     }
     let recording = match Recording::from_bytes(RECORDING) {
         Ok(r) => r,

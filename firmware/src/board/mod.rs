@@ -1,6 +1,9 @@
 //! The STM32F4 boards (features `board-stm32f411`, `board-stm32f405`; README.md "Real
 //! boards"): what the `buoy_stm32f4` binary needs beyond the HAL — the clock it runs at,
-//! a cycle counter that also counts instructions under QEMU, and report frames on a USART.
+//! a cycle counter that also counts instructions under QEMU, and the ADS131M04 wired to
+//! the part's SPI, EXTI and DMA ([`adc`]).
+
+pub mod adc;
 
 use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
