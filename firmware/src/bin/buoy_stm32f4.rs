@@ -135,6 +135,9 @@ fn acquire(
         if let Err(fault) = outcome {
             defmt::error!("acquisition: {}", defmt::Display2Format(&fault));
             if adc::counters().device_reset() || !matches!(fault, Fault::Window) {
+                // e.g. a model for more receivers than the ADC has: said where the
+                // reports go, so a user without a probe sees it
+                let _ = writeln!(uart, "fault: {fault}");
                 halt()
             }
         }
