@@ -32,17 +32,18 @@ pub fn linux(model: Option<&Path>, recording: Option<&Path>) -> anyhow::Result<V
     let mut cmd = Command::new("qemu-aarch64");
     cmd.args(["-L", "/usr/aarch64-linux-gnu"])
         .arg(&elf)
+        .arg("--recording")
         .arg(&recording)
         .current_dir(&fw);
     if let Some(m) = model {
-        cmd.arg(std::path::absolute(m)?);
+        cmd.arg("--model").arg(std::path::absolute(m)?);
     }
     eprintln!(
-        "$ qemu-aarch64 -L /usr/aarch64-linux-gnu {} {}{}",
+        "$ qemu-aarch64 -L /usr/aarch64-linux-gnu {} --recording {}{}",
         elf.display(),
         recording.display(),
         model
-            .map(|m| format!(" {}", m.display()))
+            .map(|m| format!(" --model {}", m.display()))
             .unwrap_or_default()
     );
     let out = cmd
@@ -128,6 +129,29 @@ pub fn linux_check(model: Option<&Path>, recording: Option<&Path>) -> anyhow::Re
         "linux: {} aarch64 reports equal the Cortex-M QEMU reports within 1e-4",
         aarch64.len()
     );
+    adc_refused()
+}
+
+/// The ADC path of `buoy_linux` on a machine without the device: it must fail at once,
+/// naming what it could not open (under `qemu-aarch64` the paths are this machine's).
+fn adc_refused() -> anyhow::Result<()> {
+    let elf = root().join("firmware/target/aarch64-unknown-linux-gnu/release/buoy_linux");
+    let missing = "/dev/vina-no-such-gpiochip";
+    #[rustfmt::skip]
+    let args = [
+        "-L", "/usr/aarch64-linux-gnu", crate::process::utf8(&elf)?, "--spi", "/dev/spidev9.9",
+        "--drdy", &format!("{missing}:17"), "--reports", "1",
+    ];
+    eprintln!("$ qemu-aarch64 {}", args.join(" "));
+    let out = Command::new("qemu-aarch64").args(args).output()?;
+    let said = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || !said.contains(missing) || !out.stdout.is_empty() {
+        bail!(
+            "buoy_linux without its ADC: {}, said {said:?}",
+            out.status
+        );
+    }
+    eprintln!("linux: without its ADC, buoy_linux stops and says {}", said.trim());
     Ok(())
 }
 
@@ -143,7 +167,9 @@ pub fn host_buoy(model: &Path, recording: &Path) -> anyhow::Result<Vec<Report>> 
     ])?;
     let exe = fw.join(format!("target/{target}/release/buoy_linux"));
     let out = Command::new(&exe)
+        .arg("--recording")
         .arg(recording)
+        .arg("--model")
         .arg(model)
         .output()
         .with_context(|| format!("cannot run {}", exe.display()))?;

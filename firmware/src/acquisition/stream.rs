@@ -145,6 +145,15 @@ impl<'q> Producer<'q> {
         self.pending_loss = self.pending_loss.saturating_add(later);
     }
 
+    /// The transfer [`Producer::on_drdy`] started failed (a bus or DMA error): its
+    /// conversion is lost.
+    pub fn on_transfer_failed(&mut self) {
+        self.in_flight = false;
+        self.lose(1);
+        let later = core::mem::take(&mut self.lost_in_flight);
+        self.pending_loss = self.pending_loss.saturating_add(later);
+    }
+
     fn queue_frame(&mut self, frame: &[u8; FRAME_BYTES]) {
         let data = match decode_data_frame(frame) {
             Ok(d) => d,
@@ -415,6 +424,22 @@ mod tests {
         );
         assert_eq!(read[1].1, CODE_MAX);
         assert_eq!(lost, 2);
+    }
+
+    #[test]
+    fn a_failed_transfer_is_a_loss_and_frees_the_next_edge() {
+        let mut queue: Queue<5> = Queue::new();
+        let counters = Counters::new();
+        let (p, c) = queue.split();
+        let mut producer = Producer::new(p, &counters, PERIOD);
+        let mut consumer = Consumer::new(c, &counters, 1000.0, |_| false);
+        assert!(producer.on_drdy(0));
+        producer.on_transfer_failed();
+        assert!(producer.on_drdy(PERIOD));
+        producer.on_frame(&frame(OK, [5, 0, 0, 0]));
+        let mut out = [0i32; 4];
+        assert_eq!(consumer.read(&mut out).unwrap().dropped, 1);
+        assert_eq!((out[0], counters.lost()), (5, 1));
     }
 
     #[test]
