@@ -146,12 +146,12 @@ fn adc_refused() -> anyhow::Result<()> {
     let out = Command::new("qemu-aarch64").args(args).output()?;
     let said = String::from_utf8_lossy(&out.stderr);
     if out.status.success() || !said.contains(missing) || !out.stdout.is_empty() {
-        bail!(
-            "buoy_linux without its ADC: {}, said {said:?}",
-            out.status
-        );
+        bail!("buoy_linux without its ADC: {}, said {said:?}", out.status);
     }
-    eprintln!("linux: without its ADC, buoy_linux stops and says {}", said.trim());
+    eprintln!(
+        "linux: without its ADC, buoy_linux stops and says {}",
+        said.trim()
+    );
     Ok(())
 }
 
