@@ -1,6 +1,7 @@
 //! Build script: put `memory.x` where the linker finds it, and provide the model built
 //! into flash. The default is the committed, trained `models/gi-pekeris-cinn.vina` (f32)
-//! and `models/gi-pekeris-cinn-int8.vina` (int8, feature `int8-model`);
+//! and `models/gi-pekeris-cinn-int8.vina` (int8, feature `int8-model`), and on the boards
+//! (one four-channel ADC) `models/gi-pekeris-4rx-cinn{,-int8}.vina`;
 //! `VINA_MODEL=path/to/model.vina` selects another. A file of an older format version is
 //! re-encoded in the current one, whose aligned arrays the kernels read in place
 //! (docs/model-format.md); the model is validated at boot (CRC, version, dimensions), not
@@ -47,10 +48,16 @@ fn main() {
     };
     fs::write(out.join("recording.vrec"), rec).expect("OUT_DIR is writable");
 
-    for (name, default) in [
-        ("model_f32.vina", "../models/gi-pekeris-cinn.vina"),
-        ("model_int8.vina", "../models/gi-pekeris-cinn-int8.vina"),
-    ] {
+    // The boards read one ADS131M04: four channels, so their default is the four-receiver
+    // model (models/README.md); QEMU and Linux builds replay five-channel recordings.
+    let board = env::var_os("CARGO_FEATURE_BOARD").is_some();
+    let scenario = if board {
+        "gi-pekeris-4rx"
+    } else {
+        "gi-pekeris"
+    };
+    for (name, suffix) in [("model_f32.vina", ""), ("model_int8.vina", "-int8")] {
+        let default = format!("../models/{scenario}-cinn{suffix}.vina");
         let path = env::var_os("VINA_MODEL").map_or_else(|| PathBuf::from(default), PathBuf::from);
         println!("cargo:rerun-if-changed={}", path.display());
         let bytes = fs::read(&path).unwrap_or_else(|e| {

@@ -29,3 +29,30 @@ macro_rules! include_aligned {
         &ALIGNED.0
     }};
 }
+
+/// `with_refinement!(clock, |r| body)`: `body` with `r: Option<Refinement>` — with the
+/// `refine` feature a refiner whose ~9 KiB of state lives in the caller's frame, budgeted
+/// by `VINA_REFINE_MAX_INSTRUCTIONS` (at build time; unset: the default budget's sweeps)
+/// on `clock` (a `fn() -> u64`: instructions under QEMU, cycles on a board); without the
+/// feature `None`, and no refinement code in flash. Every buoy binary's one statement of it.
+#[macro_export]
+macro_rules! with_refinement {
+    ($clock:expr, |$r:ident| $body:expr) => {{
+        #[cfg(feature = "refine")]
+        let mut refiner = vina_core::pipeline::refinement::Refiner::new();
+        #[cfg(feature = "refine")]
+        let $r = Some(vina_core::pipeline::refinement::Refinement {
+            refiner: &mut refiner,
+            budget: vina_core::pipeline::refinement::Budget {
+                max_clock: option_env!("VINA_REFINE_MAX_INSTRUCTIONS")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+                ..Default::default()
+            },
+            clock: &$clock,
+        });
+        #[cfg(not(feature = "refine"))]
+        let $r = None;
+        $body
+    }};
+}

@@ -75,6 +75,48 @@ pub fn mlp_cost(write: bool) -> anyhow::Result<()> {
     write_or_compare("mlp_cortex_m4.txt", "mlp-cost", &report, write)
 }
 
+/// A buoy's refined summary equals the same refinement replayed on the host in f32 (the
+/// firmware library's code, the report's seed and sweeps, features `y`) within 1e-4.
+pub fn refinement_agrees(
+    model: &vina_core::model::Model<'_>,
+    y: &[f32],
+    r: &vina_core::report::Report,
+) -> anyhow::Result<()> {
+    use vina_core::pipeline::refinement::{Budget, Refiner};
+    use vina_core::refine::RefineConfig;
+    let seq = r.sequence;
+    let refined = r
+        .refined
+        .as_ref()
+        .with_context(|| format!("report {seq} carries no refinement"))?;
+    let conditioned = vina_core::sampling::Conditioned::new(model, y)?;
+    let ctx = conditioned.context();
+    let mut refiner = Box::new(Refiner::new());
+    let budget = Budget::default();
+    let replay_budget = Budget {
+        config: RefineConfig {
+            steps: u32::from(refined.steps),
+            ..budget.config
+        },
+        ..budget
+    };
+    let host32 = refiner
+        .run(model, ctx, y, &replay_budget, r.seed, &|| 0)
+        .map_err(|e| anyhow::anyhow!("host replay of the refinement: {e:?}"))?;
+    for (b, h) in refined.parameters.iter().zip(&host32.parameters) {
+        for (field, bv, hv) in [
+            ("mean", b.mean, h.mean),
+            ("std", b.std, h.std),
+            ("q50", b.q50, h.q50),
+        ] {
+            if (bv - hv).abs() > 1e-4 * hv.abs().max(1.0) {
+                bail!("report {seq} refined {field}: buoy {bv} vs host f32 replay {hv}");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// CI: the buoy with exact-likelihood refinement (feature `refine`, default budget; see
 /// "Exact-likelihood refinement and its fallback" in `docs/architecture.md`) under QEMU
 /// `-icount shift=0` on the standard recording. Each report's refined posterior must
@@ -84,8 +126,7 @@ pub fn mlp_cost(write: bool) -> anyhow::Result<()> {
 /// posterior sd; the instruction counts go to `bench/refine_cortex_m4.txt` (`--write`) or
 /// are compared with it.
 pub fn refine_cost(write: bool) -> anyhow::Result<()> {
-    use vina_core::pipeline::refinement::{Budget, Refiner};
-    use vina_core::refine::RefineConfig;
+    use vina_core::pipeline::refinement::Budget;
     let root = root();
     let path = standard_recording()?;
     let run = qemu_buoy(None, Some(&path), &["--features", "refine"], true)?;
@@ -114,31 +155,7 @@ pub fn refine_cost(write: bool) -> anyhow::Result<()> {
                 );
             }
         }
-        // the same refinement on the host, f32, firmware library code
-        let conditioned = vina_core::sampling::Conditioned::new(&model, y)?;
-        let ctx = conditioned.context();
-        let mut refiner = Box::new(Refiner::new());
-        let replay_budget = Budget {
-            config: RefineConfig {
-                steps: u32::from(refined.steps),
-                ..budget.config
-            },
-            ..budget
-        };
-        let host32 = refiner
-            .run(&model, ctx, y, &replay_budget, r.seed, &|| 0)
-            .map_err(|e| anyhow::anyhow!("host replay of the refinement: {e:?}"))?;
-        for (b, h) in refined.parameters.iter().zip(&host32.parameters) {
-            for (field, bv, hv) in [
-                ("mean", b.mean, h.mean),
-                ("std", b.std, h.std),
-                ("q50", b.q50, h.q50),
-            ] {
-                if (bv - hv).abs() > 1e-4 * hv.abs().max(1.0) {
-                    bail!("report {seq} refined {field}: buoy {bv} vs host f32 replay {hv}");
-                }
-            }
-        }
+        refinement_agrees(&model, y, r)?;
         // the host's f64 refinement (`vina invert --refine`), same seed and sweeps
         let obs = root.join(format!("target/xtask-refine-features-{seq}.json"));
         let yv: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();

@@ -194,10 +194,15 @@ pub fn qemu_check() -> anyhow::Result<()> {
             run.features.len()
         );
     }
-    check_buoy_reports(&run.reports, &run.features, &path)
+    check_buoy_reports(
+        &run.reports,
+        &run.features,
+        &path,
+        "models/gi-pekeris-cinn.vina",
+    )
 }
 
-/// The checks of a buoy's reports from the committed model on a recording of gi-pekeris
+/// The checks of a buoy's reports from a committed `model` on a recording of gi-pekeris
 /// at [`TRUTH`]: equal to `vina replay` on the same recording, each a posterior of 1000
 /// samples whose 90 % intervals hold the truth, equal to `vina invert --engine core` on
 /// its features (`features`: by sequence number) and seed. All within 1e-4.
@@ -205,12 +210,13 @@ pub fn check_buoy_reports(
     reports: &[Report],
     features: &[(u32, Vec<f32>)],
     recording: &Path,
+    model: &str,
 ) -> anyhow::Result<()> {
     let root = root();
     let vina = vina_bin()?;
     #[rustfmt::skip]
     let replay = output(&root, utf8(&vina)?, &[
-        "replay", "--model", "models/gi-pekeris-cinn.vina", "--recording", utf8(recording)?, "--json",
+        "replay", "--model", model, "--recording", utf8(recording)?, "--json",
     ])?;
     let host: Vec<serde_json::Value> = replay
         .lines()
@@ -259,7 +265,7 @@ pub fn check_buoy_reports(
         let seed = r.seed.to_string();
         #[rustfmt::skip]
         let out = output(&root, utf8(&vina)?, &[
-            "invert", "--engine", "core", "--model", "models/gi-pekeris-cinn.vina", "--observation",
+            "invert", "--engine", "core", "--model", model, "--observation",
             utf8(&obs)?, "--seed", &seed, "--draws", "1000", "--json",
         ])?;
         let host: serde_json::Value = serde_json::from_str(&out)?;

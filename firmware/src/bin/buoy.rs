@@ -76,73 +76,51 @@ fn log_summaries(sequence: u32, label: &str, summaries: &[SummaryValues]) {
     }
 }
 
-/// The refinement step of the `refine` build: its state lives in this frame.
-#[cfg(feature = "refine")]
-macro_rules! with_refinement {
-    (|$r:ident| $body:expr) => {{
-        let cp = cortex_m::Peripherals::take();
-        let _counter = cp.map(|cp| vina_firmware::target::InstructionCounter::start(cp.SYST));
-        let mut refiner = vina_core::pipeline::refinement::Refiner::new();
-        let budget = vina_core::pipeline::refinement::Budget {
-            max_clock: option_env!("VINA_REFINE_MAX_INSTRUCTIONS")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
-            ..Default::default()
-        };
-        let $r = Some(vina_core::pipeline::refinement::Refinement {
-            refiner: &mut refiner,
-            budget,
-            clock: &vina_firmware::target::instructions,
-        });
-        $body
-    }};
-}
-#[cfg(not(feature = "refine"))]
-macro_rules! with_refinement {
-    (|$r:ident| $body:expr) => {{
-        let $r = None;
-        $body
-    }};
-}
-
 #[entry]
 fn main() -> ! {
-    let outcome = with_refinement!(|refinement| replay(
-        MODEL,
-        // opaque to the optimizer: with no recording embedded (the size report's build)
-        // it would otherwise prove the loop dead and drop the pipeline from the count
-        core::hint::black_box(RECORDING),
-        PipelineConfig::default(),
-        refinement,
-        |report, frame, y| {
-            frame_out!("frame ");
-            for b in frame {
-                frame_out!("{:02x}", b);
+    // the refinement's budget is counted in instructions (SysTick under QEMU)
+    #[cfg(feature = "refine")]
+    let _counter = cortex_m::Peripherals::take()
+        .map(|cp| vina_firmware::target::InstructionCounter::start(cp.SYST));
+    let outcome = vina_firmware::with_refinement!(
+        vina_firmware::target::instructions,
+        |refinement| replay(
+            MODEL,
+            // opaque to the optimizer: with no recording embedded (the size report's build)
+            // it would otherwise prove the loop dead and drop the pipeline from the count
+            core::hint::black_box(RECORDING),
+            PipelineConfig::default(),
+            refinement,
+            |report, frame, y| {
+                frame_out!("frame ");
+                for b in frame {
+                    frame_out!("{:02x}", b);
+                }
+                frame_out!("\n");
+                // The features as exact f32 bits, for the host's rerun of the same inversion.
+                frame_out!("features {} ", report.sequence);
+                for v in y {
+                    frame_out!("{:08x}", v.to_bits());
+                }
+                frame_out!("\n");
+                log_summaries(report.sequence, "", &report.parameters);
+                if let Some(r) = &report.refined {
+                    log!(
+                        "report {} refined: {} particles, {} sweeps, ess {}, acceptance {}, missed {}, {} instructions ({} in the exact posterior)",
+                        report.sequence,
+                        r.particles,
+                        r.steps,
+                        num(r.ess),
+                        num(r.acceptance),
+                        r.missed,
+                        r.instructions,
+                        r.target_instructions
+                    );
+                    log_summaries(report.sequence, "refined ", &r.parameters);
+                }
             }
-            frame_out!("\n");
-            // The features as exact f32 bits, for the host's rerun of the same inversion.
-            frame_out!("features {} ", report.sequence);
-            for v in y {
-                frame_out!("{:08x}", v.to_bits());
-            }
-            frame_out!("\n");
-            log_summaries(report.sequence, "", &report.parameters);
-            if let Some(r) = &report.refined {
-                log!(
-                    "report {} refined: {} particles, {} sweeps, ess {}, acceptance {}, missed {}, {} instructions ({} in the exact posterior)",
-                    report.sequence,
-                    r.particles,
-                    r.steps,
-                    num(r.ess),
-                    num(r.acceptance),
-                    r.missed,
-                    r.instructions,
-                    r.target_instructions
-                );
-                log_summaries(report.sequence, "refined ", &r.parameters);
-            }
-        }
-    ));
+        )
+    );
     let stack = stack_use();
     log!(
         "stack high-water {} B of {} B",

@@ -47,33 +47,6 @@ static MODEL: &[u8] = vina_firmware::include_aligned!(concat!(env!("OUT_DIR"), "
 static MODEL: &[u8] = vina_firmware::include_aligned!(concat!(env!("OUT_DIR"), "/model_int8.vina"));
 static RECORDING: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/recording.vrec"));
 
-/// The refinement step of the `refine` build, clocked in cycles.
-#[cfg(feature = "refine")]
-macro_rules! with_refinement {
-    (|$r:ident| $body:expr) => {{
-        let mut refiner = vina_core::pipeline::refinement::Refiner::new();
-        let budget = vina_core::pipeline::refinement::Budget {
-            max_clock: option_env!("VINA_REFINE_MAX_INSTRUCTIONS")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
-            ..Default::default()
-        };
-        let $r = Some(vina_core::pipeline::refinement::Refinement {
-            refiner: &mut refiner,
-            budget,
-            clock: &cycles,
-        });
-        $body
-    }};
-}
-#[cfg(not(feature = "refine"))]
-macro_rules! with_refinement {
-    (|$r:ident| $body:expr) => {{
-        let $r = None;
-        $body
-    }};
-}
-
 /// The report's summaries as defmt logs (formatted on the host: no float code in flash).
 fn log_report(report: &Report) {
     for (i, p) in report.parameters.iter().enumerate() {
@@ -115,7 +88,7 @@ fn acquire(
 ) -> ! {
     defmt::info!("ADS131M04 streaming at {} Hz", rate);
     loop {
-        let outcome = with_refinement!(|refinement| replay_source(
+        let outcome = vina_firmware::with_refinement!(cycles, |refinement| replay_source(
             model,
             source,
             usize::MAX,
@@ -211,7 +184,7 @@ fn main() -> ! {
     let last_read = Cell::new(0u64);
     let mut source = Timed::new(Replay::new(recording), &last_read);
     let mut started = cycles();
-    let outcome = with_refinement!(|refinement| replay_source(
+    let outcome = vina_firmware::with_refinement!(cycles, |refinement| replay_source(
         &model,
         &mut source,
         recording.frames,

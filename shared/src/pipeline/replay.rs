@@ -23,7 +23,7 @@ pub enum Fault {
     Model(ModelError),
     /// The recording failed validation.
     Recording(RecordingError),
-    /// The model and the recording do not fit together.
+    /// The model and the source (a recording, an ADC) do not fit together.
     Setup(SetupError),
     /// The source failed, or ended inside a window (a replay reads whole windows only).
     Window,
@@ -38,7 +38,7 @@ impl fmt::Display for Fault {
         match self {
             Fault::Model(e) => write!(f, "model refused at boot: {e}"),
             Fault::Recording(e) => write!(f, "recording refused: {e}"),
-            Fault::Setup(e) => write!(f, "model and recording do not fit together: {e}"),
+            Fault::Setup(e) => write!(f, "model and source do not fit together: {e}"),
             Fault::Window => f.write_str("the source failed or ended inside a window"),
             Fault::Frame => f.write_str("report frame too large"),
             Fault::NoTemplate => f.write_str(
