@@ -34,10 +34,15 @@ macro_rules! include_aligned {
 /// `refine` feature a refiner whose ~9 KiB of state lives in the caller's frame, budgeted
 /// by `VINA_REFINE_MAX_INSTRUCTIONS` (at build time; unset: the default budget's sweeps)
 /// on `clock` (a `fn() -> u64`: instructions under QEMU, cycles on a board); without the
-/// feature `None`, and no refinement code in flash. Every buoy binary's one statement of it.
+/// feature `None`, and no refinement code in flash. `with_refinement!(clock, limit, |r|
+/// body)` caps the budget at `limit` clock units (0: no cap) when the variable is unset.
+/// Every buoy binary's one statement of it.
 #[macro_export]
 macro_rules! with_refinement {
-    ($clock:expr, |$r:ident| $body:expr) => {{
+    ($clock:expr, |$r:ident| $body:expr) => {
+        $crate::with_refinement!($clock, 0u64, |$r| $body)
+    };
+    ($clock:expr, $limit:expr, |$r:ident| $body:expr) => {{
         #[cfg(feature = "refine")]
         let mut refiner = vina_core::pipeline::refinement::Refiner::new();
         #[cfg(feature = "refine")]
@@ -46,13 +51,16 @@ macro_rules! with_refinement {
             budget: vina_core::pipeline::refinement::Budget {
                 max_clock: option_env!("VINA_REFINE_MAX_INSTRUCTIONS")
                     .and_then(|v| v.parse().ok())
-                    .unwrap_or(0),
+                    .unwrap_or($limit),
                 ..Default::default()
             },
             clock: &$clock,
         });
         #[cfg(not(feature = "refine"))]
-        let $r = None;
+        let $r = {
+            let _ = $limit;
+            None
+        };
         $body
     }};
 }

@@ -220,7 +220,9 @@ fn acquire(
         waited < 2000
     });
     let window = PipelineConfig::default().window();
-    let frames = args.reports.map_or(usize::MAX, |n| n as usize * window);
+    let frames = args
+        .reports
+        .map_or(usize::MAX, |n| (n as usize).saturating_mul(window));
     let n = replay_source(
         &model,
         &mut source,

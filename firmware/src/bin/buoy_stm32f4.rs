@@ -84,27 +84,37 @@ fn acquire(
     model: &Model<'_>,
     source: &mut impl SampleSource<Error = StreamError>,
     rate: f32,
+    sysclk_hz: u32,
     uart: &mut impl embedded_io::Write,
 ) -> ! {
     defmt::info!("ADS131M04 streaming at {} Hz", rate);
+    // Refinement gets what the queue leaves after the inference (its samples at 100,000
+    // cycles each: 1.5× the instructions measured in board-report.txt), so refining never
+    // overruns acquisition; on the F411 at 84 MHz that is 1–2 of the 5 sweeps, on the F405
+    // at 168 MHz all of them. `VINA_REFINE_MAX_INSTRUCTIONS` overrides it.
+    let inference = u64::from(PipelineConfig::default().samples) * 100_000;
+    let refine_cycles = adc::pause_cycles(rate, sysclk_hz)
+        .saturating_sub(inference)
+        .max(1);
     loop {
-        let outcome = vina_firmware::with_refinement!(cycles, |refinement| replay_source(
-            model,
-            source,
-            usize::MAX,
-            PipelineConfig::default(),
-            &[],
-            refinement,
-            |report, frame, _| {
-                // a UART write cannot fail on this part (no error is defined for TX)
-                let _ = uart.write_all(frame);
-                log_report(report);
-                let c = adc::counters();
-                if c.lost() > 0 {
-                    defmt::warn!("{} conversions lost ({} overruns)", c.lost(), c.overruns());
+        let outcome =
+            vina_firmware::with_refinement!(cycles, refine_cycles, |refinement| replay_source(
+                model,
+                source,
+                usize::MAX,
+                PipelineConfig::default(),
+                &[],
+                refinement,
+                |report, frame, _| {
+                    // a UART write cannot fail on this part (no error is defined for TX)
+                    let _ = uart.write_all(frame);
+                    log_report(report);
+                    let c = adc::counters();
+                    if c.lost() > 0 {
+                        defmt::warn!("{} conversions lost ({} overruns)", c.lost(), c.overruns());
+                    }
                 }
-            }
-        ));
+            ));
         if let Err(fault) = outcome {
             defmt::error!("acquisition: {}", defmt::Display2Format(&fault));
             if adc::counters().device_reset() || !matches!(fault, Fault::Window) {
@@ -167,7 +177,10 @@ fn main() -> ! {
         // SysTick's wrap (every 2^24 cycles) wakes a waiting pipeline if the ADC stops
         let _wakeup = InstructionCounter::start(delay.release().release());
         match started {
-            Ok((mut source, rate)) => acquire(&model, &mut source, rate, &mut uart),
+            Ok((mut source, rate)) => {
+                let sysclk = rcc.clocks.sysclk().raw();
+                acquire(&model, &mut source, rate, sysclk, &mut uart)
+            }
             Err(e) => {
                 let _ = writeln!(uart, "fault: ADC not started: {e:?}");
                 halt()

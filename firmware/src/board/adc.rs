@@ -116,6 +116,13 @@ pub enum AdcError {
     AlreadyStarted,
 }
 
+/// Cycles the pipeline may pause at the end of a window (inference, refinement) without
+/// overrunning the queue: 80 % of the time the queue fills at `rate_hz` on a core at
+/// `sysclk_hz` (the rest for the interrupts and cycles per instruction above one).
+pub fn pause_cycles(rate_hz: f32, sysclk_hz: u32) -> u64 {
+    (0.8 * QUEUE_FRAMES as f32 / rate_hz * sysclk_hz as f32) as u64
+}
+
 /// The stream's counters (overruns, conversions lost, device reset).
 pub fn counters() -> &'static Counters {
     &COUNTERS
