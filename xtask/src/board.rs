@@ -13,7 +13,7 @@ use vina_core::pipeline::PipelineConfig;
 use vina_core::report::Report;
 
 use crate::cost::refinement_agrees;
-use crate::process::{output, root, utf8, vina_bin};
+use crate::process::{output, root, utf8, vina_bin, write_or_check};
 use crate::qemu::{check_buoy_reports, parse_features, parse_stack};
 use crate::recording::{TRUTH, board_recording};
 
@@ -353,18 +353,15 @@ pub fn board(write: bool) -> anyhow::Result<()> {
     let fresh = duty_report(&run, &refining, f64::from(rate))?;
     print!("{fresh}");
     let path = root.join("firmware/board-report.txt");
-    if write {
-        std::fs::write(&path, &fresh)?;
-        return Ok(());
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    if !same_report(&committed, &fresh) {
-        bail!(
-            "the board's figures differ from the committed {} by more than 1 %:\n--- committed\n{committed}--- now\n{fresh}run `cargo xtask board --write` and commit the report",
-            path.display()
-        );
-    }
-    Ok(())
+    write_or_check(&path, &fresh, write, "board", |committed, fresh| {
+        if same_report(committed, fresh) {
+            Ok(())
+        } else {
+            bail!(
+                "the board's figures moved by more than 1 %:\n--- committed\n{committed}--- now\n{fresh}"
+            )
+        }
+    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, bail};
 
-use crate::process::{output, root, run, utf8, vina_bin};
+use crate::process::{output, root, run, utf8, vina_bin, write_or_check};
 use crate::qemu::{qemu_buoy, qemu_icount};
 use crate::recording::{TRUTH, standard_recording};
 use crate::size::RAM_BUDGET;
@@ -240,24 +240,21 @@ pub fn refine_cost(write: bool) -> anyhow::Result<()> {
 /// instruction counts are within [`SAMPLE_COST_TOLERANCE`] of the committed ones.
 fn write_or_compare(name: &str, task: &str, report: &str, write: bool) -> anyhow::Result<()> {
     let path = root().join("bench").join(name);
-    if write {
-        std::fs::write(&path, report)?;
-        return Ok(());
-    }
-    let committed = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    compare_instruction_counts(&committed, report, SAMPLE_COST_TOLERANCE).with_context(|| {
-        format!(
-            "instruction counts differ from the committed {} by more than {} %: run `cargo xtask {task} --write` and commit it",
-            path.display(),
-            100.0 * SAMPLE_COST_TOLERANCE
-        )
+    write_or_check(&path, report, write, task, |committed, fresh| {
+        compare_instruction_counts(committed, fresh, SAMPLE_COST_TOLERANCE).with_context(|| {
+            format!(
+                "instruction counts moved by more than {} %",
+                100.0 * SAMPLE_COST_TOLERANCE
+            )
+        })
     })?;
-    eprintln!(
-        "{task}: within {} % of the committed {}",
-        100.0 * SAMPLE_COST_TOLERANCE,
-        path.display()
-    );
+    if !write {
+        eprintln!(
+            "{task}: within {} % of the committed {}",
+            100.0 * SAMPLE_COST_TOLERANCE,
+            path.display()
+        );
+    }
     Ok(())
 }
 

@@ -67,3 +67,27 @@ pub fn vina_bin() -> anyhow::Result<PathBuf> {
     }
     Ok(vina)
 }
+
+/// A committed report (sizes, instruction counts, duty cycle): with `write`, replace it by
+/// `fresh`; otherwise fail unless `agree(committed, fresh)` accepts the committed one,
+/// saying which task rewrites it. Every `cargo xtask … [--write]` report goes through here.
+pub fn write_or_check(
+    path: &Path,
+    fresh: &str,
+    write: bool,
+    task: &str,
+    agree: impl Fn(&str, &str) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    if write {
+        std::fs::write(path, fresh).with_context(|| format!("cannot write {}", path.display()))?;
+        return Ok(());
+    }
+    let committed =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    agree(&committed, fresh).with_context(|| {
+        format!(
+            "{} no longer holds: run `cargo xtask {task} --write` and commit it",
+            path.display()
+        )
+    })
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
-use crate::process::{root, run};
+use crate::process::{root, run, write_or_check};
 use crate::qemu::qemu_buoy;
 
 const FLASH_BUDGET: u64 = 256 * 1024;
@@ -107,18 +107,13 @@ pub fn size(write: bool) -> anyhow::Result<()> {
     let path = root().join("firmware/size-report.txt");
     let fresh = size_report()?;
     print!("{fresh}");
-    if write {
-        std::fs::write(&path, &fresh)?;
-        return Ok(());
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    if !same_sizes(&committed, &fresh) {
-        bail!(
-            "firmware sizes differ from the committed {}:\n--- committed\n{committed}--- now\n{fresh}run `cargo xtask size --write` and commit the report",
-            path.display()
-        );
-    }
-    Ok(())
+    write_or_check(&path, &fresh, write, "size", |committed, fresh| {
+        if same_sizes(committed, fresh) {
+            Ok(())
+        } else {
+            bail!("firmware sizes differ:\n--- committed\n{committed}--- now\n{fresh}")
+        }
+    })
 }
 
 /// Flash sizes a link may differ by between checkouts of the same source. The checkout
