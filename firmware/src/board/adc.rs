@@ -46,7 +46,8 @@ pub const QUEUE_FRAMES: usize = 3072;
 pub const CLKIN_DIVIDER: u32 = 11;
 /// Oversampling ratio: 7.64 MHz / (2 · 4096) = 932 Hz, above twice the highest tone.
 pub const OSR: Osr = Osr::X4096;
-/// SPI1's clock (the part allows 25 MHz): a frame takes 29 µs of the ~1.07 ms period.
+/// SPI1's clock asked for (the part allows 25 MHz): the HAL divides APB2's 84 MHz by 16,
+/// 5.25 MHz, so a frame takes 27 µs of the 1.07 ms period.
 pub const SPI_HZ: u32 = 5_000_000;
 /// Waits of the consumer, each until the next interrupt (DRDY, DMA, or SysTick's wrap at
 /// most 0.2 s apart), before a read gives up: a stopped ADC ends the window in seconds.
