@@ -152,6 +152,23 @@ fn adc_refused() -> anyhow::Result<()> {
         "linux: without its ADC, buoy_linux stops and says {}",
         said.trim()
     );
+    // bad settings are refused before any device is opened, naming the flag
+    for (flag, value, expect) in [
+        ("--drdy", "gpiochip0", "expected CHIP:LINE"),
+        ("--osr", "1000", "expected 128, 256"),
+    ] {
+        let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        match args.iter().position(|a| a == flag) {
+            Some(i) => args[i + 1] = value.to_owned(),
+            None => args.extend([flag.to_owned(), value.to_owned()]),
+        }
+        let out = Command::new("qemu-aarch64").args(&args).output()?;
+        let said = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() || !said.contains(flag) || !said.contains(expect) {
+            bail!("buoy_linux {flag} {value}: {}, said {said:?}", out.status);
+        }
+    }
+    eprintln!("linux: a bad --drdy or --osr is refused naming the flag");
     Ok(())
 }
 
