@@ -59,17 +59,29 @@ fn main() {
     for (name, suffix) in [("model_f32.vina", ""), ("model_int8.vina", "-int8")] {
         let default = format!("../models/{scenario}-cinn{suffix}.vina");
         let path = env::var_os("VINA_MODEL").map_or_else(|| PathBuf::from(default), PathBuf::from);
-        println!("cargo:rerun-if-changed={}", path.display());
-        let bytes = fs::read(&path).unwrap_or_else(|e| {
-            panic!(
-                "model {}: {e} (set VINA_MODEL to a .vina file)",
-                path.display()
-            )
-        });
-        let current = vina_core::model::Model::from_bytes(&bytes)
-            .ok()
-            .and_then(|m| m.encode_to_vec().ok())
-            .unwrap_or(bytes);
-        fs::write(out.join(name), current).expect("OUT_DIR is writable");
+        embed_model(&path, &out.join(name));
     }
+    // `buoy_linux` replays five-channel recordings with the default model and reads one
+    // ADS131M04 (four channels) with the four-receiver one: it carries both.
+    if env::var_os("CARGO_FEATURE_LINUX").is_some() {
+        let path = PathBuf::from("../models/gi-pekeris-4rx-cinn.vina");
+        embed_model(&path, &out.join("model_4rx_f32.vina"));
+    }
+}
+
+/// Copy the model at `path` to `to`, re-encoded in the current format version when it
+/// reads (a file that does not is copied as it is: the firmware refuses it at boot).
+fn embed_model(path: &std::path::Path, to: &std::path::Path) {
+    println!("cargo:rerun-if-changed={}", path.display());
+    let bytes = fs::read(path).unwrap_or_else(|e| {
+        panic!(
+            "model {}: {e} (set VINA_MODEL to a .vina file)",
+            path.display()
+        )
+    });
+    let current = vina_core::model::Model::from_bytes(&bytes)
+        .ok()
+        .and_then(|m| m.encode_to_vec().ok())
+        .unwrap_or(bytes);
+    fs::write(to, current).expect("OUT_DIR is writable");
 }

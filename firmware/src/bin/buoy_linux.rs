@@ -12,8 +12,9 @@
 //!   each frame — the `acquisition::stream` queue the Cortex-M boards fill from interrupts,
 //!   with the same loss accounting.
 //!
-//! Without `--model`, the model built in (`VINA_MODEL` at build time, else the committed
-//! f32 cINN — the Cortex-M `buoy`'s default).
+//! Without `--model`, a model built in: for recordings `VINA_MODEL` at build time, else the
+//! committed f32 cINN (the Cortex-M `buoy`'s default, five receivers); for the ADC the
+//! boards' four-receiver `gi-pekeris-4rx` cINN.
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,8 +33,12 @@ use vina_firmware::acquisition::stream::{
     Consumer, Counters, FRAME_BYTES, NULL_FRAME, Producer, Queue,
 };
 
+/// The built-in models: for recordings the Cortex-M `buoy`'s (five receivers), for one
+/// ADS131M04 the boards' four-receiver `gi-pekeris-4rx` cINN.
 static BUILT_IN_MODEL: &[u8] =
     vina_firmware::include_aligned!(concat!(env!("OUT_DIR"), "/model_f32.vina"));
+static BUILT_IN_4RX_MODEL: &[u8] =
+    vina_firmware::include_aligned!(concat!(env!("OUT_DIR"), "/model_4rx_f32.vina"));
 
 /// Frames the reader thread may run ahead of the pipeline: 4.4 s at 932 Hz.
 const QUEUE: usize = 4096;
@@ -42,7 +47,8 @@ const QUEUE: usize = 4096;
 #[derive(Parser)]
 #[command(version, about)]
 struct Args {
-    /// Model file (default: the one built in)
+    /// Model file (default: built in — the five-receiver gi-pekeris cINN for --recording,
+    /// the four-receiver gi-pekeris-4rx one for the ADC's four channels)
     #[arg(long)]
     model: Option<PathBuf>,
     /// Replay this recording (`vina synth`'s .vrec) instead of reading the ADC
@@ -93,9 +99,10 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 fn run(args: &Args) -> Result<u32, String> {
-    let model = match &args.model {
-        Some(path) => read(path)?,
-        None => BUILT_IN_MODEL.to_vec(),
+    let model = match (&args.model, &args.recording) {
+        (Some(path), _) => read(path)?,
+        (None, Some(_)) => BUILT_IN_MODEL.to_vec(),
+        (None, None) => BUILT_IN_4RX_MODEL.to_vec(),
     };
     let mut out: Box<dyn Write> = match &args.serial {
         Some(dev) => Box::new(
