@@ -14,7 +14,8 @@
 //! Nothing is lost silently: every conversion that does not reach the queue — a DRDY
 //! edge that came while a transfer was still running, edges the interrupt never saw (a
 //! gap of more than 1.5 sample periods between DRDY timestamps), a frame with a bad CRC
-//! or without new data, a full queue (an overrun: the pipeline fell behind) — is counted,
+//! or without new data, a failed transfer, a full queue (an overrun: the pipeline fell
+//! behind) — is counted,
 //! and the next queued frame carries the count in [`SampleStatus::dropped`], which the
 //! pipeline turns into [`Rejection::DroppedFrames`](vina_core::report::Rejection).
 //! Overruns are also counted on their own ([`Counters::overruns`]).
