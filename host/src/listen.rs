@@ -2,7 +2,7 @@
 //! buoy's report frames, one JSON line per report. The stream may carry raw frames (COBS,
 //! zero-delimited: a UART, a capture file) or `frame <hex>` text lines (what QEMU's
 //! semihosting, probe-rs and the Linux build print), mixed with log text, which is
-//! skipped. Corrupted frames are counted and skipped: the zero delimiter (or the line
+//! skipped, except the buoy's `fault: …` lines, echoed to stderr as warnings. Corrupted frames are counted and skipped: the zero delimiter (or the line
 //! end) resynchronizes the stream. The format: docs/report-frame.md.
 
 use std::io::{Read, Write};
@@ -14,10 +14,12 @@ use serde_json::json;
 use vina_core::parameters::OUTSIDE_SUPPORT_WARN_FRACTION;
 use vina_core::report::{FrameError, MAX_FRAME, Report, Status};
 
-/// Splits a byte stream into report frames, raw or as `frame <hex>` lines.
+/// Splits a byte stream into report frames, raw or as `frame <hex>` lines; keeps the
+/// buoy's `fault: …` lines (a board's only word to a user without a debugger).
 #[derive(Default)]
 pub struct FrameSplitter {
     pending: Vec<u8>,
+    faults: Vec<String>,
 }
 
 /// Bytes kept while waiting for a delimiter: past it, what is pending cannot be a frame.
@@ -48,6 +50,9 @@ impl FrameSplitter {
                         on_frame(Report::decode_hex(hex));
                         self.pending.truncate(start);
                     } else if is_text(&self.pending) {
+                        if line.starts_with(b"fault") {
+                            self.faults.push(String::from_utf8_lossy(line).into_owned());
+                        }
                         self.pending.clear();
                     } else {
                         self.pending.push(b);
@@ -60,6 +65,11 @@ impl FrameSplitter {
                 on_frame(Err(FrameError::Cobs));
             }
         }
+    }
+
+    /// The `fault: …` lines seen since the last call.
+    pub fn take_faults(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.faults)
     }
 
     /// The end of the stream: a partial frame left is refused.
@@ -303,6 +313,9 @@ fn decode_until(
             Err(e) => return Err(e).context("reading the report stream"),
         };
         splitter.push(&buf[..n], &mut on_frame);
+        for fault in splitter.take_faults() {
+            eprintln!("warning: the buoy says {fault}");
+        }
         if seen.get() >= limit {
             break;
         }

@@ -94,6 +94,38 @@ fn text_lines_raw_frames_and_logs_mixed() {
     assert_eq!(refused, 1);
 }
 
+/// A board's `fault: …` line (its only word without a debugger) reaches the user as a
+/// warning on stderr, around the frames that still decode; other log text stays quiet.
+#[test]
+fn the_buoys_fault_lines_are_shown() {
+    let splitter_sees = |stream: &[u8]| {
+        let mut s = vina_host::listen::FrameSplitter::default();
+        let mut n = 0;
+        s.push(stream, &mut |f| n += usize::from(f.is_ok()));
+        (s.take_faults(), n)
+    };
+    let mut stream = frame(&report(1));
+    stream.extend(b"stack high-water 40368 B\n");
+    stream.extend(b"fault: model and source do not fit together: the model expects 5 receivers (channels), the source has 4\r\n");
+    let (faults, n) = splitter_sees(&stream);
+    assert_eq!(n, 1);
+    assert_eq!(
+        faults,
+        [
+            "fault: model and source do not fit together: the model expects 5 receivers (channels), the source has 4"
+        ]
+    );
+    let out = vina(&["listen", "--file", "-"], &stream);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: the buoy says fault: model and source"),
+        "{err}"
+    );
+    assert!(!err.contains("stack high-water"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
+
 fn vina(args: &[&str], stdin: &[u8]) -> std::process::Output {
     use std::io::Write;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vina"))
