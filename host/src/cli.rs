@@ -178,6 +178,13 @@ Example (obs.json from vina observe):
 Example:
   vina loss-study --config configs/gi-pekeris-cinn.toml --data data/gi --held-out data/gi-test --reference models/eval/references/gi-pekeris --seeds 3 --out study")]
     LossStudy(crate::loss_study::StudyOptions),
+    /// The VINA paper's support-mismatch toy: a 1-D generator trained with the f-GAN (KL)
+    /// and Sinkhorn losses from U(0, 1) + d towards U(0, 1), scored by MMD against the
+    /// reference code's published values (docs/loss-study.md, "Support mismatch").
+    #[command(after_help = "\
+Example:
+  vina support-mismatch --runs 10 --displacements 0,3,10 --out docs/loss-study/support-mismatch")]
+    SupportMismatch(crate::loss_study::support_mismatch::ToyOptions),
     /// Export a trained model: the firmware's .vina file (f32 or int8) and an ONNX graph
     /// of the sampling pass.
     #[command(after_help = "\
@@ -552,6 +559,7 @@ impl Command {
                 v.push(opt(serial, "serial device", Exists));
                 v.push(opt(model, "model", File));
             }
+            Self::SupportMismatch(_) => {}
         }
         v.into_iter().flatten().collect()
     }
@@ -715,6 +723,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Inspect { file, json } => crate::inspect::run(&file, json),
         Command::LossStudy(o) => crate::loss_study::run(&o).map(|_| ()),
+        Command::SupportMismatch(o) => crate::loss_study::support_mismatch::run(&o).map(|_| ()),
         Command::Train {
             data,
             config,

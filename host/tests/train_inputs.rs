@@ -147,6 +147,11 @@ fn each_bad_config_value_is_refused_naming_file_field_and_range() {
         ("[loss]\nmmd_widths = [-1.0]", "loss.mmd_widths", "> 0"),
         ("[loss]\nsinkhorn_eps = 0.0", "loss.sinkhorn_eps", "> 0"),
         ("[loss]\nsinkhorn_iters = 0", "loss.sinkhorn_iters", "[1, "),
+        (
+            "[loss]\nsinkhorn_scaling = 1.0",
+            "loss.sinkhorn_scaling",
+            "(0, 1)",
+        ),
         ("[optim]\nlr = 0.0", "optim.lr", "> 0"),
         ("[optim]\nlr = nan", "optim.lr", "> 0"),
         ("[optim]\nbetas = [1.5, 0.9]", "optim.betas", "[0, 1)"),

@@ -61,14 +61,77 @@ fn mmd_and_sinkhorn_vanish_on_equal_samples_and_grow_with_a_shift() {
     let same = to_vec(&mmd::mmd(&ta, &ta, &w))[0];
     let shifted = to_vec(&mmd::mmd(&ta, &tb, &w))[0];
     assert!(same.abs() < 1e-5 && shifted > 0.1, "mmd {same} {shifted}");
-    let same = to_vec(&sinkhorn::sinkhorn(&ta, &ta, 0.01, 200))[0];
-    let shifted = to_vec(&sinkhorn::sinkhorn(&ta, &tb, 0.01, 200))[0];
-    // A shift by (1, 1) costs |(1, 1)|² = 2 in W2²; entropic blur adds a little.
-    assert!(same < 0.05, "sinkhorn of equal clouds {same}");
+    // Debiased: exactly zero on equal clouds. A shift by (1, 1) of the same cloud costs
+    // ½·|(1, 1)|² = 1 (cost ½‖·‖²); at blur 0.05 the divergence is within 1 % of it.
+    let same = to_vec(&sinkhorn::sinkhorn(&ta, &ta, 0.0025, 0.5, 1))[0];
+    let shifted = to_vec(&sinkhorn::sinkhorn(&ta, &tb, 0.0025, 0.5, 1))[0];
+    assert!(same.abs() < 1e-5, "sinkhorn of equal clouds {same}");
     assert!(
-        (shifted - 2.0).abs() < 0.1,
+        (shifted - 1.0).abs() < 0.01,
         "sinkhorn of shifted clouds {shifted}"
     );
+}
+
+/// The debiased Sinkhorn divergence of two clouds, by plain (unscaled) log-domain Sinkhorn
+/// iterations in f64 run to convergence: S = OT(a, b) − ½·OT(a, a) − ½·OT(b, b), each
+/// OT the dual value ⟨α, f⟩ + ⟨β, g⟩ (a second implementation, without ε-scaling).
+fn sinkhorn_divergence_f64(a: &[[f64; 2]], b: &[[f64; 2]], eps: f64) -> f64 {
+    let ot = |x: &[[f64; 2]], y: &[[f64; 2]]| {
+        let c = |p: &[f64; 2], q: &[f64; 2]| 0.5 * ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2));
+        let (n, m) = (x.len(), y.len());
+        let (la, lb) = (-(n as f64).ln(), -(m as f64).ln());
+        let (mut f, mut g) = (vec![0.0; n], vec![0.0; m]);
+        let softmin = |p: &[f64; 2], pts: &[[f64; 2]], pot: &[f64], lw: f64| {
+            let t: Vec<f64> = pts
+                .iter()
+                .zip(pot)
+                .map(|(q, h)| lw + h / eps - c(p, q) / eps)
+                .collect();
+            let mx = t.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            -eps * (t.iter().map(|v| (v - mx).exp()).sum::<f64>().ln() + mx)
+        };
+        for _ in 0..20_000 {
+            f = x.iter().map(|p| softmin(p, y, &g, lb)).collect();
+            g = y.iter().map(|q| softmin(q, x, &f, la)).collect();
+        }
+        f.iter().sum::<f64>() / n as f64 + g.iter().sum::<f64>() / m as f64
+    };
+    ot(a, b) - 0.5 * ot(a, a) - 0.5 * ot(b, b)
+}
+
+#[test]
+fn sinkhorn_divergence_matches_a_converged_f64_solver() {
+    let device = Device::flex();
+    let a: Vec<[f64; 2]> = (0..24)
+        .map(|i| {
+            [
+                ((i * 7 % 24) as f64 / 12.0) - 1.0,
+                ((i * 5 % 24) as f64 / 24.0),
+            ]
+        })
+        .collect();
+    let b: Vec<[f64; 2]> = (0..20)
+        .map(|i| {
+            [
+                ((i * 3 % 20) as f64 / 15.0) - 0.2,
+                ((i * 9 % 20) as f64 / 10.0) + 0.3,
+            ]
+        })
+        .collect();
+    let flat = |v: &[[f64; 2]]| v.iter().flat_map(|p| [p[0] as f32, p[1] as f32]).collect();
+    let (ta, tb) = (
+        tensor2(flat(&a), a.len(), 2, &device),
+        tensor2(flat(&b), b.len(), 2, &device),
+    );
+    for eps in [0.1f32, 0.01] {
+        let want = sinkhorn_divergence_f64(&a, &b, f64::from(eps));
+        // ε-scaling then 200 updates at the target: converged.
+        let got = f64::from(to_vec(&sinkhorn::sinkhorn(&ta, &tb, eps, 0.5, 200))[0]);
+        assert!(
+            (got - want).abs() < 2e-4 * want.abs().max(1.0),
+            "eps {eps}: {got} vs {want}"
+        );
+    }
 }
 
 #[test]
@@ -130,7 +193,6 @@ fn every_loss_term_trains_both_kinds() {
                     mmd_forward: 1.0,
                     mmd_backward: 1.0,
                     sinkhorn: 1.0,
-                    sinkhorn_iters: 10,
                     // the INN's fit terms (ignored by a cINN)
                     y_base: true,
                     fit_rmse: 1.0,

@@ -115,11 +115,14 @@ pub struct LossConfig {
     pub mmd_backward: f32,
     /// Inverse-multiquadric kernel widths a: k = Σ a²/(a² + ‖·‖²).
     pub mmd_widths: Vec<f32>,
-    /// Entropic Sinkhorn (W2) between inverse samples (x̃, y) and the data (x, y).
+    /// Debiased Sinkhorn divergence (geomloss's, cost ½‖·‖²) between inverse samples
+    /// (x̃, y) and the data (x, y).
     pub sinkhorn: f32,
-    /// Sinkhorn entropic regularization ε (normalized units, squared distances).
+    /// Target temperature ε of the Sinkhorn divergence (geomloss's blur²; normalized units).
     pub sinkhorn_eps: f32,
-    /// Sinkhorn iterations.
+    /// ε-scaling ratio of the blur per update (geomloss's `scaling`).
+    pub sinkhorn_scaling: f32,
+    /// Updates at the target ε after the ε-scaling (geomloss: 1).
     pub sinkhorn_iters: usize,
 }
 
@@ -144,8 +147,10 @@ impl Default for LossConfig {
             mmd_backward: 0.0,
             mmd_widths: vec![0.05, 0.2, 0.9],
             sinkhorn: 0.0,
-            sinkhorn_eps: 0.05,
-            sinkhorn_iters: 50,
+            // geomloss's defaults: blur 0.05, scaling 0.5.
+            sinkhorn_eps: 0.0025,
+            sinkhorn_scaling: 0.5,
+            sinkhorn_iters: 1,
         }
     }
 }
@@ -283,6 +288,12 @@ impl TrainConfig {
         }
         check_pos("loss.sinkhorn_eps", f64::from(l.sinkhorn_eps))?;
         check_int("loss.sinkhorn_iters", l.sinkhorn_iters, 1, MAX_ITERATIONS)?;
+        if !(l.sinkhorn_scaling > 0.0 && l.sinkhorn_scaling < 1.0) {
+            return Err(refuse(format!(
+                "training config: `loss.sinkhorn_scaling` must be in (0, 1), got {}",
+                l.sinkhorn_scaling
+            )));
+        }
 
         check_pos("optim.lr", o.lr)?;
         check_betas("optim.betas", o.betas)?;

@@ -5,6 +5,9 @@
 //! one longer). A subnet maps one half (plus the condition) to `[s, t]`; the other half
 //! becomes `x·exp(ŝ) + t` with the soft clamp `ŝ = (2·clamp/π)·atan(s/clamp)`, which
 //! bounds every scale to `exp(±clamp)` and keeps the inverse exact and well conditioned.
+//! (That is FrEIA's soft clamp up to version 0.1; FrEIA 0.2 writes `clamp·0.636·atan(s)`,
+//! the same function of `clamp·s`: to port FrEIA 0.2 weights, scale the `s` rows of each
+//! subnet's last layer by `clamp`.)
 //!
 //! - [`CouplingStyle::Glow`] (FrEIA `GLOWCouplingBlock`): both halves are transformed;
 //!   subnet 1 maps `len1 → 2·len2`, subnet 2 maps `len2 → 2·len1`;

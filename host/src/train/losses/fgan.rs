@@ -116,9 +116,12 @@ impl Critic {
 
     /// Raw critic output per sample, `[n]`.
     pub fn value(&self, x: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
-        self.net
-            .forward(Tensor::cat(vec![x, y], 1))
-            .squeeze_dim::<1>(1)
+        self.score(Tensor::cat(vec![x, y], 1))
+    }
+
+    /// Raw critic output per row of an already joined input `[n, x_dim + y_dim]`.
+    pub fn score(&self, input: Tensor<2>) -> Tensor<1> {
+        self.net.forward(input).squeeze_dim::<1>(1)
     }
 }
 
@@ -135,8 +138,25 @@ pub fn bound(
     clamp: f32,
     fake_clamp: f32,
 ) -> Tensor<1> {
-    let real = critic.value(x_real, y.clone()).clamp(-clamp, clamp);
-    let fake = critic.value(x_fake, y).clamp(-fake_clamp, fake_clamp);
+    bound_of_scores(
+        div,
+        critic.value(x_real, y.clone()),
+        critic.value(x_fake, y),
+        clamp,
+        fake_clamp,
+    )
+}
+
+/// [`bound`] from the critic's raw outputs on real and model samples.
+pub fn bound_of_scores(
+    div: Divergence,
+    real: Tensor<1>,
+    fake: Tensor<1>,
+    clamp: f32,
+    fake_clamp: f32,
+) -> Tensor<1> {
+    let real = real.clamp(-clamp, clamp);
+    let fake = fake.clamp(-fake_clamp, fake_clamp);
     div.activation(real).mean() - div.conjugate_of_activation(fake).mean()
 }
 
@@ -155,7 +175,17 @@ pub fn generator_loss(
     y: Tensor<2>,
     fake_clamp: f32,
 ) -> Tensor<1> {
-    let v = critic.value(x_fake, y).clamp(-fake_clamp, fake_clamp);
+    generator_loss_of_scores(div, generator, critic.value(x_fake, y), fake_clamp)
+}
+
+/// [`generator_loss`] from the critic's raw outputs on model samples.
+pub fn generator_loss_of_scores(
+    div: Divergence,
+    generator: Generator,
+    fake: Tensor<1>,
+    fake_clamp: f32,
+) -> Tensor<1> {
+    let v = fake.clamp(-fake_clamp, fake_clamp);
     match generator {
         Generator::Saddle => div.conjugate_of_activation(v),
         Generator::NonSaturating => div.activation(v),

@@ -243,6 +243,7 @@ pub fn objective(
                 &joint_fake,
                 &joint_real,
                 cfg.sinkhorn_eps,
+                cfg.sinkhorn_scaling,
                 cfg.sinkhorn_iters,
             );
             terms.sinkhorn = scalar(&v);

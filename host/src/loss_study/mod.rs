@@ -9,6 +9,8 @@
 //! [`crate::train::train`] and [`crate::evaluate::run`], the code `vina train` and
 //! `vina eval` run.
 
+pub mod support_mismatch;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
