@@ -211,7 +211,7 @@ fn analytic_nll(data: &TrainData) -> f64 {
     0.5 * ((2.0 * std::f64::consts::PI * std::f64::consts::E).powi(2) * det).ln() - log_std
 }
 
-/// Train, report, and return the errors of the exported model's posteriors and the best
+/// Train, report, and return the errors of the exported model's posteriors and its
 /// validation NLL's excess over the exact one.
 fn run(what: &str, loss: LossConfig, epochs: usize, lr: f64) -> (Errors, f64) {
     run_config(what, config(loss, epochs, lr))
@@ -223,16 +223,18 @@ fn run_config(what: &str, config: TrainConfig) -> (Errors, f64) {
     let t0 = Instant::now();
     let s = train(&data, &config, out.path(), false).expect("training runs");
     let exact = analytic_nll(&data);
+    // The exported epoch's validation NLL (an f-GAN exports its last epoch, whose
+    // selection score is not the NLL).
+    let nll = s.val_nll[s.best_epoch];
     println!(
-        "{what}: {} epochs in {:.1} s ({:.0} training samples/s); best val NLL {:.4} at epoch {} (exact {exact:.4})",
+        "{what}: {} epochs in {:.1} s ({:.0} training samples/s); exported epoch {}: val NLL {nll:.4} (exact {exact:.4})",
         s.epochs,
         t0.elapsed().as_secs_f64(),
         s.samples_per_s,
-        s.best_val_nll,
         s.best_epoch + 1
     );
     let e = check_posteriors(&std::fs::read(&s.model_file).expect("model file"));
-    (e, s.best_val_nll - exact)
+    (e, nll - exact)
 }
 
 // Measured on 2 cores (seed 1): ML 40 epochs ≈ 11 s, errors 0.042 sd / 3.7 % / 0.014,
@@ -251,8 +253,8 @@ fn maximum_likelihood_recovers_the_analytic_posterior() {
 // The variational KL bound with a critic, no likelihood term. Adversarial training swings
 // (the NLL passes through ≈ 10 nats mid-run) and settles as the learning rate decays; the
 // critic gets 3 steps at lr 5e-4 per network step (the reference 1 step at 2e-4 settles
-// more slowly). Measured: 25 epochs ≈ 25 s, errors 0.120 sd / 3.8 % / 0.025, val NLL 0.05
-// above exact.
+// more slowly). Measured: 25 epochs ≈ 25 s, errors 0.120 sd / 3.8 % / 0.025; the exported
+// (last) epoch's val NLL 0.07 above exact.
 #[test]
 fn f_divergence_recovers_the_analytic_posterior() {
     let loss = LossConfig {

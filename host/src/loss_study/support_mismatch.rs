@@ -311,8 +311,8 @@ fn mean_pop_sd(v: &[f64]) -> (f64, f64) {
 /// The summary table: ours against the reference's, per loss and displacement.
 pub fn summary(runs: &[ToyRun]) -> String {
     let mut s = String::from(
-        "| loss | d | MMD (ours) | MMD (reference) | difference / combined sd | x̂ = a·z + b (median a, b) | s per run |\n\
-         |---|---:|---|---|---:|---|---:|\n",
+        "| loss | d | MMD (ours, mean ± sd) | runs | MMD (reference, 10 runs) | (ours − ref) / ref sd | z (standard errors) | x̂ = a·z + b (median a, b) | s per run |\n\
+         |---|---:|---|---:|---|---:|---:|---|---:|\n",
     );
     let mut keys: Vec<(ToyLoss, f64)> = Vec::new();
     for r in runs {
@@ -333,16 +333,21 @@ pub fn summary(runs: &[ToyRun]) -> String {
             v[v.len() / 2]
         };
         let secs = sel.iter().map(|r| r.seconds).sum::<f64>() / sel.len() as f64;
-        let (reference, z) = match reference(loss, d) {
+        let n = sel.len() as f64;
+        let (reference, in_sd, z) = match reference(loss, d) {
             Some((rm, rsd)) => (
                 format!("{rm:.3e} ± {rsd:.2e}"),
-                format!("{:.2}", (m - rm) / (sd * sd + rsd * rsd).sqrt().max(1e-12)),
+                format!("{:.2}", (m - rm) / rsd),
+                format!(
+                    "{:.2}",
+                    (m - rm) / (sd * sd / n + rsd * rsd / 10.0).sqrt().max(1e-12)
+                ),
             ),
-            None => ("–".into(), "–".into()),
+            None => ("–".into(), "–".into(), "–".into()),
         };
         let _ = writeln!(
             s,
-            "| {} | {d} | {m:.3e} ± {sd:.2e} | {reference} | {z} | {:.3}, {:.3} | {secs:.1} |",
+            "| {} | {d} | {m:.3e} ± {sd:.2e} | {n} | {reference} | {in_sd} | {z} | {:.3}, {:.3} | {secs:.1} |",
             loss.name(),
             med(&|r| r.slope),
             med(&|r| r.intercept),

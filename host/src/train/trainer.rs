@@ -58,10 +58,10 @@ use crate::error::refuse;
 pub struct TrainSummary {
     /// Epochs completed in total (including those before a resume).
     pub epochs: usize,
-    /// Epoch (0-based) of the best validation NLL.
+    /// Epoch (0-based) of the exported model (`losses::Selection`).
     pub best_epoch: usize,
-    /// Best validation score (`losses::Terms::score`: the NLL in nats per sample, plus
-    /// an INN's weighted fit terms).
+    /// Its validation score (`losses::Terms::score`: the NLL in nats per sample, plus
+    /// an INN's weighted fit terms, or the weighted objective without ML).
     pub best_val_nll: f64,
     /// Training loss of each epoch, this run and before.
     pub train_loss: Vec<f64>,
@@ -740,8 +740,11 @@ pub fn train(
 
         state.train_loss.push(acc.total);
         state.val_nll.push(val.nll);
-        // Best epoch: the lowest validation score (the NLL, plus an INN's fit terms).
-        let improved = val.score < state.best_val_nll;
+        // Best epoch: the lowest validation score, or the last one (`losses::Selection`).
+        let improved = match losses::Selection::for_loss(&config.loss) {
+            losses::Selection::Last => !val.score.is_nan(),
+            _ => val.score < state.best_val_nll,
+        };
         if improved {
             state.best_val_nll = val.score;
             state.best_epoch = epoch;

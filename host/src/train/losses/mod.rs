@@ -108,10 +108,37 @@ pub struct Terms {
     pub recon: f64,
     /// Weighted total.
     pub total: f64,
-    /// What selects the best epoch: the NLL plus the weighted INN fit terms. Not the
-    /// total: a critic's bound moves as the critic trains, and sample-based terms are
-    /// noisy, so neither compares epochs.
+    /// What selects the best epoch ([`Selection`]): the NLL plus the weighted INN fit
+    /// terms when the objective has the likelihood, else the weighted total.
     pub score: f64,
+}
+
+/// How the trainer picks the epoch it exports: by the validation value of what the
+/// network was trained on. A model trained without the likelihood term must not be
+/// picked by the NLL: its NLL typically grows while its own objective falls, so the
+/// NLL would pick the first epoch (the loss study did, until this was found).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// Lowest validation NLL (+ an INN's weighted fit terms): `loss.ml > 0`.
+    Likelihood,
+    /// Lowest validation value of the weighted objective: MMD or Sinkhorn without ML.
+    Objective,
+    /// The last epoch: an f-GAN without ML, whose validation value is a bound that
+    /// moves with the critic and compares no two epochs.
+    Last,
+}
+
+impl Selection {
+    /// The rule for a loss configuration.
+    pub fn for_loss(cfg: &LossConfig) -> Self {
+        if cfg.ml > 0.0 {
+            Self::Likelihood
+        } else if cfg.fgan > 0.0 {
+            Self::Last
+        } else {
+            Self::Objective
+        }
+    }
 }
 
 impl Terms {
@@ -251,7 +278,13 @@ pub fn objective(
         }
     }
     terms.total = scalar(&total);
-    terms.score =
-        terms.nll + f64::from(cfg.fit_rmse) * terms.fit + f64::from(cfg.recon_rmse) * terms.recon;
+    terms.score = match Selection::for_loss(cfg) {
+        Selection::Likelihood => {
+            terms.nll
+                + f64::from(cfg.fit_rmse) * terms.fit
+                + f64::from(cfg.recon_rmse) * terms.recon
+        }
+        Selection::Objective | Selection::Last => terms.total,
+    };
     (total, terms)
 }
