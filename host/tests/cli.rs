@@ -29,13 +29,14 @@ fn stderr(o: &Output) -> String {
 }
 
 /// The subcommands in workflow order.
-const WORKFLOW: [&str; 13] = [
+const WORKFLOW: [&str; 14] = [
     "forward",
     "simulate",
     "train",
     "eval",
     "reference",
     "loss-study",
+    "support-mismatch",
     "export",
     "inspect",
     "observe",
