@@ -425,12 +425,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mmd_of_a_sample_with_itself_is_zero_and_far_samples_give_the_closed_form() {
+    fn mmd_of_a_sample_with_itself_is_zero_and_two_points_give_the_reference_formula() {
         let a: Vec<f32> = (0..200).map(|i| i as f32 / 200.0).collect();
         assert!(mmd_multiscale(&a, &a).abs() < 1e-12);
-        // Two points: k(0) = a^a summed = 0.1^0.1 + 0.5^0.5 + 2^2; far apart k → 0.
-        let k0 = 0.1f64.powf(0.1) + 0.5f64.sqrt() + 4.0;
-        let far = mmd_multiscale(&[0.0], &[1e6]);
-        assert!((far - 2.0 * k0).abs() < 1e-3, "{far} vs {}", 2.0 * k0);
+        // The reference's own expression, Σ C^a·((C + r²)/a)^(−a), for one point each.
+        let k = |r2: f64| {
+            [(0.2f64, 0.1f64), (0.2, 0.5), (0.2, 2.0)]
+                .iter()
+                .map(|&(c, a)| c.powf(a) * ((c + r2) / a).powf(-a))
+                .sum::<f64>()
+        };
+        for (x, y) in [(0.0f32, 0.5f32), (0.25, 3.0), (0.0, 1e6)] {
+            let r = f64::from(x) - f64::from(y);
+            let want = 2.0 * k(0.0) - 2.0 * k(r * r);
+            let got = mmd_multiscale(&[x], &[y]);
+            assert!(
+                (got - want).abs() < 1e-9 * want.abs().max(1.0),
+                "{x}, {y}: {got} vs {want}"
+            );
+        }
     }
 }
