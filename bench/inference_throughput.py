@@ -6,6 +6,8 @@ posterior sample out), for both committed models:
 - vina-core (`host/examples/bench_inference.rs`: the firmware's code as `vina invert
   --engine core` runs it: condition network and per-observation caches once, then one
   inverse pass per latent; one thread), plus the same loop split over rayon's threads;
+- vina-core batched (`vina_host::batch`, what `vina invert` and `vina eval` run by
+  default: the same layers as matrix products over blocks of latents; 1 and 2 threads);
 - tract (the exported ONNX graph, as `vina invert --engine tract` runs it; one thread);
 - onnxruntime (same ONNX file; CPU provider, intra-op threads 1 and 2);
 - PyTorch + FrEIA (eager, `torch.inference_mode`, threads 1 and 2): the same architecture
@@ -21,9 +23,10 @@ vina-core, tract and onnxruntime samples are checked against each other. The who
 repeated --rounds times, interleaved; figures are medians over rounds of each engine's
 median-of-reps.
 
-    cargo build -p vina-host --example bench_inference
-    /work/venv-bench/bin/python bench/inference_throughput.py \
-        --example target/debug/examples/bench_inference [--example-o3 PATH]
+    vina simulate --scenario scenarios/gi-pekeris.toml --simulations 1000 --seed 1 --out data/gi-pekeris
+    vina simulate --scenario scenarios/gi-pekeris-raw.toml --simulations 1000 --seed 1 --out data/gi-pekeris-raw
+    cargo build --release -p vina-host --example bench_inference
+    python3 bench/inference_throughput.py --example target/release/examples/bench_inference
 
 Writes bench/inference_throughput.csv and bench/inference_throughput.png.
 """
@@ -44,9 +47,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MODELS = {
     "cinn": dict(vina=ROOT / "models/gi-pekeris-cinn.vina", int8=ROOT / "models/gi-pekeris-cinn-int8.vina",
-                 onnx=ROOT / "models/gi-pekeris-cinn.onnx", data="out/data/gi-pekeris"),
+                 onnx=ROOT / "models/gi-pekeris-cinn.onnx", data="data/gi-pekeris"),
     "paper-inn": dict(vina=ROOT / "models/gi-pekeris-inn.vina", int8=ROOT / "models/gi-pekeris-inn-int8.vina",
-                      onnx=ROOT / "models/gi-pekeris-inn.onnx", data="out/data/gi-pekeris-raw"),
+                      onnx=ROOT / "models/gi-pekeris-inn.onnx", data="data/gi-pekeris-raw"),
 }
 
 
@@ -218,7 +221,11 @@ def main():
 
                 exes = [("", a.example)] + ([(" (vina-core opt 3)", a.example_o3)] if a.example_o3 else [])
                 for tag, exe in exes:
+                    # The batched path on one thread (its two-thread figure comes from the run below).
+                    e1 = run_example(exe, m, inp, a.reps, a.inner, threads=1)
+                    add("vina-core batched" + tag, 1, e1["batched"])
                     e = run_example(exe, m, inp, a.reps, a.inner)
+                    add("vina-core batched" + tag, e["batched"]["threads"], e["batched"])
                     add("vina-core f32" + tag, 1, e["core"])
                     add("vina-core int8" + tag, 1, e["core_int8"])
                     add("vina-core f32, rayon" + tag, e["core"]["parallel_threads"],
@@ -228,6 +235,7 @@ def main():
                         x_core_head = np.asarray(e["x_core_head"], dtype=np.float32)
                         checks.append((name, "tract", e["tract_max_abs_diff_from_core"]))
                         checks.append((name, "int8", e["int8_max_abs_diff_from_f32"]))
+                        checks.append((name, "batched", e["batched_max_abs_diff_from_core"]))
                         core = e["core"]
                 for threads in (1, 2):
                     r, x = bench_ort(m["onnx"], y, z, threads, a.reps, a.inner)
