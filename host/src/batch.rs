@@ -20,10 +20,40 @@ use vina_core::layers::{Activation, CouplingStyle, Dense, FirstLayerInput, MAX_D
 use vina_core::model::{Condition, FlowLayer, Model};
 use vina_core::model_file::ModelKind;
 use vina_core::rng::Rng;
+use wide::f32x8;
 
 /// Latents per matrix product: wide enough for the GEMM to run at speed, small enough
 /// that a block's activations stay in cache.
 pub const BLOCK: usize = 256;
+
+/// `vina_core::layers::coupling::affine_inverse` (`y ← (y − t)·exp(−ŝ)`, ŝ the soft
+/// clamp of s) eight values at a time, with `wide`'s SIMD `exp` and `atan` in place of
+/// libm's scalar `expf`/`atanf`; the tail of fewer than eight runs the scalar original.
+/// Why: a measured speed-up. Profiled on the paper INN (`perf`, one thread), the scalar
+/// functions took 48 % of the batched path and its GEMMs 27 %. The SIMD polynomials
+/// differ from libm by a few ulp, far inside the path's 1e-6 agreement with the
+/// per-sample loop (`host/tests/batch.rs`).
+fn affine_inverse_simd(y: &mut [f32], st: &[f32], clamp: f32) {
+    let (s, t) = st.split_at(y.len());
+    let lanes = y.len() / 8 * 8;
+    let scale = f32x8::splat(core::f32::consts::FRAC_2_PI * clamp);
+    let inv_clamp = f32x8::splat(1.0 / clamp);
+    let load = |v: &[f32]| f32x8::from(<[f32; 8]>::try_from(v).unwrap_or([f32::NAN; 8]));
+    for ((v, s), t) in y[..lanes]
+        .chunks_exact_mut(8)
+        .zip(s.chunks_exact(8))
+        .zip(t.chunks_exact(8))
+    {
+        let s_hat = scale * (load(s) * inv_clamp).atan();
+        let out = (load(v) - load(t)) * (-s_hat).exp();
+        v.copy_from_slice(&out.to_array());
+    }
+    let mut tail = [0.0f32; 16];
+    let n = y.len() - lanes;
+    tail[..n].copy_from_slice(&s[lanes..]);
+    tail[n..2 * n].copy_from_slice(&t[lanes..]);
+    affine_inverse(&mut y[lanes..], &tail[..2 * n], clamp);
+}
 
 /// One dense layer as an f32 matrix (int8 weights dequantized: code × scale).
 struct Layer {
@@ -157,7 +187,7 @@ impl<'m, 'a> Batched<'m, 'a> {
                     let st = self.subnet(subnets[0].clone(), v.slice(s![.., ..len1]), first[0])?;
                     for (mut row, st) in v.rows_mut().into_iter().zip(st.rows()) {
                         let row = row.as_slice_mut().unwrap_or_default();
-                        affine_inverse(
+                        affine_inverse_simd(
                             &mut row[len1..],
                             st.as_slice().unwrap_or_default(),
                             block.clamp,
@@ -168,7 +198,7 @@ impl<'m, 'a> Batched<'m, 'a> {
                             self.subnet(subnets[1].clone(), v.slice(s![.., len1..]), first[1])?;
                         for (mut row, st) in v.rows_mut().into_iter().zip(st.rows()) {
                             let row = row.as_slice_mut().unwrap_or_default();
-                            affine_inverse(
+                            affine_inverse_simd(
                                 &mut row[..len1],
                                 st.as_slice().unwrap_or_default(),
                                 block.clamp,
@@ -232,10 +262,13 @@ impl<'m, 'a> Batched<'m, 'a> {
             }
             let k = h.ncols();
             general_mat_mul(1.0, &h, &layer.wt.slice(s![..k, ..]), 1.0, &mut out);
-            for mut row in out.rows_mut() {
-                layer
-                    .activation
-                    .apply(row.as_slice_mut().unwrap_or_default());
+            // elementwise: the whole block at once (`out` is a fresh standard-layout array)
+            match out.as_slice_mut() {
+                Some(all) => layer.activation.apply(all),
+                None => out
+                    .rows_mut()
+                    .into_iter()
+                    .for_each(|mut r| layer.activation.apply(r.as_slice_mut().unwrap_or_default())),
             }
             h = out;
         }
