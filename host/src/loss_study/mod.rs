@@ -113,7 +113,7 @@ pub fn variants(kind: ModelKind, base: &LossConfig) -> Vec<Variant> {
         },
         Variant {
             name: "sinkhorn",
-            what: "entropic Sinkhorn on (x, y)",
+            what: "debiased Sinkhorn divergence on (x, y)",
             loss: LossConfig {
                 sinkhorn: 100.0,
                 ..off.clone()
