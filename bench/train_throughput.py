@@ -20,9 +20,9 @@ kept epochs of all runs.
 
     python3 -m venv /work/venv-bench
     /work/venv-bench/bin/pip install torch freia numpy safetensors matplotlib
-    cargo build -p vina-host --bin vina
-    /work/venv-bench/bin/python bench/train_throughput.py --vina target/debug/vina \
-        --cinn-data out/data/gi-pekeris --inn-data out/data/gi-pekeris-raw
+    cargo build --release -p vina-host --bin vina      # release: what users run (bench/README.md)
+    /work/venv-bench/bin/python bench/train_throughput.py --vina target/release/vina \
+        --cinn-data data/gi-pekeris --inn-data data/gi-pekeris-raw
 
 Writes bench/train_throughput.csv (one row per epoch), bench/train_throughput.png and a
 summary on stdout.
@@ -198,9 +198,9 @@ def main():
     ap.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--model", default="cinn")
     ap.add_argument("--data")
-    ap.add_argument("--vina", default="target/debug/vina")
-    ap.add_argument("--cinn-data", default="out/data/gi-pekeris")
-    ap.add_argument("--inn-data", default="out/data/gi-pekeris-raw")
+    ap.add_argument("--vina", default="target/release/vina")
+    ap.add_argument("--cinn-data", default="data/gi-pekeris")
+    ap.add_argument("--inn-data", default="data/gi-pekeris-raw")
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--max-samples", type=int, default=50000)
     ap.add_argument("--threads", type=int, default=2)
