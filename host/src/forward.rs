@@ -12,9 +12,9 @@ use std::path::Path;
 
 use num_complex::Complex64;
 use serde_json::json;
-use vina_core::acoustics::{Layer, Medium, ModeSet, transmission_loss};
+use vina_core::acoustics::{Layer, Medium, ModeSet, SspPoint, transmission_loss};
 use vina_core::environment::Environment;
-use vina_core::limits::{HOST_MODES, MAX_LAYERS};
+use vina_core::limits::{HOST_MODES, MAX_LAYERS, MAX_SSP_POINTS};
 
 use crate::error::refuse;
 use crate::kraken_env::{EnvMedium, read_env, read_flp};
@@ -120,6 +120,24 @@ pub fn load_case(env_path: &Path, flp: Option<&Path>) -> anyhow::Result<ForwardC
     } else {
         e.c_high
     };
+    // isovelocity water stays the closed-form Pekeris/layered case; a varying speed is a
+    // profile (C-linear, as KRAKEN reads 'C')
+    let varies = e.water_profile.iter().any(|&(_, c)| c != e.water.speed);
+    if varies && e.water_profile.len() > MAX_SSP_POINTS {
+        return Err(refuse(format!(
+            "{}: {} sound-speed points in the water column; the forward model takes at most {MAX_SSP_POINTS}",
+            env_path.display(),
+            e.water_profile.len()
+        )));
+    }
+    let water_profile = if varies {
+        e.water_profile
+            .iter()
+            .map(|&(z, c)| SspPoint::new(z, c))
+            .collect()
+    } else {
+        heapless::Vec::new()
+    };
     if e.sediment.len() > MAX_LAYERS {
         return Err(refuse(format!(
             "{}: {} sediment layers; the forward model takes at most {MAX_LAYERS}",
@@ -131,6 +149,7 @@ pub fn load_case(env_path: &Path, flp: Option<&Path>) -> anyhow::Result<ForwardC
         env: Environment {
             water_depth: e.water_depth,
             water: medium(&e.water),
+            water_profile,
             sediment: e
                 .sediment
                 .iter()
@@ -191,8 +210,8 @@ pub fn solve(case: &ForwardCase) -> anyhow::Result<ForwardResult> {
         let mut rows = Vec::with_capacity(case.ranges_m.len());
         for &r in &case.ranges_m {
             let mut p = vec![Complex64::new(0.0, 0.0); case.receiver_depths_m.len()];
-            modes
-                .pressure_at(case.env.source_depth, r, &case.receiver_depths_m, &mut p)
+            case.env
+                .pressure_of(&modes, r, &case.receiver_depths_m, &mut p)
                 .map_err(|e| refuse(format!("field at {f} Hz, range {r} m: {e}")))?;
             rows.push(p);
         }

@@ -8,8 +8,10 @@
 use num_complex::Complex;
 use serde::{Deserialize, Serialize};
 
-use crate::acoustics::{AcousticsError, Layer, Layered, Medium, ModeSet, Pekeris, Real, Waveguide};
-use crate::limits::MAX_LAYERS;
+use crate::acoustics::{
+    AcousticsError, Layer, Layered, Medium, ModeSet, Pekeris, Real, SspPoint, Waveguide,
+};
+use crate::limits::{MAX_LAYERS, MAX_SSP_POINTS};
 use crate::parameters::{
     BOTTOM, PARAM_COUNT, SEDIMENT, SEDIMENT_THICKNESS, SOURCE_DEPTH, SOURCE_RANGE, WATER,
     WATER_DEPTH,
@@ -29,8 +31,11 @@ pub enum WaveguideKind {
 pub struct Environment<T> {
     /// Water depth (m).
     pub water_depth: T,
-    /// Water column.
+    /// Water column (with a profile, its speed is not used).
     pub water: Medium<T>,
+    /// The water's sound-speed profile, C-linear and constant below its last point
+    /// (`crate::acoustics` profile); empty: isovelocity water at `water.speed`.
+    pub water_profile: heapless::Vec<SspPoint<T>, MAX_SSP_POINTS>,
     /// Sediment layers from the top down (empty: a Pekeris waveguide).
     pub sediment: heapless::Vec<Layer<T>, MAX_LAYERS>,
     /// Bottom (basement) half-space.
@@ -54,6 +59,7 @@ impl<T: Real> Environment<T> {
         Self {
             water_depth: v[WATER_DEPTH],
             water: medium(WATER),
+            water_profile: heapless::Vec::new(),
             sediment,
             bottom: medium(BOTTOM),
             source_depth: v[SOURCE_DEPTH],
@@ -67,11 +73,33 @@ impl<T: Real> Environment<T> {
         freq_hz: T,
         out: &mut ModeSet<T, N>,
     ) -> Result<(), AcousticsError> {
-        if self.sediment.is_empty() {
+        if self.sediment.is_empty() && self.water_profile.is_empty() {
             Pekeris::new(self.water_depth, self.water, self.bottom).modes(freq_hz, out)
         } else {
-            Layered::new(self.water_depth, self.water, &self.sediment, self.bottom)
-                .modes(freq_hz, out)
+            self.layered().modes(freq_hz, out)
+        }
+    }
+
+    /// The environment as a layered waveguide (any sediment, any profile).
+    pub fn layered(&self) -> Layered<'_, T> {
+        Layered::new(self.water_depth, self.water, &self.sediment, self.bottom)
+            .with_profile(&self.water_profile)
+    }
+
+    /// Pressure of this environment's `modes` (from [`Environment::modes`]) at `range`
+    /// and `receiver_depths` from its source depth, into `out` (one slot per receiver).
+    pub fn pressure_of<const N: usize>(
+        &self,
+        modes: &ModeSet<T, N>,
+        range: T,
+        receiver_depths: &[T],
+        out: &mut [Complex<T>],
+    ) -> Result<(), AcousticsError> {
+        if modes.analytic_shapes() {
+            modes.pressure_at(self.source_depth, range, receiver_depths, out)
+        } else {
+            self.layered()
+                .pressure_at(modes, self.source_depth, range, receiver_depths, out)
         }
     }
 
@@ -85,7 +113,7 @@ impl<T: Real> Environment<T> {
         out: &mut [Complex<T>],
     ) -> Result<(), AcousticsError> {
         self.modes(freq_hz, modes)?;
-        modes.pressure_at(self.source_depth, self.source_range, receiver_depths, out)
+        self.pressure_of(modes, self.source_range, receiver_depths, out)
     }
 
     /// Complex pressure at every tone and receiver, tone-major (`[tone · R + receiver]`),

@@ -13,6 +13,8 @@ pub const MAX_RECEIVERS: usize = 16;
 /// Most sediment layers an environment has (a scenario uses at most one; Acoustics
 /// Toolbox `.env` files read by `vina forward` may have more).
 pub const MAX_LAYERS: usize = 8;
+/// Most points of a water sound-speed profile in an environment.
+pub const MAX_SSP_POINTS: usize = 64;
 /// Mode capacity of the heap-allocated mode sets the host uses (the KRAKEN PEKERIS
 /// case has 44 trapped modes, `gi-pekeris` at most ~25).
 pub const HOST_MODES: usize = 256;

@@ -2,8 +2,9 @@
 //! FIELD parameter files (`.flp`) that vina's forward model supports.
 //!
 //! Supported `.env` subset: one frequency; SSP options exactly `'CVW'` (C-linear interpolation,
-//! vacuum surface, attenuation in dB/wavelength); isovelocity, constant-density fluid media
-//! (medium 1 is the water column, media 2.. are sediment layers); interface roughness 0; an
+//! vacuum surface, attenuation in dB/wavelength); constant-density fluid media (medium 1 is
+//! the water column, whose sound speed may vary with depth, C-linear between SSP points;
+//! media 2.. are isovelocity sediment layers); interface roughness 0; an
 //! `'A'` (acousto-elastic) bottom half-space with zero shear speed; source and receiver depths
 //! in the water column. Anything else is refused with an [`EnvError`] naming the 1-based line
 //! and the unsupported feature.
@@ -88,8 +89,11 @@ pub struct EnvFile {
     pub frequency_hz: f64,
     /// Bottom depth of medium 1, the water column (m).
     pub water_depth: f64,
-    /// Medium 1.
+    /// Medium 1 (its speed is the first SSP point's).
     pub water: EnvMedium,
+    /// Medium 1's SSP points (depth m, sound speed m/s), C-linear between them; all
+    /// speeds equal for isovelocity water.
+    pub water_profile: Vec<(f64, f64)>,
     /// Media 2..NMEDIA, top to bottom.
     pub sediment: Vec<EnvLayer>,
     /// The `'A'` bottom half-space (shear speed 0).
@@ -181,7 +185,7 @@ pub fn parse_env(text: &str) -> Result<EnvFile, EnvError> {
 
     let mut props = SspState::default();
     let mut top = 0.0;
-    let mut water: Option<(f64, EnvMedium)> = None;
+    let mut water: Option<(f64, EnvMedium, Vec<(f64, f64)>)> = None;
     let mut sediment = Vec::new();
     for m in 1..=n_media {
         let rec = r.read(3, Span::Line, &format!("NMESH SIGMA Z (medium {m})"))?;
@@ -204,9 +208,9 @@ pub fn parse_env(text: &str) -> Result<EnvFile, EnvError> {
                 ),
             ));
         }
-        let medium = read_medium(&mut r, m, top, bottom, bottom_line, &mut props)?;
+        let (medium, profile) = read_medium(&mut r, m, top, bottom, bottom_line, &mut props)?;
         if m == 1 {
-            water = Some((bottom, medium));
+            water = Some((bottom, medium, profile));
         } else {
             sediment.push(EnvLayer {
                 thickness: bottom - top,
@@ -215,7 +219,7 @@ pub fn parse_env(text: &str) -> Result<EnvFile, EnvError> {
         }
         top = bottom;
     }
-    let Some((water_depth, water)) = water else {
+    let Some((water_depth, water, water_profile)) = water else {
         // Unreachable: NMEDIA ≥ 1 was checked; kept as an error rather than a panic.
         return Err(EnvError::new(r.eof_line(), "no water column was read"));
     };
@@ -274,6 +278,7 @@ pub fn parse_env(text: &str) -> Result<EnvFile, EnvError> {
         frequency_hz,
         water_depth,
         water,
+        water_profile,
         sediment,
         half_space,
         c_low,
@@ -681,7 +686,10 @@ impl SspState {
     }
 }
 
-/// Reads the SSP lines of medium `m` (from `top` down to `bottom`) and checks it is homogeneous.
+/// Reads the SSP lines of medium `m` (from `top` down to `bottom`): the medium (at its first
+/// point) and its (depth, speed) points. Density and attenuation must be constant within a
+/// medium; the sound speed may vary in the water column (medium 1, C-linear between points)
+/// and nowhere else.
 fn read_medium(
     r: &mut Reader,
     m: i64,
@@ -689,7 +697,8 @@ fn read_medium(
     bottom: f64,
     bottom_line: usize,
     props: &mut SspState,
-) -> Result<EnvMedium, EnvError> {
+) -> Result<(EnvMedium, Vec<(f64, f64)>), EnvError> {
+    let mut points = Vec::new();
     let what = format!("SSP line 'z cp cs rho ap as' of medium {m}");
     let place = format!("medium {m}");
     let mut first: Option<EnvMedium> = None;
@@ -729,14 +738,15 @@ fn read_medium(
             ));
         }
         let here = props.update(&rec, &place)?;
+        points.push((z, here.speed));
         match first {
             None => first = Some(here),
             Some(f) => {
-                if here.speed != f.speed {
+                if here.speed != f.speed && m != 1 {
                     return Err(EnvError::new(
                         rec.line_of(1),
                         format!(
-                            "sound speed varies within medium {m} ({} → {} m/s); only isovelocity layers are supported",
+                            "sound speed varies within medium {m} ({} → {} m/s); only the water column (medium 1) may have a sound-speed profile, sediment layers are isovelocity",
                             f.speed, here.speed
                         ),
                     ));
@@ -764,7 +774,9 @@ fn read_medium(
         prev_z = z;
         if (z - bottom).abs() < DEPTH_TOL {
             // `first` is set by now (this line at the latest).
-            return first.ok_or_else(|| EnvError::new(z_line, "internal: medium has no SSP point"));
+            return first
+                .map(|f| (f, points))
+                .ok_or_else(|| EnvError::new(z_line, "internal: medium has no SSP point"));
         }
     }
 }

@@ -37,6 +37,10 @@ pub enum Param {
     Depth,
     /// Horizontal source–receiver range (m).
     Range,
+    /// Depth of sound-speed profile point `i` (m).
+    ProfileDepth(usize),
+    /// Sound speed of sound-speed profile point `i` (m/s).
+    ProfileSpeed(usize),
 }
 
 impl fmt::Display for Param {
@@ -58,6 +62,8 @@ impl fmt::Display for Param {
             Param::ReceiverDepth(i) => write!(f, "depth of receiver {i}"),
             Param::Depth => f.write_str("depth"),
             Param::Range => f.write_str("range"),
+            Param::ProfileDepth(i) => write!(f, "depth of sound-speed profile point {i}"),
+            Param::ProfileSpeed(i) => write!(f, "sound speed of profile point {i}"),
         }
     }
 }
@@ -91,6 +97,16 @@ pub enum AcousticsError {
         /// 1-based mode number.
         mode: usize,
     },
+    /// A sound-speed profile without points.
+    EmptyProfile,
+    /// A sound-speed profile whose first point is not at the surface (z = 0).
+    ProfileStart,
+    /// Sound-speed profile point `i` is not deeper than the point before it.
+    ProfileNotIncreasing(usize),
+    /// [`ModeSet::pressure_at`](super::ModeSet::pressure_at) on modes of a water column
+    /// with a sound-speed profile, whose shapes only the waveguide can evaluate (use
+    /// `Layered::pressure_at`).
+    ShapesNeedWaveguide,
     /// `pressure_at` got different numbers of receiver depths and output slots.
     LengthMismatch {
         /// Receiver depths given.
@@ -119,6 +135,17 @@ impl fmt::Display for AcousticsError {
             AcousticsError::NoConvergence { mode } => {
                 write!(f, "eigenvalue search did not converge for mode {mode}")
             }
+            AcousticsError::EmptyProfile => f.write_str("the sound-speed profile has no points"),
+            AcousticsError::ProfileStart => {
+                f.write_str("the sound-speed profile must start at the surface (z = 0 m)")
+            }
+            AcousticsError::ProfileNotIncreasing(i) => write!(
+                f,
+                "sound-speed profile point {i} is not deeper than the point before it"
+            ),
+            AcousticsError::ShapesNeedWaveguide => f.write_str(
+                "modes of a water column with a sound-speed profile: evaluate the field through the waveguide",
+            ),
             AcousticsError::LengthMismatch { receivers, outputs } => {
                 write!(f, "{receivers} receiver depths but {outputs} output slots")
             }

@@ -46,6 +46,24 @@ impl<T: Real, const N: usize> ModeSet<T, N> {
         receiver_depths: &[T],
         out: &mut [Complex<T>],
     ) -> Result<(), AcousticsError> {
+        if !self.analytic_shapes() {
+            return Err(AcousticsError::ShapesNeedWaveguide);
+        }
+        self.pressure_with(source_depth, range, receiver_depths, out, |m, z| {
+            m.shape_in_water(z)
+        })
+    }
+
+    /// [`ModeSet::pressure_at`] with the mode shapes in the water given by `shape`
+    /// (mode, depth) → ψ: the waveguide's, for a water column with a sound-speed profile.
+    pub(crate) fn pressure_with(
+        &self,
+        source_depth: T,
+        range: T,
+        receiver_depths: &[T],
+        out: &mut [Complex<T>],
+        shape: impl Fn(&Mode<T>, T) -> Complex<T>,
+    ) -> Result<(), AcousticsError> {
         if receiver_depths.len() != out.len() {
             return Err(AcousticsError::LengthMismatch {
                 receivers: receiver_depths.len(),
@@ -60,9 +78,9 @@ impl<T: Real, const N: usize> ModeSet<T, N> {
         let zero = Complex::new(T::zero(), T::zero());
         out.iter_mut().for_each(|p| *p = zero);
         for mode in self.modes() {
-            let a = mode.shape_in_water(source_depth) * range_factor(mode, range);
+            let a = shape(mode, source_depth) * range_factor(mode, range);
             for (p, &z) in out.iter_mut().zip(receiver_depths) {
-                *p = *p + a * mode.shape_in_water(z);
+                *p = *p + a * shape(mode, z);
             }
         }
         let scale = field_scale::<T>();

@@ -35,7 +35,8 @@ use num_complex::Complex;
 use super::error::{AcousticsError, Param};
 use super::medium::{Medium, Role, angular_frequency, finite, positive};
 use super::modes::{Mode, ModeSet};
-use super::propagator::{Prop, angle_mod_pi, step_counting};
+use super::profile::{self, SspPoint, WaterStep};
+use super::propagator::{Prop, Wave, angle_mod_pi, step_counting};
 use super::roots::brent;
 use super::scalar::Real;
 use super::search::{Characteristic, collect_modes, full_loss};
@@ -68,10 +69,11 @@ pub struct Layered<'a, T> {
     pub sediment: &'a [Layer<T>],
     /// The basement half-space.
     pub basement: Medium<T>,
+    /// The water's sound-speed profile (`super::profile`); empty: isovelocity water at
+    /// `water.speed`. With a profile `water.speed` is not used (density and attenuation
+    /// are).
+    pub ssp: &'a [SspPoint<T>],
 }
-
-/// Complex state (u, v) and its derivative with respect to γ.
-type Tangent<T> = [Complex<T>; 4];
 
 impl<'a, T: Real> Layered<'a, T> {
     /// A layered waveguide.
@@ -81,7 +83,93 @@ impl<'a, T: Real> Layered<'a, T> {
             water,
             sediment,
             basement,
+            ssp: &[],
         }
+    }
+
+    /// The same waveguide with the water's sound speed following the profile `ssp`
+    /// (C-linear, constant below its last point; empty: isovelocity).
+    pub fn with_profile(self, ssp: &'a [SspPoint<T>]) -> Self {
+        Layered { ssp, ..self }
+    }
+
+    /// Calls `visit` for each step of the water column from the surface down to `to`,
+    /// in order, with kz² = `kz2(c)` at sound speed c, and the step's mean sound speed:
+    /// one exact step for isovelocity water, Magnus steps through a profile.
+    fn water_steps<W: Wave<T>>(
+        &self,
+        omega: T,
+        to: T,
+        kz2: impl Fn(T) -> W,
+        mut visit: impl FnMut(&WaterStep<W, T>, T),
+    ) {
+        if self.ssp.is_empty() {
+            visit(
+                &WaterStep::exact(kz2(self.water.speed), to),
+                self.water.speed,
+            );
+        } else {
+            for s in profile::steps(self.ssp, to, omega) {
+                let step = WaterStep::magnus(kz2(s.c1), kz2(s.c2), s.h, self.water.density);
+                visit(&step, (s.c1 + s.c2) * T::lit(0.5));
+            }
+        }
+    }
+
+    /// The water at sound speed `c` (its density and attenuation).
+    fn water_at(&self, c: T) -> Medium<T> {
+        Medium {
+            speed: c,
+            ..self.water
+        }
+    }
+
+    /// Slowest sound speed in the water column.
+    fn slowest_water(&self) -> T {
+        if self.ssp.is_empty() {
+            self.water.speed
+        } else {
+            profile::slowest(self.ssp, self.depth)
+        }
+    }
+
+    /// Normalized shape of `mode` at depth z in the water column (0 ≤ z ≤ D): the top
+    /// solution carried down to z, as normalized by [`Layered::mode_at`].
+    fn water_shape(&self, omega: T, mode: &Mode<T>, z: T) -> Complex<T> {
+        if self.ssp.is_empty() {
+            return mode.shape_in_water(z);
+        }
+        let kb = self.basement.wavenumber(omega);
+        let g2 = mode.gamma * mode.gamma;
+        let rw = self.water.density;
+        let kz2 = |c: T| {
+            let k = self.water_at(c).wavenumber(omega);
+            (k - kb) * (k + kb) - g2
+        };
+        let (mut u, mut v) = (
+            Complex::new(T::zero(), T::zero()),
+            Complex::new(T::one(), T::zero()),
+        );
+        self.water_steps(omega, z, kz2, |w, _| (u, v) = w.apply(rw, u, v));
+        mode.coef * u / rw
+    }
+
+    /// Pressure of `modes` (this waveguide's, from [`Waveguide::modes`]) at `range` and
+    /// `receiver_depths` from a source at `source_depth`, as
+    /// [`ModeSet::pressure_at`]; the mode shapes of a profile are evaluated here.
+    pub fn pressure_at<const N: usize>(
+        &self,
+        modes: &ModeSet<T, N>,
+        source_depth: T,
+        range: T,
+        receiver_depths: &[T],
+        out: &mut [Complex<T>],
+    ) -> Result<(), AcousticsError> {
+        self.validate()?;
+        let omega = angular_frequency(modes.frequency())?;
+        modes.pressure_with(source_depth, range, receiver_depths, out, |m, z| {
+            self.water_shape(omega, m, z)
+        })
     }
 
     /// Lossless shooting at real γ: (F, N(γ)); the count (zeros of ψ through Prüfer
@@ -102,8 +190,17 @@ impl<'a, T: Real> Layered<'a, T> {
             }
         };
         let rw = self.water.density;
-        let p = Prop::new(q(&self.water) - g2, self.depth);
-        let (ut, vt, nt) = step(&p, rw, T::zero(), T::one());
+        let (mut ut, mut vt, mut nt) = (T::zero(), T::one(), 0usize);
+        let kz2 = |c: T| q(&self.water_at(c)) - g2;
+        self.water_steps(omega, self.depth, kz2, |w, _| {
+            let (u, v, n) = if count {
+                w.counting(rw, ut, vt)
+            } else {
+                let (u, v) = w.apply(rw, ut, vt);
+                (u, v, 0)
+            };
+            (ut, vt, nt) = (u, v, nt.saturating_add(n));
+        });
         let (mut ub, mut wb, mut nb) = (T::one(), gamma / self.basement.density, 0usize);
         for layer in self.sediment.iter().rev() {
             let p = Prop::new(q(&layer.medium) - g2, layer.thickness);
@@ -142,14 +239,17 @@ impl<'a, T: Real> Layered<'a, T> {
         };
         let zero = Complex::new(T::zero(), T::zero());
         let one = Complex::new(T::one(), T::zero());
-        let p = Prop::new(q(&self.water) - g2, self.depth);
-        let [ut, vt, dut, dvt] =
-            step_tangent(&p, self.water.density, [zero, one, zero, zero], dkz2);
+        let mut top = [zero, one, zero, zero];
+        let kz2 = |c: T| q(&self.water_at(c)) - g2;
+        self.water_steps(omega, self.depth, kz2, |w, _| {
+            top = w.tangent(self.water.density, top, dkz2);
+        });
+        let [ut, vt, dut, dvt] = top;
         let rb = self.basement.density;
         let mut bottom = [one, gamma / rb, zero, Complex::new(rb.recip(), T::zero())];
         for layer in self.sediment.iter().rev() {
             let p = Prop::new(q(&layer.medium) - g2, layer.thickness);
-            bottom = step_tangent(&p, layer.medium.density, bottom, dkz2);
+            bottom = p.tangent(layer.medium.density, bottom, dkz2);
         }
         let [ub, wb, dub, dwb] = bottom;
         (ut * wb + vt * ub, dut * wb + ut * dwb + dvt * ub + vt * dub)
@@ -158,7 +258,7 @@ impl<'a, T: Real> Layered<'a, T> {
     /// Largest γ of any trapped mode: √(max k_layer² − k_b²) over water and sediment.
     fn gamma_max(&self, omega: T) -> T {
         let kb = self.basement.real_wavenumber(omega);
-        let mut kmax = self.water.real_wavenumber(omega);
+        let mut kmax = omega / self.slowest_water();
         for layer in self.sediment {
             kmax = kmax.max(layer.medium.real_wavenumber(omega));
         }
@@ -288,10 +388,15 @@ impl<'a, T: Real> Layered<'a, T> {
         let zero = Complex::new(T::zero(), T::zero());
         let one = Complex::new(T::one(), T::zero());
         let rw = self.water.density;
-        let p = Prop::new(q(&self.water) - g2, self.depth);
-        let water_integral = p.integral(rw, zero, one);
-        let water_weighted = water_integral * dk2(&self.water);
-        let (ut, vt) = p.apply(rw, zero, one);
+        let (mut ut, mut vt) = (zero, one);
+        let (mut water_integral, mut water_weighted) = (zero, zero);
+        let kz2 = |c: T| q(&self.water_at(c)) - g2;
+        self.water_steps(omega, self.depth, kz2, |w, c| {
+            let integral = w.integral(rw, ut, vt);
+            water_integral = water_integral + integral;
+            water_weighted = water_weighted + integral * dk2(&self.water_at(c));
+            (ut, vt) = w.apply(rw, ut, vt);
+        });
         let rb = self.basement.density;
         let (mut ub, mut wb) = (one, gamma / rb);
         let mut below = zero;
@@ -353,25 +458,6 @@ struct Matched<T> {
     tail_weight: Complex<T>,
 }
 
-/// Carries a state and its γ-derivative across a layer; `dkz2` = d(kz²)/dγ = −2γ.
-fn step_tangent<T: Real>(
-    p: &Prop<Complex<T>, T>,
-    rho: T,
-    s: Tangent<T>,
-    dkz2: Complex<T>,
-) -> Tangent<T> {
-    let [u, v, du, dv] = s;
-    let (u1, v1) = p.apply(rho, u, v);
-    let (du1, dv1) = p.apply(rho, du, dv);
-    let (dc, ds, dt) = (p.dc(), p.ds(), p.dt());
-    [
-        u1,
-        v1,
-        du1 + (dc * u + ds * v * rho) * dkz2,
-        dv1 + (dc * v - dt * u / rho) * dkz2,
-    ]
-}
-
 impl<T: Real> Characteristic<T> for Layered<'_, T> {
     fn characteristic(
         &self,
@@ -421,7 +507,10 @@ impl<T: Real> Waveguide<T> for Layered<'_, T> {
     fn validate(&self) -> Result<(), AcousticsError> {
         positive(self.depth, Param::WaterDepth)?;
         self.water.validate(Role::Water)?;
-        let mut slowest = self.water.speed;
+        if !self.ssp.is_empty() {
+            profile::validate(self.ssp)?;
+        }
+        let mut slowest = self.slowest_water();
         for (i, layer) in self.sediment.iter().enumerate() {
             positive(layer.thickness, Param::LayerThickness(i))?;
             layer.medium.validate(Role::Layer(i))?;
@@ -448,7 +537,7 @@ impl<T: Real> Waveguide<T> for Layered<'_, T> {
         self.validate()?;
         let omega = angular_frequency(freq)?;
         let count = self.shoot_real(omega, T::zero(), true).1;
-        out.reset(freq, self.depth, count);
+        out.reset(freq, self.depth, count, self.ssp.is_empty());
         let mut isolation = Isolation {
             lower: [T::zero(); N],
             hi: self.gamma_max(omega),
@@ -467,7 +556,7 @@ impl<T: Real> Waveguide<T> for Layered<'_, T> {
             return Err(AcousticsError::OutsideWater(Param::Depth));
         }
         if z <= self.depth {
-            return Ok(mode.shape_in_water(z));
+            return Ok(self.water_shape(omega, mode, z));
         }
         // Below the water: the bottom solution, scaled by σ and the normalization.
         let m = self.matched(omega, full_loss(), mode.gamma, None);

@@ -42,6 +42,9 @@ pub struct ModeSet<T, const N: usize> {
     frequency: T,
     water_depth: T,
     lossless_count: usize,
+    /// Whether [`Mode::shape_in_water`] holds (isovelocity water); with a sound-speed
+    /// profile only the waveguide evaluates shapes.
+    analytic_shapes: bool,
 }
 
 impl<T: Real, const N: usize> Default for ModeSet<T, N> {
@@ -59,6 +62,7 @@ impl<T: Real, const N: usize> ModeSet<T, N> {
             frequency: T::zero(),
             water_depth: T::zero(),
             lossless_count: 0,
+            analytic_shapes: true,
         }
     }
 
@@ -105,6 +109,12 @@ impl<T: Real, const N: usize> ModeSet<T, N> {
         self.lossless_count
     }
 
+    /// Whether the modes' shapes are [`Mode::shape_in_water`] (isovelocity water), so
+    /// that [`ModeSet::pressure_at`] can evaluate the field without the waveguide.
+    pub fn analytic_shapes(&self) -> bool {
+        self.analytic_shapes
+    }
+
     /// Keeps only the modes for which `keep` is true, in their order (mode 1 first):
     /// e.g. an Acoustics Toolbox phase-speed window CLOW ≤ ω/Re k ≤ CHIGH.
     pub fn retain(&mut self, mut keep: impl FnMut(&Mode<T>) -> bool) {
@@ -129,8 +139,15 @@ impl<T: Real, const N: usize> ModeSet<T, N> {
     }
 
     /// Empties the set and records the environment it will hold.
-    pub(crate) fn reset(&mut self, frequency: T, water_depth: T, lossless_count: usize) {
+    pub(crate) fn reset(
+        &mut self,
+        frequency: T,
+        water_depth: T,
+        lossless_count: usize,
+        analytic_shapes: bool,
+    ) {
         self.len = 0;
+        self.analytic_shapes = analytic_shapes;
         self.frequency = frequency;
         self.water_depth = water_depth;
         self.lossless_count = lossless_count;

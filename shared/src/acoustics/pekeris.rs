@@ -212,7 +212,7 @@ impl<T: Real> Waveguide<T> for Pekeris<T> {
         let omega = angular_frequency(freq)?;
         let x_max = self.x_max(omega);
         let count = Self::count_from_x(x_max);
-        out.reset(freq, self.depth, count);
+        out.reset(freq, self.depth, count, true);
         let root = |m: usize| {
             let x = self
                 .lossless_root(m, x_max)

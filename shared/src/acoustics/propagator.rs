@@ -185,6 +185,21 @@ impl<T: Real, W: Wave<T>> Prop<W, T> {
         )
     }
 
+    /// Carries a state (u, v) and its γ-derivative (du, dv) across the layer;
+    /// `dkz2` = d(kz²)/dγ = −2γ.
+    pub fn tangent(&self, rho: T, s: [W; 4], dkz2: W) -> [W; 4] {
+        let [u, v, du, dv] = s;
+        let (u1, v1) = self.apply(rho, u, v);
+        let (du1, dv1) = self.apply(rho, du, dv);
+        let (dc, ds, dt) = (self.dc(), self.ds(), self.dt());
+        [
+            u1,
+            v1,
+            du1 + (dc * u + ds * v * rho) * dkz2,
+            dv1 + (dc * v - dt * u / rho) * dkz2,
+        ]
+    }
+
     /// ∫ u²/ρ over the layer for the state (u, v) at its start.
     pub fn integral(&self, rho: T, u: W, v: W) -> W {
         let b = v * rho;
