@@ -90,6 +90,7 @@ fn pekeris_example_parses() {
                 density: 1.0,
                 attenuation_db_per_wavelength: 0.0
             },
+            water_profile: vec![(0.0, 1500.0), (5000.0, 1500.0)],
             sediment: vec![],
             half_space: EnvMedium {
                 speed: 2000.0,
@@ -467,23 +468,27 @@ fn shear_is_refused() {
 }
 
 #[test]
-fn non_isovelocity_layers_are_refused() {
-    let e = env_err(&with_line(&pekeris(), 7, " 5000.0  1510.0 /"), 7, &[]);
+fn water_profiles_are_read_and_sediment_gradients_refused() {
+    // A water sound-speed profile (C-linear): read point by point.
+    let text = with_line(&pekeris(), 7, "2500.0 1490.0 /\n 5000.0 1520.0 /");
+    let e = parse_env(&text).unwrap();
+    assert_eq!(
+        e.water_profile,
+        vec![(0.0, 1500.0), (2500.0, 1490.0), (5000.0, 1520.0)]
+    );
+    assert_eq!(e.water.speed, 1500.0);
+    // Three identical points: isovelocity water.
+    let text = with_line(&pekeris(), 7, "2500.0 1500.0 /\n 5000.0 1500.0 /");
+    let e = parse_env(&text).unwrap();
+    assert!(e.water_profile.iter().all(|&(_, c)| c == 1500.0));
+    // A sound-speed gradient in a sediment layer is refused.
+    let layered = fixture("kraken_two_layer.env");
+    let e = env_err(&with_line(&layered, 10, "220.0 1610.0 /"), 10, &[]);
     assert_eq!(
         e.to_string(),
-        "line 7: sound speed varies within medium 1 (1500 → 1510 m/s); only isovelocity layers \
-         are supported"
+        "line 10: sound speed varies within medium 2 (1600 → 1610 m/s); only the water column \
+         (medium 1) may have a sound-speed profile, sediment layers are isovelocity"
     );
-    // A three-point water profile with a gradient on the middle point.
-    let text = with_line(&pekeris(), 7, "2500.0 1500.0 /\n 5000.0 1520.0 /");
-    env_err(
-        &text,
-        8,
-        &["sound speed varies within medium 1", "1500 → 1520"],
-    );
-    // Three identical points are fine.
-    let text = with_line(&pekeris(), 7, "2500.0 1500.0 /\n 5000.0 1500.0 /");
-    assert!(parse_env(&text).is_ok());
     // Density and attenuation gradients.
     let layered = fixture("kraken_two_layer.env");
     env_err(
