@@ -31,6 +31,9 @@ mod lexer;
 
 use lexer::{Reader, Record, Span, parse_real};
 
+/// A medium's SSP points: (depth m, sound speed m/s).
+type Profile = Vec<(f64, f64)>;
+
 /// Longest list (source/receiver depths, ranges) and largest repeat count accepted.
 const MAX_LIST: usize = 1_000_000;
 /// Most media accepted (the Acoustics Toolbox allows 500).
@@ -185,7 +188,8 @@ pub fn parse_env(text: &str) -> Result<EnvFile, EnvError> {
 
     let mut props = SspState::default();
     let mut top = 0.0;
-    let mut water: Option<(f64, EnvMedium, Vec<(f64, f64)>)> = None;
+    // (bottom depth, medium, SSP points)
+    let mut water: Option<(f64, EnvMedium, Profile)> = None;
     let mut sediment = Vec::new();
     for m in 1..=n_media {
         let rec = r.read(3, Span::Line, &format!("NMESH SIGMA Z (medium {m})"))?;
@@ -697,7 +701,7 @@ fn read_medium(
     bottom: f64,
     bottom_line: usize,
     props: &mut SspState,
-) -> Result<(EnvMedium, Vec<(f64, f64)>), EnvError> {
+) -> Result<(EnvMedium, Profile), EnvError> {
     let mut points = Vec::new();
     let what = format!("SSP line 'z cp cs rho ap as' of medium {m}");
     let place = format!("medium {m}");
