@@ -9,7 +9,7 @@ use num_complex::Complex;
 use serde::{Deserialize, Serialize};
 
 use crate::acoustics::{
-    AcousticsError, Layer, Layered, Medium, ModeSet, Pekeris, Real, SspPoint, Waveguide,
+    AcousticsError, Layer, Layered, Medium, ModeSet, Pekeris, Real, Seeds, SspPoint, Waveguide,
 };
 use crate::limits::{MAX_LAYERS, MAX_SSP_POINTS};
 use crate::parameters::{
@@ -77,6 +77,33 @@ impl<T: Real> Environment<T> {
             Pekeris::new(self.water_depth, self.water, self.bottom).modes(freq_hz, out)
         } else {
             self.layered().modes(freq_hz, out)
+        }
+    }
+
+    /// [`Environment::modes`] started from `seeds` (a nearby environment's roots at this
+    /// frequency; see [`Waveguide::modes_from`]), which are then replaced by this
+    /// environment's. Returns whether the seeds were used.
+    pub fn modes_from<const N: usize>(
+        &self,
+        freq_hz: T,
+        seeds: &mut Seeds<T>,
+        out: &mut ModeSet<T, N>,
+    ) -> Result<bool, AcousticsError> {
+        let from = seeds.at(freq_hz);
+        let warm = if self.sediment.is_empty() && self.water_profile.is_empty() {
+            Pekeris::new(self.water_depth, self.water, self.bottom).modes_from(freq_hz, from, out)
+        } else {
+            self.layered().modes_from(freq_hz, from, out)
+        };
+        match warm {
+            Ok(w) => {
+                seeds.keep(out);
+                Ok(w)
+            }
+            Err(e) => {
+                *seeds = Seeds::new();
+                Err(e)
+            }
         }
     }
 

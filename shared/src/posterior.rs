@@ -7,7 +7,7 @@ use crate::acoustics::{ModeSet, Real};
 use crate::features::FeatureError;
 use crate::likelihood::{self, LikelihoodError, check_observed};
 use crate::rng::Rng;
-use crate::template::{EnvironmentTemplate, ForwardError, MAX_RECEIVERS, MAX_TONES};
+use crate::template::{EnvironmentTemplate, ForwardError, MAX_RECEIVERS, MAX_TONES, WarmStart};
 
 /// The buffers one forward evaluation needs (`N` modes per tone): keep one per thread
 /// (host) or one in the pipeline's state (firmware), never on a deep stack.
@@ -16,6 +16,11 @@ pub struct ForwardBuffers<T, const N: usize> {
     pub modes: ModeSet<T, N>,
     /// Clean pressure, tone-major.
     pub pressure: [[T; 2]; MAX_TONES * MAX_RECEIVERS],
+    /// With `Some`, every evaluation starts its modes from the previous evaluation's
+    /// roots ([`EnvironmentTemplate::pressure_from`]): refinement's θ are close to each
+    /// other. Results then depend on the order of evaluations at the level of the root
+    /// finder's tolerance, so the host's parallel paths leave it off.
+    pub warm: Option<WarmStart<T>>,
 }
 
 impl<T: Real, const N: usize> ForwardBuffers<T, N> {
@@ -24,6 +29,15 @@ impl<T: Real, const N: usize> ForwardBuffers<T, N> {
         Self {
             modes: ModeSet::new(),
             pressure: [[T::zero(); 2]; MAX_TONES * MAX_RECEIVERS],
+            warm: None,
+        }
+    }
+
+    /// Empty buffers that warm-start each evaluation from the previous one.
+    pub fn warm_started() -> Self {
+        Self {
+            warm: Some(WarmStart::default()),
+            ..Self::new()
         }
     }
 }
@@ -94,7 +108,7 @@ impl<'t, 'o, T: Real> ExactPosterior<'t, 'o, T> {
         let tpl = self.template;
         let (t, r) = (tpl.tones_hz.len(), tpl.receiver_depths_m.len());
         let g = &mut buffers.pressure[..t * r];
-        tpl.pressure(theta, &mut buffers.modes, g)
+        tpl.pressure_from(theta, &mut buffers.modes, buffers.warm.as_mut(), g)
             .map_err(PosteriorError::Forward)?;
         likelihood::log_likelihood(tpl.features, self.observed, g, t, r, tpl.snr_db)
             .map_err(PosteriorError::Likelihood)

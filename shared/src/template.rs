@@ -12,7 +12,7 @@ use heapless::Vec;
 use num_complex::Complex;
 use serde::{Deserialize, Serialize};
 
-use crate::acoustics::{AcousticsError, ModeSet, Real};
+use crate::acoustics::{AcousticsError, ModeSet, Real, Seeds};
 use crate::environment::Environment;
 use crate::error::ModelError;
 use crate::features::FeatureKind;
@@ -24,6 +24,25 @@ use crate::rng::Rng;
 pub use crate::environment::WaveguideKind;
 pub use crate::limits::{MAX_RECEIVERS, MAX_TONES};
 pub use crate::parameters::{PARAM_COUNT, PARAM_NAMES};
+
+/// Per-tone mode roots kept from one forward evaluation to start the next from
+/// ([`EnvironmentTemplate::pressure_from`]), and how often that held.
+#[derive(Clone, Debug)]
+pub struct WarmStart<T> {
+    /// One [`Seeds`] per tone, in the template's order.
+    pub tones: [Seeds<T>; MAX_TONES],
+    /// Tone solves started from seeds (`[0]`) and solved from scratch (`[1]`).
+    pub used: [u64; 2],
+}
+
+impl<T: Real> Default for WarmStart<T> {
+    fn default() -> Self {
+        Self {
+            tones: [Seeds::new(); MAX_TONES],
+            used: [0; 2],
+        }
+    }
+}
 
 /// One unknown: which parameter, and its prior.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -348,6 +367,19 @@ impl<T: Real> EnvironmentTemplate<T> {
         modes: &mut ModeSet<T, N>,
         out: &mut [[T; 2]],
     ) -> Result<(), ForwardError> {
+        self.pressure_from(theta, modes, None, out)
+    }
+
+    /// [`EnvironmentTemplate::pressure`], with each tone's modes started from the roots
+    /// of the previous call in `seeds` (one [`Seeds`] per tone; see
+    /// [`Environment::modes_from`]) when given, which are then replaced by this θ's.
+    pub fn pressure_from<const N: usize>(
+        &self,
+        theta: &[T],
+        modes: &mut ModeSet<T, N>,
+        mut seeds: Option<&mut WarmStart<T>>,
+        out: &mut [[T; 2]],
+    ) -> Result<(), ForwardError> {
         let r = self.receiver_depths_m.len();
         let expected = self.tones_hz.len() * r;
         if out.len() != expected || r == 0 {
@@ -359,8 +391,25 @@ impl<T: Real> EnvironmentTemplate<T> {
         let env = self.environment(theta)?;
         let mut row = [Complex::new(T::zero(), T::zero()); MAX_RECEIVERS];
         let row = &mut row[..r];
-        for (&f, slot) in self.tones_hz.iter().zip(out.chunks_exact_mut(r)) {
-            env.tone_pressure(f, &self.receiver_depths_m, modes, row)
+        for (i, (&f, slot)) in self
+            .tones_hz
+            .iter()
+            .zip(out.chunks_exact_mut(r))
+            .enumerate()
+        {
+            match seeds
+                .as_deref_mut()
+                .and_then(|w| w.tones.get_mut(i).map(|s| (s, &mut w.used)))
+            {
+                Some((s, used)) => {
+                    let warm = env
+                        .modes_from(f, s, modes)
+                        .map_err(ForwardError::Acoustics)?;
+                    used[usize::from(!warm)] += 1;
+                }
+                None => env.modes(f, modes).map_err(ForwardError::Acoustics)?,
+            }
+            env.pressure_of(modes, env.source_range, &self.receiver_depths_m, row)
                 .map_err(ForwardError::Acoustics)?;
             for (o, p) in slot.iter_mut().zip(row.iter()) {
                 *o = [p.re, p.im];

@@ -238,3 +238,63 @@ fn bad_profiles_are_typed_errors() {
         Err(AcousticsError::ProfileStart)
     );
 }
+
+/// Modes started from a nearby environment's roots (`Waveguide::modes_from`, what
+/// refinement does from one θ to the next) equal the full search's, along a path of
+/// environments that crosses a mode's cut-off (where the count guard must send the solve
+/// back to the full search), for Pekeris, a layered seabed and a profile.
+#[test]
+fn warm_started_modes_equal_the_full_search() {
+    let ssp = profile(&SUMMER);
+    let sediment = [Layer::new(23.5, Medium::new(1580.0, 1.76, 0.3))];
+    let basement = Medium::new(1780.0, 2.0, 0.1);
+    let f = 148.0;
+    for kind in 0..3 {
+        let mut seeds = vina_core::acoustics::Seeds::new();
+        let (mut warm, mut counts) = (0, Vec::new());
+        for i in 0..60 {
+            // water depth 210 → 222 m: the mode count changes on the way (one more mode
+            // every ~9 m of depth here)
+            let d = 210.0 + 0.2 * i as f64;
+            let water = Medium::lossless(1500.0 + 0.02 * i as f64, 1.0);
+            let pekeris = Pekeris::new(d, water, basement);
+            let layered = Layered::new(d, water, &sediment, basement);
+            let profiled = Layered::new(d, water, &sediment, basement).with_profile(&ssp);
+            let mut a = Box::new(ModeSet::<f64, 64>::new());
+            let mut b = Box::new(ModeSet::<f64, 64>::new());
+            let used = match kind {
+                0 => {
+                    pekeris.modes(f, &mut a).unwrap();
+                    pekeris.modes_from(f, seeds.at(f), &mut b).unwrap()
+                }
+                1 => {
+                    layered.modes(f, &mut a).unwrap();
+                    layered.modes_from(f, seeds.at(f), &mut b).unwrap()
+                }
+                _ => {
+                    profiled.modes(f, &mut a).unwrap();
+                    profiled.modes_from(f, seeds.at(f), &mut b).unwrap()
+                }
+            };
+            seeds.keep(&b);
+            warm += usize::from(used);
+            counts.push(a.lossless_count());
+            assert_eq!(a.len(), b.len(), "kind {kind}, D {d}");
+            assert_eq!(a.lossless_count(), b.lossless_count());
+            for (x, y) in a.modes().iter().zip(b.modes()) {
+                assert!(
+                    (x.k - y.k).norm() < 1e-10 * x.k.norm(),
+                    "kind {kind}, D {d}"
+                );
+                assert!(
+                    (x.coef - y.coef).norm() < 1e-8 * x.coef.norm(),
+                    "kind {kind}, D {d}"
+                );
+            }
+        }
+        counts.dedup();
+        println!("kind {kind}: {warm}/60 solves warm-started; lossless counts {counts:?}");
+        assert!(counts.len() > 1, "the path must cross a cut-off");
+        assert!(warm >= 45, "kind {kind}: only {warm} of 60 warm");
+    }
+}

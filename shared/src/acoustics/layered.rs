@@ -39,7 +39,7 @@ use super::profile::{self, SspPoint, WaterStep};
 use super::propagator::{Prop, Wave, angle_mod_pi, step_counting};
 use super::roots::brent;
 use super::scalar::Real;
-use super::search::{Characteristic, collect_modes, full_loss};
+use super::search::{Characteristic, collect_modes, full_loss, warm_modes};
 use super::waveguide::Waveguide;
 
 /// One isovelocity fluid sediment layer.
@@ -546,6 +546,23 @@ impl<T: Real> Waveguide<T> for Layered<'_, T> {
         isolation.f_hi = self.shoot_real(omega, isolation.hi, false).0;
         let root = |m: usize| self.isolate(omega, &mut isolation, m);
         collect_modes(self, omega, count, root, out)
+    }
+
+    fn modes_from<const N: usize>(
+        &self,
+        freq: T,
+        seeds: &[Complex<T>],
+        out: &mut ModeSet<T, N>,
+    ) -> Result<bool, AcousticsError> {
+        self.validate()?;
+        let omega = angular_frequency(freq)?;
+        let count = self.shoot_real(omega, T::zero(), true).1;
+        out.reset(freq, self.depth, count, self.ssp.is_empty());
+        if warm_modes(self, omega, count, seeds, out)? {
+            return Ok(true);
+        }
+        self.modes(freq, out)?;
+        Ok(false)
     }
 
     fn mode_shape(&self, freq: T, mode: &Mode<T>, z: T) -> Result<Complex<T>, AcousticsError> {

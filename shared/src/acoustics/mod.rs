@@ -52,7 +52,7 @@ pub use error::{AcousticsError, Param};
 pub use field::{amplitude_from_dft, tone_signal, transmission_loss};
 pub use layered::{Layer, Layered};
 pub use medium::Medium;
-pub use modes::{Mode, ModeSet};
+pub use modes::{Mode, ModeSet, SEED_CAPACITY, Seeds};
 pub use pekeris::Pekeris;
 pub use profile::{MAX_SPEED_STEP, SspPoint, speed_at};
 pub use scalar::Real;

@@ -180,3 +180,58 @@ impl<T: Real, const N: usize> ModeSet<T, N> {
         }
     }
 }
+
+/// Most roots a [`Seeds`] keeps.
+pub const SEED_CAPACITY: usize = 32;
+
+/// The roots γ of one environment's modes at one frequency, kept to start the modes of a
+/// nearby environment from them ([`Waveguide::modes_from`](super::Waveguide::modes_from)):
+/// refinement solves hundreds of nearby θ (docs/architecture.md, "Forward model").
+#[derive(Clone, Copy, Debug)]
+pub struct Seeds<T> {
+    gammas: [Complex<T>; SEED_CAPACITY],
+    len: usize,
+    frequency: T,
+}
+
+impl<T: Real> Default for Seeds<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Real> Seeds<T> {
+    /// No seeds.
+    pub fn new() -> Self {
+        Seeds {
+            gammas: [Complex::new(T::zero(), T::zero()); SEED_CAPACITY],
+            len: 0,
+            frequency: T::zero(),
+        }
+    }
+
+    /// The seeds for frequency `freq` (none if they were kept at another frequency).
+    pub fn at(&self, freq: T) -> &[Complex<T>] {
+        if freq == self.frequency {
+            self.gammas.get(..self.len).unwrap_or(&[])
+        } else {
+            &[]
+        }
+    }
+
+    /// Keeps the roots of `modes`, when they are the whole set: as many as the lossless
+    /// problem has (no mode dropped by KRAKENC's rule, none added near cut-off) and no
+    /// more than [`SEED_CAPACITY`]; forgets them otherwise.
+    pub fn keep<const N: usize>(&mut self, modes: &ModeSet<T, N>) {
+        let all = modes.modes();
+        if all.len() == modes.lossless_count() && all.len() <= SEED_CAPACITY {
+            for (g, m) in self.gammas.iter_mut().zip(all) {
+                *g = m.gamma;
+            }
+            self.len = all.len();
+            self.frequency = modes.frequency();
+        } else {
+            self.len = 0;
+        }
+    }
+}

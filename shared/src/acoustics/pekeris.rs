@@ -22,7 +22,7 @@ use super::modes::{Mode, ModeSet};
 use super::propagator::{Prop, sin_over};
 use super::roots::brent;
 use super::scalar::Real;
-use super::search::{Characteristic, collect_modes, full_loss};
+use super::search::{Characteristic, collect_modes, full_loss, warm_modes};
 use super::waveguide::Waveguide;
 
 /// Isovelocity water of depth `depth` over a fluid half-space.
@@ -220,6 +220,23 @@ impl<T: Real> Waveguide<T> for Pekeris<T> {
             Ok(((x_max - x) * (x_max + x)).root() / self.depth)
         };
         collect_modes(self, omega, count, root, out)
+    }
+
+    fn modes_from<const N: usize>(
+        &self,
+        freq: T,
+        seeds: &[Complex<T>],
+        out: &mut ModeSet<T, N>,
+    ) -> Result<bool, AcousticsError> {
+        self.validate()?;
+        let omega = angular_frequency(freq)?;
+        let count = Self::count_from_x(self.x_max(omega));
+        out.reset(freq, self.depth, count, true);
+        if warm_modes(self, omega, count, seeds, out)? {
+            return Ok(true);
+        }
+        self.modes(freq, out)?;
+        Ok(false)
     }
 
     fn mode_shape(&self, freq: T, mode: &Mode<T>, z: T) -> Result<Complex<T>, AcousticsError> {

@@ -135,6 +135,67 @@ pub(crate) fn collect_modes<T: Real, S: Characteristic<T>, const N: usize>(
     Ok(())
 }
 
+/// The modes of `count` lossless ones from `seeds`, the roots γ of a nearby environment's
+/// complete mode set in order: Newton's method at full attenuation from each seed. The
+/// result is kept (`Ok(true)`) only if it is the set the full search would find: as many
+/// seeds as the lossless count (the count guards against a mode that appeared or
+/// vanished), every one converged to a proper root (Re γ > 0) with phase speed below the
+/// half-space's (KRAKENC's rule: a root that fails it sends the solve back to the full
+/// search, which decides on it), and no two at the same root (a seed that jumped to its
+/// neighbour's root). Then the leaky-turned-proper check runs as in the full search. On
+/// `Ok(false)` `out` holds nothing and the caller solves from scratch.
+pub(crate) fn warm_modes<T: Real, S: Characteristic<T>, const N: usize>(
+    solver: &S,
+    omega: T,
+    count: usize,
+    seeds: &[Complex<T>],
+    out: &mut ModeSet<T, N>,
+) -> Result<bool, AcousticsError> {
+    if seeds.len() != count || count == 0 {
+        return Ok(false);
+    }
+    let k_cut = solver.k_cut(omega);
+    let scale2 = solver.scale2(omega);
+    // the largest wavenumber of any medium: no trapped mode is slower than the slowest
+    let k_max = scale2.root() * (T::one() + T::lit(1e-6).max(T::lit(8.0) * T::epsilon()));
+    let same = T::lit(0.01) * T::epsilon().root();
+    let full = full_loss();
+    let mut last = T::infinity();
+    for &seed in seeds {
+        let gamma = newton(|x| solver.characteristic(omega, full, x), seed, scale2, 20);
+        let Some(gamma) = gamma.filter(|g| g.re > T::zero()) else {
+            out.truncate(0);
+            return Ok(false);
+        };
+        let mode = solver.mode_at(omega, gamma);
+        let finite = mode.k.re.is_finite() && mode.coef.re.is_finite() && mode.coef.im.is_finite();
+        // inside the strip of the k plane where the trapped modes are the only roots of
+        // F (shared/tests/acoustics.rs counts them there by the argument principle); a
+        // seed can converge to a root of F outside it that is no mode
+        let inside =
+            mode.k.re > k_cut && mode.k.re <= k_max && mode.k.im.abs() <= T::lit(0.01) * mode.k.re;
+        // in the seeds' order: a seed that reached a neighbour's root leaves one out
+        let ordered = out.modes().last().is_none_or(|prev| mode.k.re < prev.k.re);
+        let taken = out
+            .modes()
+            .iter()
+            .any(|kept| T::complex_abs(kept.k - mode.k) <= same * T::complex_abs(mode.k));
+        if !finite || !inside || !ordered || taken {
+            out.truncate(0);
+            return Ok(false);
+        }
+        out.push(mode)?;
+        last = last.min(gamma.re);
+    }
+    if solver.lossy() {
+        // the last trapped mode's γ bounds where a leaky root can turn proper; its
+        // lossy γ stands in for the lossless one the full search has
+        leaky_turned_proper(solver, omega, Some(last), out)?;
+    }
+    out.sort();
+    Ok(true)
+}
+
 /// Adds lossy modes that do not come from a trapped lossless mode.
 ///
 /// A lossless leaky mode just beyond cut-off (a complex root with Re γ < 0, near γ = 0)

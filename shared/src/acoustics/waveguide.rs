@@ -30,6 +30,17 @@ pub trait Waveguide<T: Real> {
     fn modes<const N: usize>(&self, freq: T, out: &mut ModeSet<T, N>)
     -> Result<(), AcousticsError>;
 
+    /// [`modes`](Self::modes) started from `seeds`, the roots γ of a nearby environment's
+    /// modes at the same frequency ([`super::Seeds`]): Newton's method from each, kept
+    /// only when the guards of the search hold (same lossless count, every root proper
+    /// and distinct), else the full search. Returns whether the seeds were used.
+    fn modes_from<const N: usize>(
+        &self,
+        freq: T,
+        seeds: &[Complex<T>],
+        out: &mut ModeSet<T, N>,
+    ) -> Result<bool, AcousticsError>;
+
     /// Normalized shape ψ(z) of `mode` (computed by [`modes`](Self::modes) at `freq`)
     /// at any depth z ≥ 0: water column, sediment layers or half-space.
     fn mode_shape(&self, freq: T, mode: &Mode<T>, z: T) -> Result<Complex<T>, AcousticsError>;
