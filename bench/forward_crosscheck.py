@@ -82,6 +82,8 @@ CASES = [
      "ssp_surface_duct_250Hz.env", "surface_duct.flp", (), None),
     ("ssp_layered_148Hz", "the summer profile over the swellex-like sediment layer (23.5 m 1580, 1.76, 0.3 dB/λ) and basement 1780/2.0/0.1; 148 Hz",
      "ssp_layered_148Hz.env", "layered_5km.flp", (), None),
+    ("swellex_ssp_fixed", "scenarios/swellex-ssp.toml (SWellEx-96 CTD i9605 profile) with its 8 unknowns fixed: all 7 tones (scenario path)",
+     "swellex_ssp_fixed.toml", None, (), None),
     ("gi_pekeris_fixed", "scenarios/gi-pekeris.toml with D = 218.5 m, c1 = 1562 m/s: all 7 tones (scenario path)",
      "gi_pekeris_fixed.toml", None, (), None),
     ("swellex_layered_fixed", "scenarios/swellex-layered.toml with its 8 unknowns fixed: all 7 tones (scenario path)",
@@ -115,7 +117,15 @@ def toml_case(path):
     d = float(p["water_depth_m"])
     cw, rw = float(p["water_sound_speed_mps"]), float(p.get("water_density_gcc", 1.0))
     aw = float(p.get("water_attenuation_db_per_wavelength", 0.0))
-    media = [{"to": d, "ssp": [[0.0, cw, 0.0, rw, aw], [d, cw, 0.0, rw, aw]], "mesh": WATER_MESH}]
+    prof = scn.get("water_profile")
+    if prof:
+        # vina's C-linear profile, clipped at D and held constant below its last point
+        zs_, cs_ = prof["depths_m"], prof["speeds_mps"]
+        pts = [[float(z), float(v), 0.0, rw, aw] for z, v in zip(zs_, cs_) if z < d]
+        pts.append([d, float(np.interp(d, zs_, cs_)), 0.0, rw, aw])
+    else:
+        pts = [[0.0, cw, 0.0, rw, aw], [d, cw, 0.0, rw, aw]]
+    media = [{"to": d, "ssp": pts, "mesh": WATER_MESH}]
     if scn.get("model") == "layered":
         h = float(p["sediment_thickness_m"])
         cs, rs, a_s = (float(p["sediment_sound_speed_mps"]), float(p["sediment_density_gcc"]),

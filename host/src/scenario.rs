@@ -23,9 +23,10 @@
 use std::path::Path;
 
 use serde::Serialize;
+use vina_core::acoustics::SspPoint;
 use vina_core::environment::Environment;
 use vina_core::features::FeatureKind;
-use vina_core::limits::{MAX_PARAMS, MAX_RECEIVERS, MAX_TONES};
+use vina_core::limits::{MAX_PARAMS, MAX_RECEIVERS, MAX_SSP_POINTS, MAX_TONES};
 use vina_core::parameters::{self, PARAM_COUNT};
 use vina_core::rng::Rng;
 use vina_core::template::{EnvironmentTemplate, GeometryError, Unknown, check_geometry};
@@ -124,6 +125,12 @@ pub struct Scenario {
     pub features: FeatureKind,
     /// The model's parameters in [`PARAMETERS`] order.
     pub parameters: Vec<(&'static str, ParamSpec)>,
+    /// The water's sound-speed profile, (depth m, speed m/s) from the surface down,
+    /// C-linear and constant below the last point; empty: isovelocity water at
+    /// `water_sound_speed_mps`. (Left out of the hash when empty, so scenarios without
+    /// one keep their hash.)
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub water_profile: Vec<(f64, f64)>,
 }
 
 fn waveguide_name<S: serde::Serializer>(k: &WaveguideKind, s: S) -> Result<S::Ok, S::Error> {
@@ -259,6 +266,91 @@ fn prior(v: &toml::Value, at: &str) -> anyhow::Result<Prior<f64>> {
     }
 }
 
+/// The `[water_profile]` table: `depths_m` from 0 m increasing, `speeds_mps` finite and
+/// positive, as many of each (at most `MAX_SSP_POINTS`), and `source` (where the numbers
+/// come from, required: a profile is data). The water sound speed parameter must then be
+/// fixed at the profile's surface speed (one value, no ambiguity about which is used).
+fn water_profile(
+    v: &toml::Value,
+    at: &str,
+    parameters: &[(&'static str, ParamSpec)],
+) -> anyhow::Result<Vec<(f64, f64)>> {
+    let t = v
+        .as_table()
+        .ok_or_else(|| refuse(format!("{at}: expected a table")))?;
+    for key in t.keys() {
+        if !["depths_m", "speeds_mps", "source"].contains(&key.as_str()) {
+            return Err(refuse(format!("{at}: unknown field `{key}`")));
+        }
+    }
+    if t.get("source")
+        .and_then(toml::Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(refuse(format!(
+            "{at}: `source` is required: say where the profile comes from (cast, date, reference)"
+        )));
+    }
+    let depths = numbers(t.get("depths_m"), &format!("{at}.depths_m"))?;
+    let speeds = numbers(t.get("speeds_mps"), &format!("{at}.speeds_mps"))?;
+    if depths.len() != speeds.len() {
+        return Err(refuse(format!(
+            "{at}: {} depths_m but {} speeds_mps (one speed per depth)",
+            depths.len(),
+            speeds.len()
+        )));
+    }
+    if depths.len() > MAX_SSP_POINTS {
+        return Err(refuse(format!(
+            "{at}: {} points; at most {MAX_SSP_POINTS}",
+            depths.len()
+        )));
+    }
+    if depths[0] != 0.0 {
+        return Err(refuse(format!(
+            "{at}.depths_m: the first point must be at the surface, 0 m (found {})",
+            depths[0]
+        )));
+    }
+    if let Some(i) = depths.windows(2).position(|w| w[1] <= w[0]) {
+        return Err(refuse(format!(
+            "{at}.depths_m[{}]: depths must increase ({} follows {})",
+            i + 1,
+            depths[i + 1],
+            depths[i]
+        )));
+    }
+    if let Some((i, c)) = speeds
+        .iter()
+        .enumerate()
+        .find(|(_, c)| !(1300.0..=1700.0).contains(*c))
+    {
+        return Err(refuse(format!(
+            "{at}.speeds_mps[{i}]: {c} m/s is not a sea-water sound speed (expected 1300–1700 m/s)"
+        )));
+    }
+    let water = parameters
+        .iter()
+        .find(|(n, _)| *n == "water_sound_speed_mps")
+        .map(|(_, s)| s);
+    match water {
+        Some(ParamSpec::Fixed(c)) if *c == speeds[0] => {}
+        Some(ParamSpec::Fixed(c)) => {
+            return Err(refuse(format!(
+                "{at}: parameters.water_sound_speed_mps = {c} differs from the profile's surface speed {}; with a profile, fix it at that speed",
+                speeds[0]
+            )));
+        }
+        _ => {
+            return Err(refuse(format!(
+                "{at}: with a profile, parameters.water_sound_speed_mps must be fixed at the profile's surface speed {} (the profile is the water's sound speed)",
+                speeds[0]
+            )));
+        }
+    }
+    Ok(depths.into_iter().zip(speeds).collect())
+}
+
 impl Scenario {
     /// Read and validate a scenario file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
@@ -278,8 +370,15 @@ impl Scenario {
             .map_err(|e| refuse(format!("{origin}: invalid TOML: {e}")))?;
         let at = |field: &str| format!("{origin}: {field}");
         for key in doc.keys() {
-            if !["name", "description", "model", "observation", "parameters"]
-                .contains(&key.as_str())
+            if ![
+                "name",
+                "description",
+                "model",
+                "observation",
+                "parameters",
+                "water_profile",
+            ]
+            .contains(&key.as_str())
             {
                 return Err(refuse(format!("{origin}: unknown top-level field `{key}`")));
             }
@@ -409,6 +508,10 @@ impl Scenario {
             }
             parameters.push((info.name, spec));
         }
+        let water_profile = match doc.get("water_profile") {
+            None => Vec::new(),
+            Some(v) => water_profile(v, &at("[water_profile]"), &parameters)?,
+        };
         let scenario = Self {
             name,
             description,
@@ -418,6 +521,7 @@ impl Scenario {
             snr_db,
             features,
             parameters,
+            water_profile,
         };
         scenario.check_geometry(origin)?;
         Ok(scenario)
@@ -562,6 +666,11 @@ impl Scenario {
             .map_err(|_| too_many("tones", self.tones_hz.len(), MAX_TONES))?;
         let receivers = heapless::Vec::from_slice(&self.receiver_depths_m)
             .map_err(|_| too_many("receivers", self.receiver_depths_m.len(), MAX_RECEIVERS))?;
+        let profile: Vec<SspPoint<f64>> = self
+            .water_profile
+            .iter()
+            .map(|&(z, c)| SspPoint::new(z, c))
+            .collect();
         let t = EnvironmentTemplate {
             waveguide: self.model,
             values,
@@ -570,6 +679,8 @@ impl Scenario {
             receiver_depths_m: receivers,
             snr_db: self.snr_db,
             features: self.features,
+            water_profile: heapless::Vec::from_slice(&profile)
+                .map_err(|_| too_many("sound-speed points", profile.len(), MAX_SSP_POINTS))?,
         };
         Ok(t)
     }

@@ -273,3 +273,67 @@ fn truncated_normal_prior_loads_and_validates() {
     ));
     assert!(msg.contains("min < max"), "{msg}");
 }
+
+/// A measured water sound-speed profile: `scenarios/swellex-ssp.toml` loads, compiles to
+/// a template carrying the profile (its environments have it), and hashes differently
+/// from the isovelocity `swellex-layered`; bad profiles are refused naming the field.
+#[test]
+fn water_profiles_load_and_bad_ones_are_refused() {
+    let ssp = Scenario::load(&root().join("scenarios/swellex-ssp.toml")).unwrap();
+    assert_eq!(ssp.unknowns().len(), 8);
+    assert_eq!(ssp.water_profile.len(), 35);
+    assert_eq!(ssp.water_profile[0], (0.0, 1521.95));
+    let template = ssp.template().unwrap();
+    assert_eq!(template.water_profile.len(), 35);
+    let theta = [3000.0, 60.0, 216.5, 23.5, 1580.0, 1.76, 0.3, 1780.0];
+    let env = template.environment(&theta).unwrap();
+    assert_eq!(env.water_profile.len(), 35);
+    let sw = Scenario::load(&root().join("scenarios/swellex-layered.toml")).unwrap();
+    assert_ne!(ssp.hash(), sw.hash());
+
+    let with = |table: &str| format!("{BASE}\n[water_profile]\n{table}\n");
+    let good = r#"source = "test"
+depths_m = [0.0, 20.0, 60.0]
+speeds_mps = [1500.0, 1490.0, 1485.0]"#;
+    let s = Scenario::parse(&with(good), "s.toml").unwrap();
+    assert_eq!(
+        s.water_profile,
+        [(0.0, 1500.0), (20.0, 1490.0), (60.0, 1485.0)]
+    );
+    for (table, needle) in [
+        (
+            good.replace("source = \"test\"\n", ""),
+            "`source` is required",
+        ),
+        (
+            good.replace("[0.0, 20.0", "[1.0, 20.0"),
+            "first point must be at the surface",
+        ),
+        (
+            good.replace("20.0, 60.0", "60.0, 20.0"),
+            "depths_m[2]: depths must increase",
+        ),
+        (
+            good.replace("1490.0, 1485.0]", "1490.0]"),
+            "3 depths_m but 2 speeds_mps",
+        ),
+        (
+            good.replace("1490.0", "149.0"),
+            "speeds_mps[1]: 149 m/s is not a sea-water",
+        ),
+        (
+            good.replace("[1500.0", "[1510.0"),
+            "differs from the profile's surface speed 1510",
+        ),
+        (format!("{good}\nfoo = 1"), "unknown field `foo`"),
+    ] {
+        let e = err(&with(&table));
+        assert!(e.contains(needle), "{needle}: {e}");
+    }
+    // the water speed may not be an unknown under a profile
+    let unknown_speed = with(good).replace(
+        "water_sound_speed_mps = 1500.0",
+        "water_sound_speed_mps = { prior = \"uniform\", min = 1480.0, max = 1520.0 }",
+    );
+    assert!(err(&unknown_speed).contains("must be fixed at the profile's surface speed"));
+}

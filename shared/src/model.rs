@@ -12,7 +12,7 @@ use crate::layers::mlp::{self, FirstLayerInput, Scratch};
 use crate::layers::{ActNorm, Coupling, Dense, MAX_DIM, MAX_WIDTH, Permutation};
 use crate::model_file::{self, DenseWire, FlowRecord, Header, ModelKind, take};
 use crate::parameters::{self, Support};
-use crate::template::EnvironmentTemplate;
+use crate::template::{EnvironmentTemplate, TemplateV2};
 
 pub use crate::limits::{MAX_DENSE, MAX_FLOW_LAYERS};
 
@@ -272,8 +272,10 @@ impl<'a> Model<'a> {
                 what: "dense layers not used by any subnet",
             });
         }
-        let template = if version >= 2 {
+        let template = if version >= 4 {
             take::<Option<EnvironmentTemplate<f32>>>(&mut cur, "environment template")?
+        } else if version >= 2 {
+            take::<Option<TemplateV2<f32>>>(&mut cur, "environment template")?.map(Into::into)
         } else {
             None
         };

@@ -8,7 +8,8 @@
 //! 6       4     payload length in bytes, u32 LE
 //! 10      4     CRC-32 (ISO-HDLC, as zlib) of the payload, u32 LE
 //! 14      …     payload, postcard: Header, Seq<Dense>, Seq<FlowRecord>,
-//!               Option<EnvironmentTemplate<f32>> (version 2; absent in version 1)
+//!               Option<EnvironmentTemplate<f32>> (version 2; absent in version 1;
+//!               with the water's sound-speed profile from version 4)
 //! ```
 //!
 //! Version 3 writes each dense layer's arrays (f32 weights, int8 scales and codes,
@@ -35,8 +36,9 @@ use crate::template::EnvironmentTemplate;
 pub const MAGIC: [u8; 4] = *b"VINA";
 /// The format version this build writes. Version 2 added the environment template
 /// after the flow records (exact-likelihood refinement on the buoy); version 3 aligns
-/// every dense layer's arrays to [`ALIGN`] bytes.
-pub const FORMAT_VERSION: u16 = 3;
+/// every dense layer's arrays to [`ALIGN`] bytes; version 4 adds the water's sound-speed
+/// profile to the template (an empty one for isovelocity water).
+pub const FORMAT_VERSION: u16 = 4;
 /// Alignment, in bytes from the start of the file, of every dense layer's arrays in
 /// version 3: an f32 (and an int8 row start) for the Cortex-M4's FPU loads.
 pub const ALIGN: usize = 4;
@@ -410,7 +412,7 @@ impl postcard::ser_flavors::Flavor for Recorder<'_, '_> {
     }
 }
 
-/// Encode `header`, `dense`, `flow` and `template` as a complete version-3 file into
+/// Encode `header`, `dense`, `flow` and `template` as a complete version-4 file into
 /// `out`; returns its length. The pads are found in two passes: the first notes where
 /// each array lands, the second writes them aligned (a pad shifts only what follows it).
 pub fn encode_into(

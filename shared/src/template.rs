@@ -12,11 +12,11 @@ use heapless::Vec;
 use num_complex::Complex;
 use serde::{Deserialize, Serialize};
 
-use crate::acoustics::{AcousticsError, ModeSet, Real, Seeds};
+use crate::acoustics::{AcousticsError, ModeSet, Real, Seeds, SspPoint, validate_profile};
 use crate::environment::Environment;
 use crate::error::ModelError;
 use crate::features::FeatureKind;
-use crate::limits::MAX_PARAMS;
+use crate::limits::{MAX_PARAMS, MAX_SSP_POINTS};
 use crate::parameters::{BOTTOM, PARAMETERS, SOURCE_DEPTH, WATER, WATER_DEPTH};
 use crate::prior::Prior;
 use crate::rng::Rng;
@@ -70,6 +70,51 @@ pub struct EnvironmentTemplate<T> {
     pub snr_db: T,
     /// Features the observation is expressed in.
     pub features: FeatureKind,
+    /// The water's sound-speed profile (C-linear, constant below its last point; model
+    /// file version 4); empty: isovelocity water at the water sound speed parameter.
+    pub water_profile: Vec<SspPoint<T>, MAX_SSP_POINTS>,
+}
+
+/// [`EnvironmentTemplate`] as model file versions 2–3 store it (no sound-speed profile).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateV2<T> {
+    waveguide: WaveguideKind,
+    values: [T; PARAM_COUNT],
+    unknowns: Vec<Unknown<T>, MAX_PARAMS>,
+    tones_hz: Vec<T, MAX_TONES>,
+    receiver_depths_m: Vec<T, MAX_RECEIVERS>,
+    snr_db: T,
+    features: FeatureKind,
+}
+
+impl<T: Clone> TemplateV2<T> {
+    /// `t` without its profile, as versions 2–3 wrote it (to build old files in tests).
+    pub fn of(t: &EnvironmentTemplate<T>) -> Self {
+        TemplateV2 {
+            waveguide: t.waveguide,
+            values: t.values.clone(),
+            unknowns: t.unknowns.clone(),
+            tones_hz: t.tones_hz.clone(),
+            receiver_depths_m: t.receiver_depths_m.clone(),
+            snr_db: t.snr_db.clone(),
+            features: t.features,
+        }
+    }
+}
+
+impl<T> From<TemplateV2<T>> for EnvironmentTemplate<T> {
+    fn from(t: TemplateV2<T>) -> Self {
+        EnvironmentTemplate {
+            waveguide: t.waveguide,
+            values: t.values,
+            unknowns: t.unknowns,
+            tones_hz: t.tones_hz,
+            receiver_depths_m: t.receiver_depths_m,
+            snr_db: t.snr_db,
+            features: t.features,
+            water_profile: Vec::new(),
+        }
+    }
 }
 
 /// Why the forward model gave no pressure for a θ.
@@ -296,6 +341,11 @@ impl<T: Real> EnvironmentTemplate<T> {
         if !self.snr_db.is_finite() {
             return bad("environment template: SNR is not finite");
         }
+        if !self.water_profile.is_empty() && validate_profile(&self.water_profile).is_err() {
+            return bad(
+                "environment template: water sound-speed profile not from z = 0, depths not increasing, or speeds not finite and positive",
+            );
+        }
         if self
             .tones_hz
             .iter()
@@ -326,10 +376,9 @@ impl<T: Real> EnvironmentTemplate<T> {
 
     /// The environment with the unknowns set to `theta`.
     pub fn environment(&self, theta: &[T]) -> Result<Environment<T>, ForwardError> {
-        Ok(Environment::from_parameters(
-            self.waveguide,
-            &self.parameters(theta)?,
-        ))
+        let mut env = Environment::from_parameters(self.waveguide, &self.parameters(theta)?);
+        env.water_profile.clone_from(&self.water_profile);
+        Ok(env)
     }
 
     /// Sum of the unknowns' log prior densities; −∞ outside the support, for NaN, or
@@ -436,6 +485,11 @@ impl<T: Real> EnvironmentTemplate<T> {
             receiver_depths_m: self.receiver_depths_m.iter().map(c).collect(),
             snr_db: c(&self.snr_db),
             features: self.features,
+            water_profile: self
+                .water_profile
+                .iter()
+                .map(|p| SspPoint::new(c(&p.depth), c(&p.speed)))
+                .collect(),
         }
     }
 }
@@ -473,6 +527,7 @@ mod tests {
             receiver_depths_m: Vec::new(),
             snr_db: 20.0,
             features: FeatureKind::RawPressure,
+            water_profile: Vec::new(),
         };
         let mut rng = Rng::new(1);
         let mut theta = [0.0f64; 2];

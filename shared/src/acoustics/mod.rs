@@ -54,6 +54,8 @@ pub use layered::{Layer, Layered};
 pub use medium::Medium;
 pub use modes::{Mode, ModeSet, SEED_CAPACITY, Seeds};
 pub use pekeris::Pekeris;
-pub use profile::{MAX_SPEED_STEP, SspPoint, speed_at};
+pub use profile::{
+    MAX_PHASE_STEP, MAX_SPEED_STEP, SspPoint, speed_at, validate as validate_profile,
+};
 pub use scalar::Real;
 pub use waveguide::Waveguide;

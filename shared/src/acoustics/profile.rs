@@ -37,7 +37,7 @@ const SQRT_3: f64 = 1.732_050_807_568_877_2;
 
 /// One point of a sound-speed profile: c(z) is linear between points and constant below
 /// the last one.
-#[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SspPoint<T> {
     /// Depth below the surface (m); the first point is at 0.
     pub depth: T,
@@ -62,7 +62,7 @@ pub const MAX_PHASE_STEP: f64 = 0.5;
 
 /// Checks a profile: at least one point, the first at z = 0, depths strictly increasing,
 /// speeds finite and positive.
-pub(crate) fn validate<T: Real>(points: &[SspPoint<T>]) -> Result<(), AcousticsError> {
+pub fn validate<T: Real>(points: &[SspPoint<T>]) -> Result<(), AcousticsError> {
     let Some(first) = points.first() else {
         return Err(AcousticsError::EmptyProfile);
     };
@@ -233,8 +233,21 @@ impl<T: Real, W: Wave<T>> WaterStep<W, T> {
 impl<T: Real> WaterStep<T, T> {
     /// [`WaterStep::apply`] for a real state, counting the zeros of u crossed (those of
     /// the sheared state's layer path, whose u is the step's).
+    ///
+    /// A Magnus step whose phase θ = kz·h is below π (every step through a gradient, by
+    /// [`MAX_PHASE_STEP`]) has at most one zero, found from the signs of u at its ends
+    /// (cheaper than the Prüfer angles, which long isovelocity steps need).
     pub fn counting(&self, rho: T, u: T, v: T) -> (T, T, usize) {
-        let (u1, v1, n) = step_counting(&self.p, rho, u, self.shear_in(u, v));
+        let v = self.shear_in(u, v);
+        let short = self.shear.is_some() && self.p.kz2 * (self.p.h * self.p.h) < T::PI() * T::PI();
+        let (u1, v1, n) = if short {
+            let (u1, v1) = self.p.apply(rho, u, v);
+            let crossed =
+                u != T::zero() && (u1 == T::zero() || (u1 > T::zero()) != (u > T::zero()));
+            (u1, v1, usize::from(crossed))
+        } else {
+            step_counting(&self.p, rho, u, v)
+        };
         (u1, self.shear_out(u1, v1), n)
     }
 }
