@@ -56,7 +56,7 @@ impl<T: Real> Pekeris<T> {
     fn count_from_x(x_max: T) -> usize {
         let guess = (x_max / T::PI() + T::lit(0.5)).floor();
         let mut m = guess.to_usize().unwrap_or(usize::MAX);
-        if m > 0 && T::lit(m as f64 - 0.5) * T::PI() >= x_max {
+        if m > 0 && (T::count(m) - T::lit(0.5)) * T::PI() >= x_max {
             m -= 1;
         }
         m
@@ -69,8 +69,8 @@ impl<T: Real> Pekeris<T> {
             let (sin, cos) = x.sine_cosine();
             rb * x * cos + rw * ((x_max - x) * (x_max + x)).root() * sin
         };
-        let lo = T::lit(m as f64 - 0.5) * T::PI();
-        let hi = (T::lit(m as f64) * T::PI()).min(x_max);
+        let lo = (T::count(m) - T::lit(0.5)) * T::PI();
+        let hi = (T::count(m) * T::PI()).min(x_max);
         brent(g, lo, hi, g(lo), g(hi), T::zero())
     }
 

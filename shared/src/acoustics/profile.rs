@@ -150,10 +150,10 @@ pub(crate) fn steps<T: Real>(
             Some((a.depth, a.speed, z1, c1, n.to_usize().unwrap_or(1)))
         })
         .flat_map(move |(z0, c0, z1, c1, n)| {
-            let h = (z1 - z0) / T::lit(n as f64);
-            let dc = (c1 - c0) / T::lit(n as f64);
+            let h = (z1 - z0) / T::count(n);
+            let dc = (c1 - c0) / T::count(n);
             (0..n).map(move |i| {
-                let ca = c0 + dc * T::lit(i as f64);
+                let ca = c0 + dc * T::count(i);
                 Step {
                     h,
                     c1: ca + dc * g,

@@ -103,7 +103,7 @@ impl<T: Real, W: Wave<T>> Prop<W, T> {
             let (mut tc, mut ts) = (W::real(T::one()), W::real(h));
             let (mut c, mut s) = (tc, ts);
             for n in 1..SERIES_TERMS {
-                let n2 = T::lit((2 * n) as f64);
+                let n2 = T::count(2 * n);
                 tc = -(tc * x) / (n2 * (n2 - T::one()));
                 ts = -(ts * x) / (n2 * (n2 + T::one()));
                 c = c + tc;
@@ -140,7 +140,7 @@ impl<T: Real, W: Wave<T>> Prop<W, T> {
             let h3 = self.h * self.h * self.h;
             series(x, |j, fact| {
                 let sign = if j % 2 == 0 { -T::one() } else { T::one() };
-                sign * T::lit((j + 1) as f64) / fact
+                sign * T::count(j + 1) / fact
             }) * h3
         } else {
             (self.c * self.h - self.s) / (self.kz2 * T::lit(2.0))
@@ -215,7 +215,7 @@ fn series<T: Real, W: Wave<T>>(x: W, coef: impl Fn(usize, T) -> T) -> W {
     for j in 0..SERIES_TERMS {
         sum = sum + pow * coef(j, fact);
         pow = pow * x;
-        let a = T::lit((2 * j + 4) as f64);
+        let a = T::count(2 * j + 4);
         fact = fact * a * (a + T::one());
     }
     sum

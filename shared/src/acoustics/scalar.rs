@@ -16,6 +16,10 @@ pub trait Real: Float + FloatConst + Debug + Display + Default + 'static {
     /// Converts an `f64` literal to `Self` (rounds to nearest for `f32`).
     fn lit(x: f64) -> Self;
 
+    /// A count as `Self`, converted directly (`lit(n as f64)` would go through software
+    /// f64 on the Cortex-M4F); exact below 2²⁴ in f32.
+    fn count(n: usize) -> Self;
+
     /// √x, correctly rounded.
     #[inline]
     fn root(self) -> Self {
@@ -49,6 +53,11 @@ impl Real for f32 {
     }
 
     #[inline]
+    fn count(n: usize) -> f32 {
+        n as f32
+    }
+
+    #[inline]
     fn root(self) -> f32 {
         super::single::sqrt(self)
     }
@@ -73,5 +82,10 @@ impl Real for f64 {
     #[inline]
     fn lit(x: f64) -> f64 {
         x
+    }
+
+    #[inline]
+    fn count(n: usize) -> f64 {
+        n as f64
     }
 }
