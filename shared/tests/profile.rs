@@ -4,6 +4,8 @@
 //! with exact layer propagators and Richardson-extrapolated over two layer counts.
 //! KRAKENC itself is the reference of `bench/forward_crosscheck.py` (five SSP cases).
 
+mod common;
+
 use num_complex::Complex64 as C64;
 use vina_core::acoustics::{
     AcousticsError, Layer, Layered, Medium, ModeSet, Pekeris, SspPoint, Waveguide, speed_at,
@@ -144,6 +146,50 @@ fn summer_profile_matches_the_layer_staircase() {
                 magnus.len()
             );
         }
+    }
+}
+
+/// The mode count of a profile, checked independently: the zeros of a characteristic
+/// function written from scratch in the tests (`common::characteristic`, closed-form layer
+/// solutions in k) for the water cut into thin isovelocity layers, counted by the
+/// argument principle in the strip where KRAKENC keeps modes (phase speed below the
+/// basement's, attenuation up to 0.02 rad/m), equal the solver's, at 49 and 148 Hz over a
+/// lossy sediment layer.
+#[test]
+fn profile_mode_count_matches_argument_principle() {
+    let ssp = profile(&SUMMER);
+    let water = Medium::lossless(1521.0, 1.0);
+    let sediment = [Layer::new(23.5, Medium::new(1580.0, 1.76, 0.3))];
+    let basement = Medium::new(1780.0, 2.0, 0.1);
+    let g = Layered::new(216.5, water, &sediment, basement).with_profile(&ssp);
+    // the staircase: 2 layers per metre, boundaries on the profile's points
+    let mut layers = Vec::new();
+    let mut edges: Vec<f64> = ssp.iter().map(|p| p.depth).collect();
+    edges.dedup();
+    for w in edges.windows(2) {
+        let n = ((w[1] - w[0]) * 2.0).ceil() as usize;
+        let h = (w[1] - w[0]) / n as f64;
+        for i in 0..n {
+            let c = speed_at(&ssp, w[0] + (i as f64 + 0.5) * h);
+            layers.push(Layer::new(h, Medium { speed: c, ..water }));
+        }
+    }
+    let top = layers.remove(0);
+    layers.extend_from_slice(&sediment);
+    let stairs = Layered::new(top.thickness, top.medium, &layers, basement);
+    for f in [49.0, 148.0] {
+        let modes = solve(&g, f);
+        let w = 2.0 * std::f64::consts::PI * f;
+        let counted = common::zeros_in(
+            |k| common::characteristic(&stairs, f, k),
+            (w / 1780.0 * (1.0 + 1e-7), w / 1487.0),
+            (-0.02, 3e-9),
+        );
+        println!(
+            "{f} Hz: {} modes, {counted} zeros by the argument principle",
+            modes.len()
+        );
+        assert_eq!(modes.len() as i64, counted, "{f} Hz");
     }
 }
 
