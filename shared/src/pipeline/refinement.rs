@@ -4,7 +4,7 @@
 //! model file's environment template, in f32, under a budget on the target's clock.
 //!
 //! The forward model dominates the cost (one normal-mode solve per tone per particle
-//! and sweep: ~0.6 M instructions per gi-pekeris environment on a Cortex-M4), so the budget is what
+//! and sweep: ~0.5 M instructions per gi-pekeris environment on a Cortex-M4), so the budget is what
 //! makes this fit a report period: the sweeps stop when the next one would overrun it,
 //! and the report says how many ran. The host replays the same refinement for the same
 //! seed (`vina invert --refine` with the report's sweep count).
@@ -36,7 +36,7 @@ pub struct Budget {
 
 impl Default for Budget {
     /// 64 particles and the core's buoy settings ([`RefineConfig::BUOY`]: up to 5
-    /// sweeps): ~64 × 6 forward solves ≈ 0.24 G instructions for gi-pekeris, ~3 s at
+    /// sweeps): ~64 × 6 forward solves ≈ 0.2 G instructions for gi-pekeris, ~2.5 s at
     /// 80 MHz (measured: `bench/refine_cortex_m4.txt`).
     fn default() -> Self {
         Self {
