@@ -202,6 +202,19 @@ fn scenario_hashes_are_stable() {
         model_hash("gi-pekeris-inn.vina")
     );
     assert_eq!(hash("swellex-layered.toml"), 0x20a4_0834_6c3f_904c);
+    // a format-version-4 model whose template carries the scenario's profile
+    assert_eq!(
+        hash("swellex-ssp.toml"),
+        model_hash("swellex-ssp-cinn.vina")
+    );
+    let bytes = std::fs::read(root().join("models/swellex-ssp-cinn.vina")).unwrap();
+    let model = vina_core::model::Model::from_bytes(&bytes).unwrap();
+    let profile = &model.template().unwrap().water_profile;
+    let scenario = Scenario::load(&root().join("scenarios/swellex-ssp.toml")).unwrap();
+    assert_eq!(profile.len(), scenario.water_profile.len());
+    for (p, &(z, c)) in profile.iter().zip(&scenario.water_profile) {
+        assert_eq!((p.depth, p.speed), (z as f32, c as f32));
+    }
 }
 
 /// A normal prior truncated with `min`/`max` loads as `Prior::TruncatedNormal`, compiles
