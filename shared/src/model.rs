@@ -12,7 +12,9 @@ use crate::layers::mlp::{self, FirstLayerInput, Scratch};
 use crate::layers::{ActNorm, Coupling, Dense, MAX_DIM, MAX_WIDTH, Permutation};
 use crate::model_file::{self, DenseWire, FlowRecord, Header, ModelKind, take};
 use crate::parameters::{self, Support};
-use crate::template::{EnvironmentTemplate, TemplateV2};
+use crate::template::EnvironmentTemplate;
+#[cfg(feature = "templates")]
+use crate::template::TemplateV2;
 
 pub use crate::limits::{MAX_DENSE, MAX_FLOW_LAYERS};
 
@@ -66,6 +68,7 @@ fn capacity(what: &'static str, capacity: usize, requested: usize) -> ModelError
 }
 
 /// A template must describe the network's own observation and unknowns.
+#[cfg(feature = "templates")]
 fn validate_template(t: &EnvironmentTemplate<f32>, h: &Header<'_>) -> Result<(), ModelError> {
     t.validate()?;
     let mismatch = |what| Err(ModelError::InvalidValue { what });
@@ -272,6 +275,7 @@ impl<'a> Model<'a> {
                 what: "dense layers not used by any subnet",
             });
         }
+        #[cfg(feature = "templates")]
         let template = if version >= 4 {
             take::<Option<EnvironmentTemplate<f32>>>(&mut cur, "environment template")?
         } else if version >= 2 {
@@ -279,9 +283,18 @@ impl<'a> Model<'a> {
         } else {
             None
         };
+        #[cfg(feature = "templates")]
         if let Some(t) = &template {
             validate_template(t, &header)?;
         }
+        // Without the feature (a buoy that does not refine: ~3 KiB of flash) the template
+        // record, the rest of the payload, is left undecoded; the CRC covered it.
+        #[cfg(not(feature = "templates"))]
+        let template: Option<EnvironmentTemplate<f32>> = {
+            let _ = version;
+            cur = &[];
+            None
+        };
         if !cur.is_empty() {
             return Err(ModelError::TrailingBytes { count: cur.len() });
         }

@@ -12,7 +12,7 @@ use heapless::Vec;
 use num_complex::Complex;
 use serde::{Deserialize, Serialize};
 
-use crate::acoustics::{AcousticsError, ModeSet, Real, Seeds, SspPoint, validate_profile};
+use crate::acoustics::{AcousticsError, ModeSet, Real, Seeds, SspPoint};
 use crate::environment::Environment;
 use crate::error::ModelError;
 use crate::features::FeatureKind;
@@ -341,7 +341,19 @@ impl<T: Real> EnvironmentTemplate<T> {
         if !self.snr_db.is_finite() {
             return bad("environment template: SNR is not finite");
         }
-        if !self.water_profile.is_empty() && validate_profile(&self.water_profile).is_err() {
+        let profile_ok = self
+            .water_profile
+            .first()
+            .is_none_or(|p| p.depth == T::zero())
+            && self
+                .water_profile
+                .windows(2)
+                .all(|w| w[1].depth > w[0].depth)
+            && self
+                .water_profile
+                .iter()
+                .all(|p| p.depth.is_finite() && p.speed.is_finite() && p.speed > T::zero());
+        if !profile_ok {
             return bad(
                 "environment template: water sound-speed profile not from z = 0, depths not increasing, or speeds not finite and positive",
             );
