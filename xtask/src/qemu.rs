@@ -50,8 +50,15 @@ pub fn selftest() -> anyhow::Result<()> {
     if !kernel.ends_with(" 0 mismatches") || kernel.starts_with("0 cases") {
         bail!("Cortex-M4 dense kernel differs from the portable reference: {kernel}");
     }
+    let int8 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("kernel int8: "))
+        .context("the self-test printed no int8 kernel check")?;
+    if !int8.ends_with(" 0 mismatches") || int8.starts_with("0 cases") {
+        bail!("Cortex-M4 int8 kernel differs from its scalar definition: {int8}");
+    }
     eprintln!(
-        "selftest: Cortex-M4 PRNG stream equals the host's committed vector; dense kernel equals the portable reference bit for bit ({kernel})"
+        "selftest: Cortex-M4 PRNG stream equals the host's committed vector; dense kernels equal their references bit for bit (f32 {kernel}; int8 {int8})"
     );
     Ok(())
 }

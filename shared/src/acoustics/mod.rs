@@ -45,7 +45,7 @@ mod propagator;
 mod roots;
 mod scalar;
 mod search;
-mod single;
+pub(crate) mod single;
 mod waveguide;
 
 pub use error::{AcousticsError, Param};

@@ -154,15 +154,15 @@ impl Coupling {
         expect_len("coupling input", self.dim, x.len())?;
         let (len1, len2) = self.split();
         let (x1, x2) = x.split_at_mut(len1);
-        let Scratch { a, b, st, .. } = scratch;
+        let Scratch { a, b, st, q, .. } = scratch;
         let mut log_det = 0.0;
         if self.style == CouplingStyle::Glow {
             let st1 = st_buffer(st, len1)?;
-            mlp::run(subnets[1], x2, cond[1], st1, a, b)?;
+            mlp::run(subnets[1], x2, cond[1], st1, a, b, q)?;
             log_det += affine_forward(x1, st1, self.clamp);
         }
         let st2 = st_buffer(st, len2)?;
-        mlp::run(subnets[0], x1, cond[0], st2, a, b)?;
+        mlp::run(subnets[0], x1, cond[0], st2, a, b, q)?;
         log_det += affine_forward(x2, st2, self.clamp);
         Ok(log_det)
     }
@@ -178,13 +178,13 @@ impl Coupling {
         expect_len("coupling input", self.dim, y.len())?;
         let (len1, len2) = self.split();
         let (y1, y2) = y.split_at_mut(len1);
-        let Scratch { a, b, st, .. } = scratch;
+        let Scratch { a, b, st, q, .. } = scratch;
         let st2 = st_buffer(st, len2)?;
-        mlp::run(subnets[0], y1, cond[0], st2, a, b)?;
+        mlp::run(subnets[0], y1, cond[0], st2, a, b, q)?;
         let mut log_det = affine_inverse(y2, st2, self.clamp);
         if self.style == CouplingStyle::Glow {
             let st1 = st_buffer(st, len1)?;
-            mlp::run(subnets[1], y2, cond[1], st1, a, b)?;
+            mlp::run(subnets[1], y2, cond[1], st1, a, b, q)?;
             log_det += affine_inverse(y1, st1, self.clamp);
         }
         Ok(log_det)

@@ -25,6 +25,18 @@ pub enum Weights<'a> {
         /// Codes, `in·out` bytes, each in −127..=127.
         codes: &'a [u8],
     },
+    /// int8 weights in 4-row blocks with q15 activations (format version 5; the
+    /// Cortex-M4's SMLAD kernel, docs/model-format.md "int8"): rows and columns padded
+    /// to multiples of four with zero codes, laid out by [`kernel::i8_blocked_offset`].
+    /// Each input segment is quantized to q15 with its own scale
+    /// ([`crate::quant::Q15Vector`]), so a row is `scale·s_x·Σ code·q`.
+    I8Blocked {
+        /// Scale of each output row, padded rows included (0 there).
+        #[serde(borrow)]
+        scales: F32s<'a>,
+        /// Codes, `padded(out)·padded(in)` bytes, each in −127..=127.
+        codes: &'a [u8],
+    },
 }
 
 /// A dense layer `out = act(W·x + b)` borrowed from a model file.
@@ -106,6 +118,34 @@ impl<'a> Dense<'a> {
                 }
                 expect_len("dense int8 weights", n_in * n_out, codes.len())
             }
+            Weights::I8Blocked { scales, codes } => {
+                let (rows, cols) = (kernel::i8_padded(n_out), kernel::i8_padded(n_in));
+                if !scales.is_whole() || !scales.iter().all(|s| s.is_finite() && s >= 0.0) {
+                    return Err(ModelError::InvalidValue {
+                        what: "int8 scales must be finite and non-negative",
+                    });
+                }
+                expect_len("dense int8 scales (rows padded to 4)", rows, scales.len())?;
+                expect_len("dense int8 blocked weights", rows * cols, codes.len())?;
+                if codes.contains(&0x80) {
+                    return Err(ModelError::InvalidValue {
+                        what: "int8 weight code -128 (codes are symmetric, -127..=127)",
+                    });
+                }
+                // padding is zero, so every file has one encoding of its weights
+                let pad_rows = (n_out..rows).any(|r| scales.get(r) != Some(0.0));
+                let pad_codes = (0..rows).any(|r| {
+                    (0..cols)
+                        .filter(|&c| r >= n_out || c >= n_in)
+                        .any(|c| codes[kernel::i8_blocked_offset(r, c, n_in)] != 0)
+                });
+                if pad_rows || pad_codes {
+                    return Err(ModelError::InvalidValue {
+                        what: "int8 blocked padding must be zero",
+                    });
+                }
+                Ok(())
+            }
         }
     }
 
@@ -120,11 +160,34 @@ impl<'a> Dense<'a> {
 
     /// `out += W[:, col..col + x.len()] · x`: the contribution of one input segment.
     ///
-    /// On the int8 path the weights are int8 codes with one scale per row and the
-    /// activations stay f32 (weight-only quantization, docs/model-format.md): the sum of
-    /// code × input is scaled once per row. A non-finite input yields NaN outputs (never a
-    /// silently wrong number).
+    /// On the row-major int8 path the weights are int8 codes with one scale per row and
+    /// the activations stay f32 (weight-only quantization, docs/model-format.md): the sum
+    /// of code × input is scaled once per row. On the blocked int8 path the segment `x` is
+    /// first quantized to q15 with its own scale, and the integer sums are exact. A
+    /// non-finite input yields NaN outputs (never a silently wrong number).
     pub fn accumulate(&self, col: usize, x: &[f32], out: &mut [f32]) -> Result<(), ModelError> {
+        self.accumulate_impl(col, x, out, None)
+    }
+
+    /// [`Dense::accumulate`] with the caller's buffer for a blocked int8 layer's
+    /// quantized input (the per-sample loop keeps one in its scratch).
+    pub fn accumulate_with(
+        &self,
+        col: usize,
+        x: &[f32],
+        out: &mut [f32],
+        xq: &mut crate::quant::Q15Vector,
+    ) -> Result<(), ModelError> {
+        self.accumulate_impl(col, x, out, Some(xq))
+    }
+
+    fn accumulate_impl(
+        &self,
+        col: usize,
+        x: &[f32],
+        out: &mut [f32],
+        xq: Option<&mut crate::quant::Q15Vector>,
+    ) -> Result<(), ModelError> {
         let n_in = self.inputs();
         expect_len("dense output buffer", self.outputs(), out.len())?;
         if col + x.len() > n_in {
@@ -157,6 +220,28 @@ impl<'a> Dense<'a> {
                 }
                 kernel::rows_i8(codes, scales.iter(), n_in, col, x, out);
             }
+            Weights::I8Blocked { scales, codes } => {
+                let (r_pad, c_pad) = (kernel::i8_padded(rows), kernel::i8_padded(n_in));
+                if codes.len() < r_pad * c_pad || scales.len() < r_pad {
+                    return Err(ModelError::Malformed {
+                        what: "dense weight row",
+                    });
+                }
+                let mut own = None;
+                let xq = match xq {
+                    Some(q) => q,
+                    None => own.insert(crate::quant::Q15Vector::new()),
+                };
+                let lead = col % kernel::I8_GROUP;
+                if !xq.quantize(x, lead) {
+                    return Err(ModelError::CapacityExceeded {
+                        what: "dense input segment",
+                        capacity: MAX_WIDTH,
+                        requested: x.len(),
+                    });
+                }
+                kernel::rows_i8_blocked(codes, scales, n_in, xq, col / kernel::I8_GROUP, out);
+            }
         }
         Ok(())
     }
@@ -181,6 +266,13 @@ impl<'a> Dense<'a> {
             Weights::I8 { scales, codes } => {
                 Some(f32::from(*codes.get(i)? as i8) * scales.get(row)?)
             }
+            Weights::I8Blocked { scales, codes } => {
+                if row >= self.outputs() {
+                    return None;
+                }
+                let b = *codes.get(kernel::i8_blocked_offset(row, col, self.inputs()))?;
+                Some(f32::from(b as i8) * scales.get(row)?)
+            }
         }
     }
 
@@ -191,6 +283,11 @@ impl<'a> Dense<'a> {
 
     /// True for int8 weights.
     pub fn is_int8(&self) -> bool {
-        matches!(self.weights, Weights::I8 { .. })
+        matches!(self.weights, Weights::I8 { .. } | Weights::I8Blocked { .. })
+    }
+
+    /// True when the layer quantizes its inputs to q15 (blocked int8 weights).
+    pub fn quantizes_inputs(&self) -> bool {
+        matches!(self.weights, Weights::I8Blocked { .. })
     }
 }

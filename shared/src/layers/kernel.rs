@@ -56,6 +56,19 @@ mod target {
     pub fn blocks4(_: &[f32], _: usize, _: usize, _: &[f32], _: &mut [f32]) -> bool {
         false
     }
+
+    #[inline(always)]
+    pub fn blocks_i8(
+        _: &[u8],
+        _: usize,
+        _: usize,
+        _: &[u32],
+        _: crate::array::F32s<'_>,
+        _: f32,
+        _: &mut [f32],
+    ) -> bool {
+        false
+    }
 }
 
 /// Cortex-M4F (and any ARMv7E-M/ARMv8-M with single-precision VFP).
@@ -146,6 +159,171 @@ mod target {
         }
         true
     }
+
+    /// Every four-row block of `out` (`out.len()` a multiple of four) of a blocked int8
+    /// layer (see `rows_i8_blocked`); `false` (nothing done) when the codes are not
+    /// word-aligned (`ldrd` faults there) or the scales not f32-aligned. Per group of
+    /// four columns: one `ldrd` of the q15 pairs, two `ldrd`s of two rows' code words,
+    /// and per row two `sxtb16` (bytes 0, 2 and 1, 3 as halfword pairs) and two
+    /// `smlad`: 21 instructions for 16 multiply-accumulates, two groups a pass. Then
+    /// each block's four sums are converted, scaled and added to `out` in the portable
+    /// order (`vmla` rounds the product and the sum apart, as Rust's `o += a·t` does).
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    pub fn blocks_i8(
+        codes: &[u8],
+        block_len: usize,
+        offset: usize,
+        words: &[u32],
+        scales: crate::array::F32s<'_>,
+        s: f32,
+        out: &mut [f32],
+    ) -> bool {
+        let groups = words.len() / 2;
+        let Some(scales) = scales.as_slice() else {
+            return false;
+        };
+        if groups == 0
+            || !(codes.as_ptr() as usize).is_multiple_of(4)
+            || scales.len() < out.len()
+            || codes.len() < out.len() / BLOCK * block_len
+            || offset + 16 * groups > block_len
+        {
+            return false;
+        }
+        let (pairs, odd) = (groups / 2, groups % 2);
+        for (b, (o, sc)) in out
+            .chunks_exact_mut(BLOCK)
+            .zip(scales.chunks_exact(BLOCK))
+            .enumerate()
+        {
+            let (mut a0, mut a1, mut a2, mut a3) = (0i32, 0i32, 0i32, 0i32);
+            // SAFETY: reads the block's 16·groups code bytes from offset
+            // b·block_len + offset (inside `codes`, word-aligned: checked above) and the
+            // 2·groups words of `words`; writes only the accumulators. One group first
+            // when their count is odd, then two a pass.
+            unsafe {
+                core::arch::asm!(
+                    "cmp {odd}, #0",
+                    "beq 3f",
+                    "ldrd {x02}, {x13}, [{px}], #8",
+                    "ldrd {w0}, {w1}, [{pw}], #8",
+                    "sxtb16 {t}, {w0}, ror #8",
+                    "sxtb16 {w0}, {w0}",
+                    "smlad {a0}, {w0}, {x02}, {a0}",
+                    "smlad {a0}, {t}, {x13}, {a0}",
+                    "sxtb16 {t}, {w1}, ror #8",
+                    "sxtb16 {w1}, {w1}",
+                    "smlad {a1}, {w1}, {x02}, {a1}",
+                    "smlad {a1}, {t}, {x13}, {a1}",
+                    "ldrd {w0}, {w1}, [{pw}], #8",
+                    "sxtb16 {t}, {w0}, ror #8",
+                    "sxtb16 {w0}, {w0}",
+                    "smlad {a2}, {w0}, {x02}, {a2}",
+                    "smlad {a2}, {t}, {x13}, {a2}",
+                    "sxtb16 {t}, {w1}, ror #8",
+                    "sxtb16 {w1}, {w1}",
+                    "smlad {a3}, {w1}, {x02}, {a3}",
+                    "smlad {a3}, {t}, {x13}, {a3}",
+                    "3:",
+                    "cmp {k}, #0",
+                    "beq 4f",
+                    "2:",
+                    "ldrd {x02}, {x13}, [{px}], #8",
+                    "ldrd {w0}, {w1}, [{pw}], #8",
+                    "sxtb16 {t}, {w0}, ror #8",
+                    "sxtb16 {w0}, {w0}",
+                    "smlad {a0}, {w0}, {x02}, {a0}",
+                    "smlad {a0}, {t}, {x13}, {a0}",
+                    "sxtb16 {t}, {w1}, ror #8",
+                    "sxtb16 {w1}, {w1}",
+                    "smlad {a1}, {w1}, {x02}, {a1}",
+                    "smlad {a1}, {t}, {x13}, {a1}",
+                    "ldrd {w0}, {w1}, [{pw}], #8",
+                    "sxtb16 {t}, {w0}, ror #8",
+                    "sxtb16 {w0}, {w0}",
+                    "smlad {a2}, {w0}, {x02}, {a2}",
+                    "smlad {a2}, {t}, {x13}, {a2}",
+                    "sxtb16 {t}, {w1}, ror #8",
+                    "sxtb16 {w1}, {w1}",
+                    "smlad {a3}, {w1}, {x02}, {a3}",
+                    "smlad {a3}, {t}, {x13}, {a3}",
+                    "ldrd {x02}, {x13}, [{px}], #8",
+                    "ldrd {w0}, {w1}, [{pw}], #8",
+                    "sxtb16 {t}, {w0}, ror #8",
+                    "sxtb16 {w0}, {w0}",
+                    "smlad {a0}, {w0}, {x02}, {a0}",
+                    "smlad {a0}, {t}, {x13}, {a0}",
+                    "sxtb16 {t}, {w1}, ror #8",
+                    "sxtb16 {w1}, {w1}",
+                    "smlad {a1}, {w1}, {x02}, {a1}",
+                    "smlad {a1}, {t}, {x13}, {a1}",
+                    "ldrd {w0}, {w1}, [{pw}], #8",
+                    "sxtb16 {t}, {w0}, ror #8",
+                    "sxtb16 {w0}, {w0}",
+                    "smlad {a2}, {w0}, {x02}, {a2}",
+                    "smlad {a2}, {t}, {x13}, {a2}",
+                    "sxtb16 {t}, {w1}, ror #8",
+                    "sxtb16 {w1}, {w1}",
+                    "smlad {a3}, {w1}, {x02}, {a3}",
+                    "smlad {a3}, {t}, {x13}, {a3}",
+                    "subs {k}, {k}, #1",
+                    "bne 2b",
+                    "4:",
+                    px = inout(reg) words.as_ptr() => _,
+                    pw = inout(reg) codes.as_ptr().add(b * block_len + offset) => _,
+                    k = inout(reg) pairs => _,
+                    odd = in(reg) odd,
+                    a0 = inout(reg) a0,
+                    a1 = inout(reg) a1,
+                    a2 = inout(reg) a2,
+                    a3 = inout(reg) a3,
+                    x02 = out(reg) _,
+                    x13 = out(reg) _,
+                    w0 = out(reg) _,
+                    w1 = out(reg) _,
+                    t = lateout(reg) _,
+                    options(nostack, readonly),
+                );
+            }
+            // SAFETY: reads the four scales of `sc` and the four values of `o`, writes
+            // `o`; only the declared S registers change.
+            unsafe {
+                core::arch::asm!(
+                    "vmov s0, s1, {a0}, {a1}",
+                    "vmov s2, s3, {a2}, {a3}",
+                    "vmov s8, {s}",
+                    "vcvt.f32.s32 s0, s0",
+                    "vcvt.f32.s32 s1, s1",
+                    "vcvt.f32.s32 s2, s2",
+                    "vcvt.f32.s32 s3, s3",
+                    "vldmia {psc}, {{s4-s7}}",
+                    "vmul.f32 s4, s4, s8",
+                    "vmul.f32 s5, s5, s8",
+                    "vmul.f32 s6, s6, s8",
+                    "vmul.f32 s7, s7, s8",
+                    "vldmia {po}, {{s12-s15}}",
+                    "vmla.f32 s12, s0, s4",
+                    "vmla.f32 s13, s1, s5",
+                    "vmla.f32 s14, s2, s6",
+                    "vmla.f32 s15, s3, s7",
+                    "vstmia {po}, {{s12-s15}}",
+                    a0 = in(reg) a0,
+                    a1 = in(reg) a1,
+                    a2 = in(reg) a2,
+                    a3 = in(reg) a3,
+                    s = in(reg) s.to_bits(),
+                    psc = in(reg) sc.as_ptr(),
+                    po = in(reg) o.as_mut_ptr(),
+                    out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+                    out("s4") _, out("s5") _, out("s6") _, out("s7") _,
+                    out("s8") _, out("s12") _, out("s13") _, out("s14") _, out("s15") _,
+                    options(nostack),
+                );
+            }
+        }
+        true
+    }
 }
 
 /// [`rows_f32`] over weights stored as little-endian f32 bytes at any address: the
@@ -208,6 +386,104 @@ pub fn rows_i8(
         *o += sums[0] * scales.next().unwrap_or(f32::NAN);
         r += 1;
     }
+}
+
+/// Rows and columns of the int8 blocked layout are padded to multiples of this.
+pub const I8_GROUP: usize = BLOCK;
+
+/// Rows or columns `n` padded to whole [`I8_GROUP`]s.
+pub const fn i8_padded(n: usize) -> usize {
+    n.div_ceil(I8_GROUP) * I8_GROUP
+}
+
+/// Byte offset of code `(row, col)` in the blocked int8 layout of a layer with `cols`
+/// inputs (docs/model-format.md, "int8"): rows in blocks of four, and within a block,
+/// for each group of four columns, the four rows' four codes one after the other. One
+/// load then brings a row's word of four codes, and the block's words lie in the order
+/// the kernel consumes them.
+pub const fn i8_blocked_offset(row: usize, col: usize, cols: usize) -> usize {
+    let (block, r) = (row / I8_GROUP, row % I8_GROUP);
+    let (group, c) = (col / I8_GROUP, col % I8_GROUP);
+    block * I8_GROUP * i8_padded(cols) + group * I8_GROUP * I8_GROUP + r * I8_GROUP + c
+}
+
+/// `out[r] += (scales[r]·s)·Σ code(r, j)·q_j` for the rows `r < out.len()` of an int8
+/// layer in the blocked layout (`cols` inputs), over the q15 segment `xq` whose first
+/// group is the layer's column group `group0` (scale `s = xq.scale()`).
+///
+/// The sums are exact in i32 (|code| ≤ 127, |q| ≤ 32767, at most 256 inputs: below
+/// 2³⁰), so the target's SMLAD loop and the portable one give the same bits; each row is
+/// then converted and scaled once in f32, `o += a·(scale·s)` in that order on both.
+/// `codes` and `scales` must hold the padded rows (the caller checks; short arrays give
+/// NaN rows here, never a fault).
+pub fn rows_i8_blocked(
+    codes: &[u8],
+    scales: crate::array::F32s<'_>,
+    cols: usize,
+    xq: &crate::quant::Q15Vector,
+    group0: usize,
+    out: &mut [f32],
+) {
+    let words = xq.words();
+    let block_len = I8_GROUP * i8_padded(cols);
+    let offset = group0 * I8_GROUP * I8_GROUP;
+    let span = words.len() / 2 * I8_GROUP * I8_GROUP;
+    let blocks = out.len().div_ceil(I8_GROUP);
+    if words.is_empty() {
+        return;
+    }
+    if offset + span > block_len
+        || codes.len() < blocks * block_len
+        || scales.len() < blocks * I8_GROUP
+    {
+        out.fill(f32::NAN);
+        return;
+    }
+    let s = xq.scale();
+    let full = out.len() / BLOCK * BLOCK;
+    let (head, tail) = out.split_at_mut(full);
+    if !target::blocks_i8(codes, block_len, offset, words, scales, s, head) {
+        for (b, o) in head.chunks_exact_mut(BLOCK).enumerate() {
+            let w = &codes[b * block_len + offset..][..span];
+            scale_rows(o, block_i8_portable(w, words), scales, b * BLOCK, s);
+        }
+    }
+    if !tail.is_empty() {
+        let b = full / BLOCK;
+        let w = &codes[b * block_len + offset..][..span];
+        scale_rows(tail, block_i8_portable(w, words), scales, full, s);
+    }
+}
+
+/// `o[k] += acc[k]·(scales[row0 + k]·s)`: one block's sums into its output rows.
+#[inline]
+fn scale_rows(
+    o: &mut [f32],
+    acc: [i32; BLOCK],
+    scales: crate::array::F32s<'_>,
+    row0: usize,
+    s: f32,
+) {
+    for (k, (o, a)) in o.iter_mut().zip(acc).enumerate() {
+        *o += a as f32 * (scales.get(row0 + k).unwrap_or(f32::NAN) * s);
+    }
+}
+
+/// One block's four row sums: for each group, row k's word of codes `w[16g + 4k..]`
+/// against the group's codes (packed as [`crate::quant::Q15Vector`] lays them out).
+fn block_i8_portable(w: &[u8], words: &[u32]) -> [i32; BLOCK] {
+    let mut acc = [0i32; BLOCK];
+    for (wg, xw) in w.chunks_exact(16).zip(words.chunks_exact(2)) {
+        let lo = |v: u32| i32::from(v as u16 as i16);
+        let hi = |v: u32| i32::from((v >> 16) as u16 as i16);
+        let q = [lo(xw[0]), lo(xw[1]), hi(xw[0]), hi(xw[1])];
+        for (a, row) in acc.iter_mut().zip(wg.chunks_exact(4)) {
+            for (&c, &q) in row.iter().zip(&q) {
+                *a += i32::from(c as i8) * q;
+            }
+        }
+    }
+    acc
 }
 
 #[cfg(test)]
@@ -282,5 +558,83 @@ mod tests {
                 assert_eq!(a[r].to_bits(), (0.5 + acc * scales[r]).to_bits());
             }
         }
+    }
+
+    /// The blocked int8 kernel equals the definition computed directly: codes read by
+    /// (row, col) through the layout, the segment's q15 codes, an exact i64 sum, then
+    /// `o += sum·(scale·s)`; rows 1–9, segments at every column offset mod 4.
+    #[test]
+    fn blocked_i8_equals_its_definition_bit_for_bit() {
+        use crate::array::F32s;
+        use crate::quant::Q15Vector;
+        let mut rng = Rng::new(5);
+        for rows in 1..=9usize {
+            for (cols, col, n) in [(48, 0, 48), (33, 0, 1), (33, 1, 32), (10, 3, 7), (5, 2, 2)] {
+                let (r_pad, c_pad) = (i8_padded(rows), i8_padded(cols));
+                let mut codes = [0u8; 12 * 52];
+                let codes = &mut codes[..r_pad * c_pad];
+                let mut direct = [0i8; 9 * 48];
+                for r in 0..rows {
+                    for c in 0..cols {
+                        let q = (rng.next_u32() % 255) as i32 - 127;
+                        codes[i8_blocked_offset(r, c, cols)] = q as i8 as u8;
+                        direct[r * cols + c] = q as i8;
+                    }
+                }
+                let mut scales = [0.0f32; 12];
+                scales[..rows]
+                    .iter_mut()
+                    .for_each(|v| *v = rng.uniform_f32() * 0.01);
+                let mut scale_bytes = [0u8; 48];
+                for (b, v) in scale_bytes.chunks_exact_mut(4).zip(&scales) {
+                    b.copy_from_slice(&v.to_le_bytes());
+                }
+                let mut x = [0.0f32; 48];
+                x[..n].iter_mut().for_each(|v| *v = rng.normal_f32() * 4.0);
+                let x = &x[..n];
+                let mut xq = Q15Vector::new();
+                assert!(xq.quantize(x, col % 4));
+                let init: [f32; 9] = core::array::from_fn(|_| rng.normal_f32());
+                let mut got = init;
+                let got = &mut got[..rows];
+                rows_i8_blocked(
+                    codes,
+                    F32s(&scale_bytes[..4 * r_pad]),
+                    cols,
+                    &xq,
+                    col / 4,
+                    got,
+                );
+                for r in 0..rows {
+                    let sum: i64 = (0..n)
+                        .map(|j| {
+                            i64::from(direct[r * cols + col + j]) * i64::from(xq.code(col % 4 + j))
+                        })
+                        .sum();
+                    let want = init[r] + sum as f32 * (scales[r] * xq.scale());
+                    assert_eq!(
+                        got[r].to_bits(),
+                        want.to_bits(),
+                        "rows {rows} cols {cols} r {r}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Short code or scale arrays give NaN rows, never a fault or a silent number.
+    #[test]
+    fn blocked_i8_with_short_arrays_gives_nan() {
+        use crate::array::F32s;
+        use crate::quant::Q15Vector;
+        let mut xq = Q15Vector::new();
+        assert!(xq.quantize(&[1.0, 2.0, 3.0, 4.0], 0));
+        let scales = [0u8; 16];
+        let mut out = [0.0f32; 4];
+        rows_i8_blocked(&[0u8; 15], F32s(&scales), 4, &xq, 0, &mut out);
+        assert!(out.iter().all(|v| v.is_nan()));
+        let mut out = [0.0f32; 4];
+        rows_i8_blocked(&[0u8; 16], F32s(&scales[..12]), 4, &xq, 0, &mut out);
+        assert!(out.iter().all(|v| v.is_nan()));
     }
 }
