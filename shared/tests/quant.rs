@@ -245,3 +245,25 @@ fn q15_vectors_round_within_half_a_step() {
     assert!(!q.quantize(&[1.0; 257], 0), "past MAX_WIDTH");
     assert!(!q.quantize(&[1.0; 4], 4), "lead past a group");
 }
+
+/// A blocked int8 layer is refused at decode for a nonzero padding code or scale and for
+/// code −128, by name; the layer as exported validates.
+#[test]
+fn blocked_padding_and_code_minus_128_are_refused() {
+    let mut rng = Rng::new(3);
+    let mut layer = Layer::random(&mut rng, 5, 6, Activation::Relu, 1.0);
+    layer.dense_blocked().validate().unwrap();
+    let err = |l: &Layer| format!("{:?}", l.dense_blocked().validate().unwrap_err());
+    // (row 1, col 6) is column padding; (row 7, col 0) row padding
+    for (r, c) in [(1, 6), (7, 0)] {
+        let i = kernel::i8_blocked_offset(r, c, 5);
+        layer.blocked[i] = 3;
+        assert!(err(&layer).contains("padding"), "({r}, {c})");
+        layer.blocked[i] = 0;
+    }
+    layer.blocked_scales[4 * 7..].copy_from_slice(&0.5f32.to_le_bytes());
+    assert!(err(&layer).contains("padding"));
+    layer.blocked_scales[4 * 7..].copy_from_slice(&0.0f32.to_le_bytes());
+    layer.blocked[kernel::i8_blocked_offset(2, 3, 5)] = 0x80;
+    assert!(err(&layer).contains("-128"));
+}

@@ -1,7 +1,8 @@
 //! One subnet MLP of the default int8 cINN (first coupling, subnet 1: [x half, c]
 //! 33 → 48 → 48 → 2, ReLU) on the Cortex-M4 under QEMU `-icount shift=0`:
 //!
-//! - vina-core, the whole MLP (int8 weights, f32 activations: `Dense::forward` ×3);
+//! - vina-core, the whole MLP (`mlp::run` with the condition appended: int8 weights,
+//!   q15 activations, each input segment quantized on its own);
 //! - vina-core as a posterior sample runs it (the condition's share `b + W_c·c` of the
 //!   first layer cached once per observation: only the x column per sample);
 //! - microflow 0.1.3's generated code for the same MLP as a full-int8 TFLite model
@@ -16,15 +17,17 @@ use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
 use microflow::buffer::Buffer2D;
 use microflow::model;
-use vina_core::layers::Scratch;
+use vina_core::layers::mlp::{self, FirstLayerInput};
+use vina_core::layers::{MAX_WIDTH, Scratch};
 use vina_core::model::{FlowLayer, Model};
 use vina_core::posterior::ForwardBuffers;
+use vina_core::quant::Q15Vector;
 use vina_firmware::target::{InstructionCounter, run_measurement};
 
 #[model("subnet.tflite")]
 struct Subnet;
 
-static MODEL: &[u8] = include_bytes!("../../../models/gi-pekeris-cinn-int8.vina");
+static MODEL: &[u8] = vina_firmware::include_aligned!("../../../models/gi-pekeris-cinn-int8.vina");
 const RUNS: u32 = 200;
 const IN: usize = 33;
 const HIDDEN: usize = 48;
@@ -62,13 +65,13 @@ fn measure(counter: &InstructionCounter) -> Option<()> {
     input[1..].copy_from_slice(&ctx[..IN - 1]);
 
     let (mut a, mut b, mut out) = ([0.0f32; HIDDEN], [0.0f32; HIDDEN], [0.0f32; 2]);
+    let (mut wa, mut wb, mut q) = ([0.0f32; MAX_WIDTH], [0.0f32; MAX_WIDTH], Q15Vector::new());
     let mut vina = [[0.0f32; 2]; RUNS as usize];
     let t0 = counter.now();
     for (i, o) in vina.iter_mut().enumerate() {
-        input[0] = x_of(i as u32);
-        l1.forward(&input, &mut a).ok()?;
-        l2.forward(&a, &mut b).ok()?;
-        l3.forward(&b, &mut out).ok()?;
+        let x = [x_of(i as u32)];
+        let first = FirstLayerInput::Condition(&input[1..]);
+        mlp::run(net, &x, first, &mut out, &mut wa, &mut wb, &mut q).ok()?;
         *o = out;
     }
     let t1 = counter.now();
@@ -80,9 +83,12 @@ fn measure(counter: &InstructionCounter) -> Option<()> {
     let t2 = counter.now();
     for (i, o) in cached.iter_mut().enumerate() {
         a = base;
-        l1.accumulate(0, &[x_of(i as u32)], &mut a).ok()?;
+        l1.accumulate_with(0, &[x_of(i as u32)], &mut a, &mut q)
+            .ok()?;
         l1.activation.apply(&mut a);
-        l2.forward(&a, &mut b).ok()?;
+        l2.init_bias(&mut b).ok()?;
+        l2.accumulate_with(0, &a, &mut b, &mut q).ok()?;
+        l2.activation.apply(&mut b);
         l3.forward(&b, &mut out).ok()?;
         *o = out;
     }

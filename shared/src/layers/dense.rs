@@ -127,19 +127,22 @@ impl<'a> Dense<'a> {
                 }
                 expect_len("dense int8 scales (rows padded to 4)", rows, scales.len())?;
                 expect_len("dense int8 blocked weights", rows * cols, codes.len())?;
-                if codes.contains(&0x80) {
-                    return Err(ModelError::InvalidValue {
-                        what: "int8 weight code -128 (codes are symmetric, -127..=127)",
-                    });
+                // one pass: no code −128, and zero padding (so a layer has one encoding)
+                for (i, &b) in codes.iter().enumerate() {
+                    if b == 0x80 {
+                        return Err(ModelError::InvalidValue {
+                            what: "int8 weight code -128 (codes are symmetric, -127..=127)",
+                        });
+                    }
+                    let (block, at) = (i / (4 * cols), i % (4 * cols));
+                    let (r, c) = (4 * block + at % 16 / 4, at / 16 * 4 + at % 4);
+                    if b != 0 && (r >= n_out || c >= n_in) {
+                        return Err(ModelError::InvalidValue {
+                            what: "int8 blocked padding must be zero",
+                        });
+                    }
                 }
-                // padding is zero, so every file has one encoding of its weights
-                let pad_rows = (n_out..rows).any(|r| scales.get(r) != Some(0.0));
-                let pad_codes = (0..rows).any(|r| {
-                    (0..cols)
-                        .filter(|&c| r >= n_out || c >= n_in)
-                        .any(|c| codes[kernel::i8_blocked_offset(r, c, n_in)] != 0)
-                });
-                if pad_rows || pad_codes {
+                if (n_out..rows).any(|r| scales.get(r) != Some(0.0)) {
                     return Err(ModelError::InvalidValue {
                         what: "int8 blocked padding must be zero",
                     });
