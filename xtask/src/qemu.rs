@@ -43,20 +43,19 @@ pub fn selftest() -> anyhow::Result<()> {
             bail!("Cortex-M self-test differs from the host: expected `{line}`");
         }
     }
-    let kernel = out
-        .lines()
-        .find_map(|l| l.strip_prefix("kernel f32: "))
-        .context("the self-test printed no kernel check")?;
-    if !kernel.ends_with(" 0 mismatches") || kernel.starts_with("0 cases") {
-        bail!("Cortex-M4 dense kernel differs from the portable reference: {kernel}");
-    }
-    let int8 = out
-        .lines()
-        .find_map(|l| l.strip_prefix("kernel int8: "))
-        .context("the self-test printed no int8 kernel check")?;
-    if !int8.ends_with(" 0 mismatches") || int8.starts_with("0 cases") {
-        bail!("Cortex-M4 int8 kernel differs from its scalar definition: {int8}");
-    }
+    // "kernel <which>: N cases, 0 mismatches", N > 0
+    let kernel_check = |which: &str, against: &str| -> anyhow::Result<String> {
+        let line = out
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("kernel {which}: ")))
+            .with_context(|| format!("the self-test printed no {which} kernel check"))?;
+        if !line.ends_with(" 0 mismatches") || line.starts_with("0 cases") {
+            bail!("Cortex-M4 {which} kernel differs from {against}: {line}");
+        }
+        Ok(line.to_string())
+    };
+    let kernel = kernel_check("f32", "the portable reference")?;
+    let int8 = kernel_check("int8", "its scalar definition")?;
     eprintln!(
         "selftest: Cortex-M4 PRNG stream equals the host's committed vector; dense kernels equal their references bit for bit (f32 {kernel}; int8 {int8})"
     );

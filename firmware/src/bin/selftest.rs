@@ -72,11 +72,7 @@ fn kernel_check() -> (u32, u32) {
                 &mut b[..rows],
             );
             cases += 1;
-            mismatches += a
-                .iter()
-                .zip(&b)
-                .filter(|(p, q)| p.to_bits() != q.to_bits())
-                .count() as u32;
+            mismatches += differing_bits(&a, &b);
         }
     }
     (cases, mismatches)
@@ -147,12 +143,16 @@ fn int8_check() -> (u32, u32) {
                 *o += acc as f32 * (scales[r] * s);
             }
             cases += 1;
-            mismatches += a
-                .iter()
-                .zip(&b)
-                .filter(|(p, q)| p.to_bits() != q.to_bits())
-                .count() as u32;
+            mismatches += differing_bits(&a, &b);
         }
     }
     (cases, mismatches)
+}
+
+/// How many values of `a` and `b` differ in any bit.
+fn differing_bits(a: &[f32], b: &[f32]) -> u32 {
+    a.iter()
+        .zip(b)
+        .filter(|(p, q)| p.to_bits() != q.to_bits())
+        .count() as u32
 }
