@@ -80,7 +80,7 @@ pub fn demo(seed: Option<u64>, samples: u64) -> anyhow::Result<()> {
         host_buoy(model, recording)?
     } else {
         eprintln!("\n== 6/6 the buoy firmware on QEMU (Cortex-M4, mps2-an386)");
-        qemu(Some(model), Some(recording))?
+        qemu(Some(model), Some(recording), &[])?
     };
     println!(
         "\n{:<24} {:>10} {:>22} {:>10} {:>24}",

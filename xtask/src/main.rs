@@ -46,12 +46,16 @@ enum Task {
     Ci,
     /// The buoy firmware on QEMU (Cortex-M4, mps2-an386); prints the decoded report frames
     Qemu {
-        /// Model file built into the firmware (default: the random-weight default cINN)
+        /// Model file built into the firmware (default: the committed gi-pekeris cINN)
         #[arg(long)]
         model: Option<PathBuf>,
         /// Recording to process (default: a fresh `vina synth` of gi-pekeris)
         #[arg(long)]
         recording: Option<PathBuf>,
+        /// Refine each posterior with the exact likelihood of the model's environment
+        /// template (firmware feature `refine`)
+        #[arg(long)]
+        refine: bool,
     },
     /// The buoy on ARM Linux (aarch64 under qemu-aarch64); prints the decoded report frames
     Linux {
@@ -115,8 +119,13 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Demo { seed, samples } => demo::demo(seed, samples),
         Task::Ci => ci::ci(),
-        Task::Qemu { model, recording } => {
-            qemu::qemu(model.as_deref(), recording.as_deref()).map(|_| ())
+        Task::Qemu {
+            model,
+            recording,
+            refine,
+        } => {
+            let features: &[&str] = if refine { &["--features", "refine"] } else { &[] };
+            qemu::qemu(model.as_deref(), recording.as_deref(), features).map(|_| ())
         }
         Task::Linux {
             model,

@@ -116,10 +116,14 @@ pub struct BuoyRun {
 }
 
 /// Run the buoy firmware under QEMU on a recording (default: a fresh `vina synth` of
-/// gi-pekeris) with a model (default: the random-weight default cINN), decode its report
-/// frames and return them.
-pub fn qemu(model: Option<&Path>, recording: Option<&Path>) -> anyhow::Result<Vec<Report>> {
-    Ok(qemu_buoy(model, recording, &[], true)?.reports)
+/// gi-pekeris) with a model (default: the committed gi-pekeris cINN) and the firmware's
+/// `cargo_features` (e.g. `refine`), decode its report frames and return them.
+pub fn qemu(
+    model: Option<&Path>,
+    recording: Option<&Path>,
+    cargo_features: &[&str],
+) -> anyhow::Result<Vec<Report>> {
+    Ok(qemu_buoy(model, recording, cargo_features, true)?.reports)
 }
 
 /// [`qemu`], with the stack's high-water mark; prints the decoded output when `echo`.
