@@ -124,7 +124,11 @@ fn main() -> anyhow::Result<()> {
             recording,
             refine,
         } => {
-            let features: &[&str] = if refine { &["--features", "refine"] } else { &[] };
+            let features: &[&str] = if refine {
+                &["--features", "refine"]
+            } else {
+                &[]
+            };
             qemu::qemu(model.as_deref(), recording.as_deref(), features).map(|_| ())
         }
         Task::Linux {

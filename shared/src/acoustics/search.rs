@@ -105,11 +105,7 @@ pub(crate) fn collect_modes<T: Real, S: Characteristic<T>, const N: usize>(
                     continue;
                 };
                 let mode = solver.mode_at(omega, gamma);
-                let taken = out
-                    .modes()
-                    .iter()
-                    .any(|kept| T::complex_abs(kept.k - mode.k) <= same * T::complex_abs(mode.k));
-                if !taken {
+                if !already_taken(out, mode.k, same) {
                     found = Some((gamma, mode));
                     break;
                 }
@@ -176,10 +172,7 @@ pub(crate) fn warm_modes<T: Real, S: Characteristic<T>, const N: usize>(
             mode.k.re > k_cut && mode.k.re <= k_max && mode.k.im.abs() <= T::lit(0.01) * mode.k.re;
         // in the seeds' order: a seed that reached a neighbour's root leaves one out
         let ordered = out.modes().last().is_none_or(|prev| mode.k.re < prev.k.re);
-        let taken = out
-            .modes()
-            .iter()
-            .any(|kept| T::complex_abs(kept.k - mode.k) <= same * T::complex_abs(mode.k));
+        let taken = already_taken(out, mode.k, same);
         if !finite || !inside || !ordered || taken {
             out.truncate(0);
             return Ok(false);
@@ -194,6 +187,16 @@ pub(crate) fn warm_modes<T: Real, S: Characteristic<T>, const N: usize>(
     }
     out.sort();
     Ok(true)
+}
+
+/// Whether `out` already holds a mode at `k`, within `same` relative: two continuation
+/// paths (or seeds) that reached one root. Compared in squared norms (no square root: it
+/// runs for every pair of modes).
+fn already_taken<T: Real, const N: usize>(out: &ModeSet<T, N>, k: Complex<T>, same: T) -> bool {
+    let limit = same * same * k.norm_sqr();
+    out.modes()
+        .iter()
+        .any(|kept| (kept.k - k).norm_sqr() <= limit)
 }
 
 /// Adds lossy modes that do not come from a trapped lossless mode.
@@ -238,10 +241,7 @@ fn leaky_turned_proper<T: Real, S: Characteristic<T>, const N: usize>(
             let mode = solver.mode_at(omega, gamma);
             let finite =
                 mode.k.re.is_finite() && mode.coef.re.is_finite() && mode.coef.im.is_finite();
-            let taken = out
-                .modes()
-                .iter()
-                .any(|kept| T::complex_abs(kept.k - mode.k) <= same * T::complex_abs(mode.k));
+            let taken = already_taken(out, mode.k, same);
             if finite && !taken && gamma.re > T::zero() && mode.k.re > solver.k_cut(omega) {
                 out.push(mode)?;
             }
