@@ -11,15 +11,18 @@
 
 use std::fs;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
+use vina_core::limits::HOST_MODES;
+use vina_core::posterior::ForwardBuffers;
 use vina_core::rng::Rng;
 
 use crate::error::refuse;
 use crate::eval::grid::GridPosterior;
-use crate::eval::mcmc::{EnsembleOptions, Init, ensemble_sample};
+use crate::eval::mcmc::{EnsembleOptions, Init, ensemble_sample_walkers};
 use crate::observation_file::ObservationFile;
 use crate::posterior::ScenarioPosterior;
 use crate::scenario::Scenario;
@@ -373,11 +376,19 @@ pub fn reference(
         };
         bar.set_message(format!("ensemble MCMC, {walkers} walkers"));
         bar.inc_length((walkers * (opts.burn_in + steps)) as u64);
-        let lp = |t: &[f64]| {
+        // each walker's forward model warm-starts from that walker's previous point
+        let buffers: Vec<Mutex<Box<ForwardBuffers<f64, HOST_MODES>>>> = (0..walkers)
+            .map(|_| Mutex::new(Box::new(ForwardBuffers::warm_started())))
+            .collect();
+        let lp = |walker: usize, t: &[f64]| {
             bar.inc(1);
-            post.log_posterior(t)
+            let Some(slot) = buffers.get(walker) else {
+                return post.log_posterior(t);
+            };
+            let mut b = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            post.log_posterior_with(t, &mut b)
         };
-        let r = ensemble_sample(lp, &init, &opts).map_err(|e| refuse(e.0))?;
+        let r = ensemble_sample_walkers(lp, &init, &opts).map_err(|e| refuse(e.0))?;
         samples = r.samples();
         samples.truncate(o.samples);
         let (mean, sd) = moments(&samples);

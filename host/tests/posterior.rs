@@ -312,3 +312,65 @@ fn template_pressure_equals_the_simulators_and_f32_agrees() {
         );
     }
 }
+
+/// `vina reference`'s per-walker warm start: along a chain-like random walk on the
+/// eight-unknown swellex-ssp posterior (layered seabed under a measured profile), the
+/// log-posterior from warm-started buffers equals the one solved from scratch (modes from
+/// a neighbour's roots converge to the same roots; guards fall back to the full search),
+/// and most tone solves do start warm.
+#[test]
+fn warm_started_log_posterior_equals_the_cold_one() {
+    use vina_core::limits::HOST_MODES;
+    use vina_core::posterior::ForwardBuffers;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let scn = Scenario::load(&root.join("scenarios/swellex-ssp.toml")).unwrap();
+    let truth = [3500.0, 55.0, 216.0, 24.0, 1590.0, 1.7, 0.2, 1780.0];
+    let p = scn
+        .environment(&truth)
+        .unwrap()
+        .pressure(&scn.tones_hz, &scn.receiver_depths_m)
+        .unwrap();
+    let post =
+        ScenarioPosterior::from_pressure(&scn, &p, FeatureKind::RelativeTransferFunction, 20.0)
+            .unwrap();
+    let widths = [7000.0, 95.0, 40.0, 30.0, 100.0, 0.5, 0.45, 200.0];
+    let mut warm = Box::new(ForwardBuffers::<f64, HOST_MODES>::warm_started());
+    let mut rng = Rng::new(5);
+    let mut theta = truth.to_vec();
+    let (mut t_cold, mut t_warm) = (0.0, 0.0);
+    for step in 0..12 {
+        let t0 = std::time::Instant::now();
+        let cold = post.log_posterior(&theta);
+        let t1 = std::time::Instant::now();
+        let hot = post.log_posterior_with(&theta, &mut warm);
+        let t2 = std::time::Instant::now();
+        if step > 0 {
+            t_cold += (t1 - t0).as_secs_f64();
+            t_warm += (t2 - t1).as_secs_f64();
+        }
+        assert!(cold.is_finite(), "step {step}: {cold}");
+        assert!(
+            (hot - cold).abs() <= 1e-6 * cold.abs().max(1.0),
+            "step {step}: warm {hot} vs cold {cold}"
+        );
+        for (v, w) in theta.iter_mut().zip(widths) {
+            *v += 0.002 * w * rng.normal_f64();
+        }
+    }
+    let used = warm.warm.as_ref().unwrap().used;
+    eprintln!(
+        "tone solves warm / from scratch: {} / {}; per evaluation cold {:.1} ms, warm {:.1} ms",
+        used[0],
+        used[1],
+        1e3 * t_cold / 11.0,
+        1e3 * t_warm / 11.0
+    );
+    assert!(
+        used[0] >= 2 * used[1],
+        "warm {} vs cold {}",
+        used[0],
+        used[1]
+    );
+}

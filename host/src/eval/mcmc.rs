@@ -122,6 +122,20 @@ pub fn ensemble_sample<F>(
 where
     F: Fn(&[f64]) -> f64 + Sync,
 {
+    ensemble_sample_walkers(|_, x| log_density(x), init, opts)
+}
+
+/// [`ensemble_sample`] with the walker's index passed to `log_density(walker, x)`: each
+/// walker's points are evaluated in order, one at a time, so per-walker state (the
+/// forward model's warm start, `vina reference`) stays deterministic for a seed.
+pub fn ensemble_sample_walkers<F>(
+    log_density: F,
+    init: &Init,
+    opts: &EnsembleOptions,
+) -> Result<McmcResult, EvalError>
+where
+    F: Fn(usize, &[f64]) -> f64 + Sync,
+{
     let mut rng = Rng::new(opts.seed);
     let dim = match init {
         Init::Ball { center, scale } => {
@@ -162,7 +176,7 @@ where
                         .zip(scale)
                         .map(|(c, s)| c + s * rng.normal_f64())
                         .collect();
-                    let l = sanitize(log_density(&x));
+                    let l = sanitize(log_density(w, &x));
                     if l.is_finite() {
                         pos.push(x);
                         lp.push(l);
@@ -191,7 +205,7 @@ where
                         "mcmc: start point {w} has wrong dimension"
                     )));
                 }
-                let l = sanitize(log_density(x));
+                let l = sanitize(log_density(w, x));
                 if !l.is_finite() {
                     return Err(invalid(format!(
                         "mcmc: start point {w} has log density {l}"
@@ -226,15 +240,18 @@ where
                 let log_u = rng.uniform_f64().ln();
                 props.push((y, z, log_u));
             }
+            let first = active.start;
             let new_lp: Vec<f64> = if opts.parallel {
                 props
                     .par_iter()
-                    .map(|(y, _, _)| sanitize(log_density(y)))
+                    .enumerate()
+                    .map(|(i, (y, _, _))| sanitize(log_density(first + i, y)))
                     .collect()
             } else {
                 props
                     .iter()
-                    .map(|(y, _, _)| sanitize(log_density(y)))
+                    .enumerate()
+                    .map(|(i, (y, _, _))| sanitize(log_density(first + i, y)))
                     .collect()
             };
             for ((k, (y, z, log_u)), l) in active.zip(props).zip(new_lp) {
