@@ -442,6 +442,13 @@ impl KillAt {
 
 /// Hold an exclusive lock on `out/.train.lock` while training, so two runs cannot write to
 /// one directory; the lock goes with the process, killed or not.
+///
+/// A busy lock is tried again for up to a second before the run is refused: a process
+/// that forks (to start any child) while this one's lock file is open passes the
+/// descriptor, and with it the lock, to the child until the child's `exec` closes it, a
+/// matter of milliseconds; another `vina train` holds it for its whole run. (Seen as a
+/// spurious refusal in `host/tests/train_kill.rs`, whose tests train in-process while
+/// others spawn `vina`.)
 fn lock_out(out: &Path) -> anyhow::Result<fs::File> {
     let path = out.join(".train.lock");
     let f = fs::OpenOptions::new()
@@ -450,16 +457,22 @@ fn lock_out(out: &Path) -> anyhow::Result<fs::File> {
         .write(true)
         .open(&path)
         .with_context(|| format!("cannot create {}", path.display()))?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(fs::TryLockError::WouldBlock) => Err(refuse(format!(
-            "{}: another `vina train` is writing to this directory",
-            out.display()
-        ))),
-        Err(fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+    for attempt in 0..20 {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(fs::TryLockError::WouldBlock) if attempt < 19 => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(fs::TryLockError::WouldBlock) => break,
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
         }
     }
+    Err(refuse(format!(
+        "{}: another `vina train` is writing to this directory",
+        out.display()
+    )))
 }
 
 /// Remove a file if it is there.
