@@ -19,6 +19,7 @@ use vina_core::layers::coupling::affine_inverse;
 use vina_core::layers::{Activation, CouplingStyle, Dense, FirstLayerInput, MAX_DIM};
 use vina_core::model::{Condition, FlowLayer, Model};
 use vina_core::model_file::ModelKind;
+use vina_core::quant::Q15Vector;
 use vina_core::rng::Rng;
 use wide::f32x8;
 
@@ -65,11 +66,10 @@ struct Layer {
     quantizes_inputs: bool,
 }
 
-/// `row` replaced by its q15 codes × scale ([`vina_core::quant::Q15Vector`]), the values
+/// `row` replaced by its q15 codes × scale (quantized in `q`), the values
 /// a blocked int8 layer of the per-sample path multiplies; the products are then exact
 /// in f32 up to the GEMM's own rounding.
-fn q15_round_trip(row: &mut [f32]) -> Result<(), ModelError> {
-    let mut q = vina_core::quant::Q15Vector::new();
+fn q15_round_trip(row: &mut [f32], q: &mut Q15Vector) -> Result<(), ModelError> {
     if !q.quantize(row, 0) {
         return Err(ModelError::CapacityExceeded {
             what: "dense input segment",
@@ -286,8 +286,9 @@ impl<'m, 'a> Batched<'m, 'a> {
             if layer.quantizes_inputs {
                 // the per-sample path quantizes x and the cached condition part apart;
                 // a first layer here sees only x, a later one its whole input
+                let mut q = Q15Vector::new();
                 for mut row in h.rows_mut() {
-                    q15_round_trip(row.as_slice_mut().unwrap_or_default())?;
+                    q15_round_trip(row.as_slice_mut().unwrap_or_default(), &mut q)?;
                 }
             }
             general_mat_mul(1.0, &h, &layer.wt.slice(s![..k, ..]), 1.0, &mut out);

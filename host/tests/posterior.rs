@@ -9,11 +9,16 @@ use vina_host::observation;
 use vina_host::posterior::ScenarioPosterior;
 use vina_host::scenario::Scenario;
 
-fn gi() -> Scenario {
+/// A committed scenario, `scenarios/<name>.toml`.
+fn scenario(name: &str) -> Scenario {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap();
-    Scenario::load(&root.join("scenarios/gi-pekeris.toml")).unwrap()
+    Scenario::load(&root.join(format!("scenarios/{name}.toml"))).unwrap()
+}
+
+fn gi() -> Scenario {
+    scenario("gi-pekeris")
 }
 
 const KINDS: [FeatureKind; 2] = [
@@ -322,10 +327,7 @@ fn template_pressure_equals_the_simulators_and_f32_agrees() {
 fn warm_started_log_posterior_equals_the_cold_one() {
     use vina_core::limits::HOST_MODES;
     use vina_core::posterior::ForwardBuffers;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap();
-    let scn = Scenario::load(&root.join("scenarios/swellex-ssp.toml")).unwrap();
+    let scn = scenario("swellex-ssp");
     let truth = [3500.0, 55.0, 216.0, 24.0, 1590.0, 1.7, 0.2, 1780.0];
     let p = scn
         .environment(&truth)

@@ -134,8 +134,7 @@ impl<'a> Dense<'a> {
                             what: "int8 weight code -128 (codes are symmetric, -127..=127)",
                         });
                     }
-                    let (block, at) = (i / (4 * cols), i % (4 * cols));
-                    let (r, c) = (4 * block + at % 16 / 4, at / 16 * 4 + at % 4);
+                    let (r, c) = kernel::i8_blocked_position(i, n_in);
                     if b != 0 && (r >= n_out || c >= n_in) {
                         return Err(ModelError::InvalidValue {
                             what: "int8 blocked padding must be zero",

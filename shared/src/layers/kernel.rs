@@ -381,6 +381,18 @@ pub const fn i8_blocked_offset(row: usize, col: usize, cols: usize) -> usize {
     block * I8_GROUP * i8_padded(cols) + group * I8_GROUP * I8_GROUP + r * I8_GROUP + c
 }
 
+/// The `(row, col)` of the code at byte `offset` of the blocked layout of a layer with
+/// `cols` inputs: the inverse of [`i8_blocked_offset`] (padding positions included).
+pub const fn i8_blocked_position(offset: usize, cols: usize) -> (usize, usize) {
+    let block_len = I8_GROUP * i8_padded(cols);
+    let (block, at) = (offset / block_len, offset % block_len);
+    let (group, within) = (at / (I8_GROUP * I8_GROUP), at % (I8_GROUP * I8_GROUP));
+    (
+        block * I8_GROUP + within / I8_GROUP,
+        group * I8_GROUP + within % I8_GROUP,
+    )
+}
+
 /// `out[r] += (scales[r]·s)·Σ code(r, j)·q_j` for the rows `r < out.len()` of an int8
 /// layer in the blocked layout (`cols` inputs), over the q15 segment `xq` whose first
 /// group is the layer's column group `group0` (scale `s = xq.scale()`).
@@ -610,5 +622,17 @@ mod tests {
         let mut out = [0.0f32; 4];
         rows_i8_blocked(&[0u8; 16], F32s(&scales[..12]), 4, &xq, 0, &mut out);
         assert!(out.iter().all(|v| v.is_nan()));
+    }
+
+    /// The blocked layout's position is the inverse of its offset, over whole padded
+    /// layers.
+    #[test]
+    fn blocked_position_inverts_offset() {
+        for cols in [1usize, 4, 5, 33, 48] {
+            for offset in 0..i8_padded(9) * i8_padded(cols) {
+                let (r, c) = i8_blocked_position(offset, cols);
+                assert_eq!(i8_blocked_offset(r, c, cols), offset, "cols {cols}");
+            }
+        }
     }
 }
