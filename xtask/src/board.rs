@@ -60,7 +60,7 @@ fn run_qemu(recording: Option<&Path>, capture: &Path, features: &str) -> anyhow:
     let fw = root().join("firmware");
     #[rustfmt::skip]
     let args = ["build", "--quiet", "--release", "--features", features, "--bin", "buoy_stm32f4"];
-    let mut build = Command::new("cargo");
+    let mut build = crate::process::cargo();
     build.args(args).current_dir(&fw);
     match recording {
         Some(r) => {

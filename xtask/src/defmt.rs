@@ -27,7 +27,7 @@ pub fn defmt(recording: Option<&Path>) -> anyhow::Result<()> {
         None => standard_recording()?,
     };
     let fw = root.join("firmware");
-    let mut build = Command::new("cargo");
+    let mut build = crate::process::cargo();
     build
         .args(["build", "--quiet", "--release", "--features", "defmt"])
         .args(["--bin", "buoy"])

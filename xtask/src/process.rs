@@ -14,10 +14,44 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// A command for `program`; cargo gets [`cargo`]'s path remapping.
+pub fn command(program: &str) -> Command {
+    if program == "cargo" {
+        cargo()
+    } else {
+        Command::new(program)
+    }
+}
+
+/// `cargo`, with the Cortex-M builds made independent of where the checkout and the
+/// registry lie: panic locations of `vina-core` (a path dependency outside the firmware
+/// workspace, so rustc sees its absolute path) and of registry crates are flash strings,
+/// and the size report (`cargo xtask size`, compared exactly) must not change with the
+/// clone's directory. The variable adds to `.cargo/config.toml`'s rustflags.
+pub fn cargo() -> Command {
+    const FLAGS: &str = "CARGO_TARGET_THUMBV7EM_NONE_EABIHF_RUSTFLAGS";
+    let mut flags = std::env::var(FLAGS).unwrap_or_default();
+    let mut remap = |from: &Path, to: &str| {
+        if let Some(from) = from.to_str().filter(|f| !f.contains(' ')) {
+            flags.push_str(&format!(" --remap-path-prefix={from}={to}"));
+        }
+    };
+    remap(&root(), "/vina");
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    if let Some(home) = home {
+        remap(&home, "/cargo");
+    }
+    let mut cargo = Command::new("cargo");
+    cargo.env(FLAGS, flags.trim_start());
+    cargo
+}
+
 /// Run a command in `dir`, echoing it, failing on a non-zero exit.
 pub fn run(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<()> {
     eprintln!("$ {program} {}", args.join(" "));
-    let status = Command::new(program)
+    let status = command(program)
         .args(args)
         .current_dir(dir)
         .status()
@@ -31,7 +65,7 @@ pub fn run(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<()> {
 /// [`run`], returning what the command printed on stdout.
 pub fn output(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<String> {
     eprintln!("$ {program} {}", args.join(" "));
-    let out = Command::new(program)
+    let out = command(program)
         .args(args)
         .current_dir(dir)
         .output()

@@ -3,7 +3,6 @@
 //! Every run uses `-icount shift=0`, so instruction counts and outputs repeat exactly.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context, bail};
 use vina_core::report::Report;
@@ -139,7 +138,7 @@ pub fn qemu_buoy(
         None => standard_recording()?,
     };
     let fw = root.join("firmware");
-    let mut build = Command::new("cargo");
+    let mut build = crate::process::cargo();
     build
         .args(["build", "--quiet", "--release", "--bin", "buoy"])
         .args(cargo_features)
