@@ -49,9 +49,14 @@ impl<T: Real, const N: usize> ModeSet<T, N> {
         if !self.analytic_shapes() {
             return Err(AcousticsError::ShapesNeedWaveguide);
         }
-        self.pressure_with(source_depth, range, receiver_depths, out, |m, z| {
-            m.shape_in_water(z)
-        })
+        self.pressure_rows(
+            source_depth,
+            range,
+            receiver_depths,
+            out,
+            |m, z| m.shape_in_water(z),
+            |m, a, depths, out| m.add_shapes_in_water(a, depths, out),
+        )
     }
 
     /// [`ModeSet::pressure_at`] with the mode shapes in the water given by `shape`
@@ -63,6 +68,31 @@ impl<T: Real, const N: usize> ModeSet<T, N> {
         receiver_depths: &[T],
         out: &mut [Complex<T>],
         shape: impl Fn(&Mode<T>, T) -> Complex<T>,
+    ) -> Result<(), AcousticsError> {
+        self.pressure_rows(
+            source_depth,
+            range,
+            receiver_depths,
+            out,
+            &shape,
+            |m, a, depths, out| {
+                for (p, &z) in out.iter_mut().zip(depths) {
+                    *p = *p + a * shape(m, z);
+                }
+            },
+        )
+    }
+
+    /// The mode sum: for each mode, `add_row(mode, a, depths, out)` adds a·ψ(z) at the
+    /// receivers, a being the source term ψ(z_s)·e^{−ikr}/√(kr).
+    fn pressure_rows(
+        &self,
+        source_depth: T,
+        range: T,
+        receiver_depths: &[T],
+        out: &mut [Complex<T>],
+        shape: impl Fn(&Mode<T>, T) -> Complex<T>,
+        add_row: impl Fn(&Mode<T>, Complex<T>, &[T], &mut [Complex<T>]),
     ) -> Result<(), AcousticsError> {
         if receiver_depths.len() != out.len() {
             return Err(AcousticsError::LengthMismatch {
@@ -79,9 +109,7 @@ impl<T: Real, const N: usize> ModeSet<T, N> {
         out.iter_mut().for_each(|p| *p = zero);
         for mode in self.modes() {
             let a = shape(mode, source_depth) * range_factor(mode, range);
-            for (p, &z) in out.iter_mut().zip(receiver_depths) {
-                *p = *p + a * shape(mode, z);
-            }
+            add_row(mode, a, receiver_depths, out);
         }
         let scale = field_scale::<T>();
         out.iter_mut().for_each(|p| *p = *p * scale);

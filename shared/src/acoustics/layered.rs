@@ -37,7 +37,7 @@ use super::medium::{Medium, Role, angular_frequency, finite, positive};
 use super::modes::{Mode, ModeSet};
 use super::profile::{self, SspPoint, WaterStep};
 use super::propagator::{Prop, Wave, angle_mod_pi, step_counting};
-use super::roots::brent;
+use super::roots::{Slope, brent};
 use super::scalar::Real;
 use super::search::{Characteristic, collect_modes, full_loss, warm_modes};
 use super::waveguide::Waveguide;
@@ -459,13 +459,11 @@ struct Matched<T> {
 }
 
 impl<T: Real> Characteristic<T> for Layered<'_, T> {
-    fn characteristic(
-        &self,
-        omega: T,
-        loss: Complex<T>,
-        gamma: Complex<T>,
-    ) -> (Complex<T>, Complex<T>) {
-        self.shoot_complex(omega, loss, gamma)
+    fn characteristic(&self, omega: T, loss: Complex<T>) -> impl Fn(Complex<T>) -> Slope<T> {
+        move |gamma| {
+            let (f, df) = self.shoot_complex(omega, loss, gamma);
+            Slope { f, df, d2f: None }
+        }
     }
 
     fn predict(

@@ -3,7 +3,7 @@
 use num_complex::Complex;
 
 use super::error::AcousticsError;
-use super::propagator::sin_over;
+use super::propagator::{sin_cos, sin_over};
 use super::scalar::Real;
 
 /// One normal mode: its horizontal wavenumber and what is needed to evaluate its
@@ -25,6 +25,48 @@ impl<T: Real> Mode<T> {
     /// Normalized mode shape at depth z in the water column (0 ≤ z ≤ D; not checked).
     pub fn shape_in_water(&self, z: T) -> Complex<T> {
         self.coef * sin_over(self.kz, z)
+    }
+
+    /// Adds `a`·ψ(z) at each of `depths` (in the water; not checked) to `out`.
+    ///
+    /// sin(kz·z) is carried from one receiver to the next by angle addition, with
+    /// sin/cos(kz·Δz) computed once while the spacing Δz repeats: an equally spaced
+    /// array costs two complex sin/cos a mode instead of one a receiver (measured on the
+    /// Cortex-M4: a twentieth of a gi-pekeris environment). Each addition rounds by a
+    /// few ulps, so the error grows by that much a receiver. Where |kz·z| is small
+    /// (kz → 0, where sin(kz·z)/kz needs its series) each depth is evaluated alone.
+    pub(crate) fn add_shapes_in_water(&self, a: Complex<T>, depths: &[T], out: &mut [Complex<T>]) {
+        let deepest = depths
+            .iter()
+            .fold(T::zero(), |m, &z| if z > m { z } else { m });
+        if (self.kz * deepest).norm_sqr() < T::lit(1e-2) {
+            for (p, &z) in out.iter_mut().zip(depths) {
+                *p = *p + a * self.shape_in_water(z);
+            }
+            return;
+        }
+        let b = a * self.coef / self.kz;
+        let mut last: Option<(T, Complex<T>, Complex<T>)> = None;
+        let mut step: Option<(T, Complex<T>, Complex<T>)> = None;
+        for (p, &z) in out.iter_mut().zip(depths) {
+            let (s, c) = match last {
+                Some((z0, s0, c0)) => {
+                    let d = z - z0;
+                    let (sd, cd) = match step {
+                        Some((d0, sd, cd)) if d0 == d => (sd, cd),
+                        _ => {
+                            let (sd, cd) = sin_cos(self.kz * d);
+                            step = Some((d, sd, cd));
+                            (sd, cd)
+                        }
+                    };
+                    (s0 * cd + c0 * sd, c0 * cd - s0 * sd)
+                }
+                None => sin_cos(self.kz * z),
+            };
+            *p = *p + b * s;
+            last = Some((z, s, c));
+        }
     }
 
     /// Phase speed ω/Re k (m/s).

@@ -5,7 +5,8 @@
 //! 1. Lossless roots (attenuation set to 0): with x = kz·D and X = D·√(k_w² − k_b²) it
 //!    reads g(x) = ρ_b·x·cos x + ρ_w·√(X² − x²)·sin x = 0; g changes sign on
 //!    ((m−½)π, min(mπ, X)), one root per mode m, so the M = ⌊X/π + ½⌋ trapped modes are
-//!    found by Brent's method to full precision.
+//!    found to full precision by a safeguarded Newton's method in that bracket (g′ comes
+//!    with the same sin and cos as g).
 //! 2. Lossy roots: continuation in the attenuation ([`super::search`]) with Newton's
 //!    method in the complex plane on f(γ) = ρ_b·cos(kz·D) + ρ_w·γ·sin(kz·D)/kz, where
 //!    kz² = k_w² − k_b² − γ². f is entire in γ (no branch cut), so Newton can cross the
@@ -20,7 +21,7 @@ use super::error::{AcousticsError, Param};
 use super::medium::{Medium, Role, angular_frequency, finite, positive};
 use super::modes::{Mode, ModeSet};
 use super::propagator::{Prop, sin_over};
-use super::roots::brent;
+use super::roots::{Slope, newton_bracketed};
 use super::scalar::Real;
 use super::search::{Characteristic, collect_modes, full_loss, warm_modes};
 use super::waveguide::Waveguide;
@@ -69,20 +70,52 @@ impl<T: Real> Pekeris<T> {
             let (sin, cos) = x.sine_cosine();
             rb * x * cos + rw * ((x_max - x) * (x_max + x)).root() * sin
         };
+        // g and g′ from one sin/cos: g′ = ρ_b·(cos x − x·sin x) + ρ_w·(w·cos x − x·sin x/w)
+        let slope = |x: T| {
+            let (sin, cos) = x.sine_cosine();
+            let w = ((x_max - x) * (x_max + x)).root();
+            let g = rb * x * cos + rw * w * sin;
+            let dg = rb * (cos - x * sin) + rw * (w * cos - x * sin / w);
+            (g, dg)
+        };
         let lo = (T::count(m) - T::lit(0.5)) * T::PI();
-        let hi = (T::count(m) * T::PI()).min(x_max);
-        brent(g, lo, hi, g(lo), g(hi), T::zero())
+        let m_pi = T::count(m) * T::PI();
+        // The bracket's ends in closed form where they are the zeros of cos and sin
+        // (two sin/cos evaluations of four to six a root): g((m−½)π) = ±ρ_w·√(X² − x²)
+        // and g(mπ) = ±ρ_b·mπ, signs (−1)^(m+1) and (−1)^m. Near cut-off, where
+        // √(X² − x²) at (m−½)π is so small that ρ_b·x·cos x with the rounding of (m−½)π
+        // (cos ≈ ε·x) could outweigh it, and at hi = X, g is evaluated.
+        let odd = m % 2 == 1;
+        let w_lo = ((x_max - lo) * (x_max + lo)).root();
+        let g_lo = if w_lo * rw > T::lit(64.0) * T::epsilon() * rb * lo * (lo + T::one()) {
+            if odd { rw * w_lo } else { -(rw * w_lo) }
+        } else {
+            g(lo)
+        };
+        let (hi, g_hi) = if m_pi < x_max {
+            (m_pi, if odd { -(rb * m_pi) } else { rb * m_pi })
+        } else {
+            (x_max, g(x_max))
+        };
+        newton_bracketed(slope, lo, hi, g_lo, g_hi)
     }
 
-    /// f(γ) and f'(γ) of the lossy characteristic function (see the module doc).
-    fn char_fn(&self, q2: Complex<T>, gamma: Complex<T>) -> (Complex<T>, Complex<T>) {
-        let (rw, rb) = (self.water.density, self.bottom.density);
-        let p = Prop::new(q2 - gamma * gamma, self.depth);
+    /// f(γ), f′(γ) and f″(γ) of the lossy characteristic function (see the module doc)
+    /// for q2 = k_w² − k_b²; f″ lets Newton accept a root after one evaluation from
+    /// the continuation's predictor.
+    fn char_fn(&self, q2: Complex<T>, gamma: Complex<T>) -> Slope<T> {
+        let (rw, rb, d) = (self.water.density, self.bottom.density, self.depth);
+        let p = Prop::new(q2 - gamma * gamma, d);
         let f = p.c * rb + gamma * p.s * rw;
-        // d/dγ = −2γ·d/d(kz²)
-        let df =
-            (gamma * p.s * self.depth) * rb + (p.s - gamma * gamma * p.ds() * T::lit(2.0)) * rw;
-        (f, df)
+        // d/dγ = −2γ·d/d(kz²), dC/d(kz²) = −D·S/2
+        let g2 = gamma * gamma;
+        let ds = p.ds();
+        let along = p.s - g2 * ds * T::lit(2.0);
+        let df = gamma * p.s * d * rb + along * rw;
+        let d2f = p
+            .d2s()
+            .map(|d2s| along * d * rb + (g2 * d2s * T::lit(4.0) - ds * T::lit(6.0)) * gamma * rw);
+        Slope { f, df, d2f }
     }
 
     /// Un-normalized ∫ψ²/ρ over the water and 2γ·∫ψ²/ρ over the half-space for
@@ -143,15 +176,11 @@ impl<T: Real> Pekeris<T> {
 }
 
 impl<T: Real> Characteristic<T> for Pekeris<T> {
-    fn characteristic(
-        &self,
-        omega: T,
-        loss: Complex<T>,
-        gamma: Complex<T>,
-    ) -> (Complex<T>, Complex<T>) {
+    fn characteristic(&self, omega: T, loss: Complex<T>) -> impl Fn(Complex<T>) -> Slope<T> {
         let kw = self.water.wavenumber_with_loss(omega, loss);
         let kb = self.bottom.wavenumber_with_loss(omega, loss);
-        self.char_fn((kw - kb) * (kw + kb), gamma)
+        let q2 = (kw - kb) * (kw + kb);
+        move |gamma| self.char_fn(q2, gamma)
     }
 
     fn predict(

@@ -147,6 +147,13 @@ impl<T: Real, W: Wave<T>> Prop<W, T> {
         }
     }
 
+    /// d²S/d(kz²)² = (h·dC − 3·dS)/(2·kz²) away from kz² = 0, `None` near it (no
+    /// series is kept: it only sharpens Newton's convergence test).
+    pub fn d2s(&self) -> Option<W> {
+        (!self.small)
+            .then(|| (self.dc() * self.h - self.ds() * T::lit(3.0)) / (self.kz2 * T::lit(2.0)))
+    }
+
     /// dT/d(kz²) = (S + h·C)/2.
     pub fn dt(&self) -> W {
         (self.s + self.c * self.h) / T::lit(2.0)

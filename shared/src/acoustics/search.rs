@@ -20,18 +20,14 @@ use num_complex::Complex;
 
 use super::error::AcousticsError;
 use super::modes::{Mode, ModeSet};
-use super::roots::newton;
+use super::roots::{Slope, newton};
 use super::scalar::Real;
 
 /// What a solver provides to the continuation (γ is the unknown throughout).
 pub(crate) trait Characteristic<T: Real> {
-    /// Characteristic function F(γ) and dF/dγ with the attenuation scaled by `loss`.
-    fn characteristic(
-        &self,
-        omega: T,
-        loss: Complex<T>,
-        gamma: Complex<T>,
-    ) -> (Complex<T>, Complex<T>);
+    /// The characteristic function F(γ) with the attenuation scaled by `loss`, as
+    /// γ ↦ [`Slope`] (what does not depend on γ is computed once per Newton run).
+    fn characteristic(&self, omega: T, loss: Complex<T>) -> impl Fn(Complex<T>) -> Slope<T>;
     /// First-order prediction of the root at loss `to` from the root `gamma` at loss
     /// `from`: (γ, δ(k²)).
     fn predict(
@@ -158,7 +154,7 @@ pub(crate) fn warm_modes<T: Real, S: Characteristic<T>, const N: usize>(
     let full = full_loss();
     let mut last = T::infinity();
     for &seed in seeds {
-        let gamma = newton(|x| solver.characteristic(omega, full, x), seed, scale2, 20);
+        let gamma = newton(solver.characteristic(omega, full), seed, scale2, 20);
         let Some(gamma) = gamma.filter(|g| g.re > T::zero()) else {
             out.truncate(0);
             return Ok(false);
@@ -215,9 +211,10 @@ fn leaky_turned_proper<T: Real, S: Characteristic<T>, const N: usize>(
     let scale2 = solver.scale2(omega);
     let same = T::lit(0.01) * T::epsilon().root();
     // Taylor coefficients of the lossless F at γ = 0 (F'' by a difference of F').
-    let (f0, f1) = solver.characteristic(omega, zero, zero);
+    let lossless = solver.characteristic(omega, zero);
+    let Slope { f: f0, df: f1, .. } = lossless(zero);
     let h = scale2.root() * T::lit(1e-4);
-    let (_, f1h) = solver.characteristic(omega, zero, Complex::new(h, T::zero()));
+    let f1h = lossless(Complex::new(h, T::zero())).df;
     let f2 = (f1h - f1) / h;
     let disc = T::complex_root(f1 * f1 - f0 * f2 * T::lit(2.0));
     let spacing2 = last_trapped.map_or(T::infinity(), |g| g * g);
@@ -225,7 +222,7 @@ fn leaky_turned_proper<T: Real, S: Characteristic<T>, const N: usize>(
         if !(seed.re.is_finite() && seed.im.is_finite()) {
             continue;
         }
-        let Some(root) = newton(|x| solver.characteristic(omega, zero, x), seed, scale2, 30) else {
+        let Some(root) = newton(&lossless, seed, scale2, 30) else {
             continue;
         };
         // Leaky roots only (trapped ones, real γ > 0, are already followed), and near
@@ -264,6 +261,7 @@ fn follow<T: Real, S: Characteristic<T>>(
     let scale2 = solver.scale2(omega);
     // Corrections below this are rounding noise, not jumps (f32 needs the eps term).
     let floor = T::lit(1e-7).max(T::lit(256.0) * T::epsilon()) * scale2;
+    let floor2 = floor * floor;
     let mut gamma = gamma0;
     let (full, dk2) = solver.predict(omega, path(T::zero()), path(T::one()), gamma);
     let steps = (T::complex_abs(dk2) / (T::lit(0.1) * spacing2))
@@ -282,17 +280,17 @@ fn follow<T: Real, S: Characteristic<T>>(
         };
         // The predictor's square root is the principal one; keep the branch continuous
         // (a near-cut-off root may cross Re γ = 0 on its way and become leaky).
-        let guess = if T::complex_abs(guess - gamma) > T::complex_abs(guess + gamma) {
+        let guess = if (guess - gamma).norm_sqr() > (guess + gamma).norm_sqr() {
             -guess
         } else {
             guess
         };
         let loss = path(to);
-        let accepted =
-            newton(|x| solver.characteristic(omega, loss, x), guess, scale2, 20).filter(|g| {
-                T::complex_abs(g * g - guess * guess)
-                    <= (T::lit(0.25) * T::complex_abs(moved)).max(floor)
-            });
+        let accepted = newton(solver.characteristic(omega, loss), guess, scale2, 20).filter(|g| {
+            // |g² − guess²| ≤ max(|moved|/4, floor), squared
+            let jump2 = (g * g - guess * guess).norm_sqr();
+            jump2 <= T::lit(0.0625) * moved.norm_sqr() || jump2 <= floor2
+        });
         match accepted {
             Some(g) => {
                 gamma = g;
