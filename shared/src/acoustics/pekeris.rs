@@ -23,7 +23,7 @@ use super::modes::{Mode, ModeSet};
 use super::propagator::{Prop, sin_over};
 use super::roots::{Slope, newton_bracketed};
 use super::scalar::Real;
-use super::search::{Characteristic, collect_modes, full_loss, warm_modes};
+use super::search::{Characteristic, collect_modes, warm_modes};
 use super::waveguide::Waveguide;
 
 /// Isovelocity water of depth `depth` over a fluid half-space.
@@ -122,6 +122,18 @@ impl<T: Real> Pekeris<T> {
     /// ψ = sin(kz z)/kz at root γ with the attenuation scaled by `loss` (the factor 2γ
     /// keeps both finite at cut-off, γ = 0).
     fn integrals(&self, omega: T, loss: Complex<T>, gamma: Complex<T>) -> (Complex<T>, Complex<T>) {
+        let zero = T::zero();
+        if loss == Complex::new(zero, zero) && gamma.im == zero {
+            // A lossless root (the continuation's first predictor): all real, one real
+            // sin/cos instead of a complex square root and sin/cos.
+            let kw = self.water.real_wavenumber(omega);
+            let kb = self.bottom.real_wavenumber(omega);
+            let p = Prop::<T, T>::new((kw - kb) * (kw + kb) - gamma.re * gamma.re, self.depth);
+            return (
+                Complex::new(p.int_ss() / self.water.density, zero),
+                Complex::new(p.s * p.s / self.bottom.density, zero),
+            );
+        }
         let kw = self.water.wavenumber_with_loss(omega, loss);
         let kb = self.bottom.wavenumber_with_loss(omega, loss);
         let p = Prop::new((kw - kb) * (kw + kb) - gamma * gamma, self.depth);
@@ -164,12 +176,15 @@ impl<T: Real> Pekeris<T> {
     fn mode_at(&self, omega: T, gamma: Complex<T>) -> Mode<T> {
         let kw = self.water.wavenumber(omega);
         let kb = self.bottom.wavenumber(omega);
-        let (iw, ib2) = self.integrals(omega, full_loss(), gamma);
-        let ib = ib2 / (gamma * T::lit(2.0));
+        let kz = T::complex_root((kw - kb) * (kw + kb) - gamma * gamma);
+        let p = Prop::from_root(kz, self.depth);
+        let iw = p.int_ss() / self.water.density;
+        // ψ(D)²/(2γρ_b) with ψ(D) = S
+        let ib = p.s * p.s / (gamma * (self.bottom.density * T::lit(2.0)));
         Mode {
             k: T::complex_root(kb * kb + gamma * gamma),
             gamma,
-            kz: T::complex_root((kw - kb) * (kw + kb) - gamma * gamma),
+            kz,
             coef: T::complex_root(iw + ib).inv(),
         }
     }

@@ -40,6 +40,25 @@ pub(crate) trait Wave<T: Real>:
     fn trig(kz2: Self, h: T) -> (Self, Self);
 }
 
+impl<T: Real> Prop<Complex<T>, T> {
+    /// [`Prop::new`] from kz itself (either sign), when the caller needs kz too: one
+    /// complex square root saved.
+    pub fn from_root(kz: Complex<T>, h: T) -> Self {
+        let kz2 = kz * kz;
+        if (kz2 * (h * h)).norm_sqr() < T::lit(SERIES_LIMIT * SERIES_LIMIT) {
+            return Prop::new(kz2, h);
+        }
+        let (s, c) = sin_cos(kz * h);
+        Prop {
+            kz2,
+            h,
+            c,
+            s: s / kz,
+            small: false,
+        }
+    }
+}
+
 impl<T: Real> Wave<T> for T {
     fn real(x: T) -> T {
         x
