@@ -5,6 +5,22 @@ use num_complex::Complex;
 
 use super::scalar::Real;
 
+/// What a bracket [a, b] with end values fa, fb settles before any iteration: a root at
+/// an end (`Some(Some(end))`), or no root to find (`Some(None)`: the signs do not bracket
+/// one, or an end value is not finite); `None` when the root finder has to iterate.
+fn settled_by_ends<T: Real>(a: T, b: T, fa: T, fb: T) -> Option<Option<T>> {
+    if fa == T::zero() {
+        return Some(Some(a));
+    }
+    if fb == T::zero() {
+        return Some(Some(b));
+    }
+    if (fa > T::zero()) == (fb > T::zero()) || !fa.is_finite() || !fb.is_finite() {
+        return Some(None);
+    }
+    None
+}
+
 /// Brent's method (zeroin) for a root of `f` in [a, b], given f(a)·f(b) ≤ 0.
 ///
 /// Superlinear and never leaves the bracket; stops when the bracket is a few ulps
@@ -19,14 +35,8 @@ pub(crate) fn brent<T: Real>(
     abs_tol: T,
 ) -> Option<T> {
     let (mut a, mut b, mut fa, mut fb) = (a, b, fa, fb);
-    if fa == T::zero() {
-        return Some(a);
-    }
-    if fb == T::zero() {
-        return Some(b);
-    }
-    if (fa > T::zero()) == (fb > T::zero()) || !fa.is_finite() || !fb.is_finite() {
-        return None;
+    if let Some(settled) = settled_by_ends(a, b, fa, fb) {
+        return settled;
     }
     let two = T::lit(2.0);
     let half = T::lit(0.5);
@@ -118,14 +128,8 @@ pub(crate) fn newton_bracketed<T: Real>(
     fa: T,
     fb: T,
 ) -> Option<T> {
-    if fa == T::zero() {
-        return Some(a);
-    }
-    if fb == T::zero() {
-        return Some(b);
-    }
-    if (fa > T::zero()) == (fb > T::zero()) || !fa.is_finite() || !fb.is_finite() {
-        return None;
+    if let Some(settled) = settled_by_ends(a, b, fa, fb) {
+        return settled;
     }
     // f(lo) < 0 < f(hi)
     let (mut lo, mut hi) = if fa < T::zero() { (a, b) } else { (b, a) };
