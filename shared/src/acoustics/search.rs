@@ -218,11 +218,22 @@ fn leaky_turned_proper<T: Real, S: Characteristic<T>, const N: usize>(
     let f2 = (f1h - f1) / h;
     let disc = T::complex_root(f1 * f1 - f0 * f2 * T::lit(2.0));
     let spacing2 = last_trapped.map_or(T::infinity(), |g| g * g);
-    for seed in [(-f1 + disc) / f2, (-f1 - disc) / f2] {
+    let seeds = [(-f1 + disc) / f2, (-f1 - disc) / f2];
+    // The lossless F has real coefficients (F(γ̄) is the conjugate of F(γ)): where the
+    // seeds are a conjugate pair, so are the roots, and one Newton run gives both.
+    let pair = seeds[0].im != T::zero() && seeds[0].conj() == seeds[1];
+    let mut first: Option<Complex<T>> = None;
+    for (i, seed) in seeds.into_iter().enumerate() {
         if !(seed.re.is_finite() && seed.im.is_finite()) {
             continue;
         }
-        let Some(root) = newton(&lossless, seed, scale2, 30) else {
+        let root = if pair && i == 1 {
+            first.map(|r| r.conj())
+        } else {
+            newton(&lossless, seed, scale2, 30)
+        };
+        first = root;
+        let Some(root) = root else {
             continue;
         };
         // Leaky roots only (trapped ones, real γ > 0, are already followed), and near
