@@ -239,7 +239,8 @@ fn leaky_turned_proper<T: Real, S: Characteristic<T>, const N: usize>(
         // Leaky roots only (trapped ones, real γ > 0, are already followed), and near
         // cut-off: closer to γ = 0 than the last trapped mode. Both members of a
         // conjugate pair are followed: either can end proper.
-        if root.re >= T::zero() || root.norm_sqr() >= spacing2 {
+        if root.re >= T::zero() || root.norm_sqr() >= spacing2 || ends_dropped(solver, omega, root)
+        {
             continue;
         }
         for bend in BENDS {
@@ -269,10 +270,6 @@ fn follow<T: Real, S: Characteristic<T>>(
     bend: T,
 ) -> Option<Complex<T>> {
     let path = |t: T| Complex::new(t, bend * t * (T::one() - t));
-    let scale2 = solver.scale2(omega);
-    // Corrections below this are rounding noise, not jumps (f32 needs the eps term).
-    let floor = T::lit(1e-7).max(T::lit(256.0) * T::epsilon()) * scale2;
-    let floor2 = floor * floor;
     let mut gamma = gamma0;
     let (full, dk2) = solver.predict(omega, path(T::zero()), path(T::one()), gamma);
     let steps = (T::complex_abs(dk2) / (T::lit(0.1) * spacing2))
@@ -285,24 +282,7 @@ fn follow<T: Real, S: Characteristic<T>>(
     let mut first = (h0 >= T::one()).then_some((full, dk2));
     loop {
         let to = (s + h).min(T::one());
-        let (guess, moved) = match first.take() {
-            Some(p) => p,
-            None => solver.predict(omega, path(s), path(to), gamma),
-        };
-        // The predictor's square root is the principal one; keep the branch continuous
-        // (a near-cut-off root may cross Re γ = 0 on its way and become leaky).
-        let guess = if (guess - gamma).norm_sqr() > (guess + gamma).norm_sqr() {
-            -guess
-        } else {
-            guess
-        };
-        let loss = path(to);
-        let accepted = newton(solver.characteristic(omega, loss), guess, scale2, 20).filter(|g| {
-            // |g² − guess²| ≤ max(|moved|/4, floor), squared
-            let jump2 = (g * g - guess * guess).norm_sqr();
-            jump2 <= T::lit(0.0625) * moved.norm_sqr() || jump2 <= floor2
-        });
-        match accepted {
+        match loss_step(solver, omega, path(s), path(to), gamma, first.take(), false) {
             Some(g) => {
                 gamma = g;
                 s = to;
@@ -319,4 +299,66 @@ fn follow<T: Real, S: Characteristic<T>>(
             }
         }
     }
+}
+
+/// One predictor–corrector step of the continuation: from the root `gamma` at loss
+/// `from` to the root at loss `to` (with the prediction, if already made), or `None` if
+/// Newton's correction is not small against the predicted move (it may have jumped to a
+/// neighbouring root).
+fn loss_step<T: Real, S: Characteristic<T>>(
+    solver: &S,
+    omega: T,
+    from: Complex<T>,
+    to: Complex<T>,
+    gamma: Complex<T>,
+    predicted: Option<(Complex<T>, Complex<T>)>,
+    whole: bool,
+) -> Option<Complex<T>> {
+    let scale2 = solver.scale2(omega);
+    // Corrections below this are rounding noise, not jumps (f32 needs the eps term).
+    let floor = T::lit(1e-7).max(T::lit(256.0) * T::epsilon()) * scale2;
+    let (guess, moved) = predicted.unwrap_or_else(|| solver.predict(omega, from, to, gamma));
+    // The predictor's square root is the principal one; keep the branch continuous
+    // (a near-cut-off root may cross Re γ = 0 on its way and become leaky).
+    let guess = if (guess - gamma).norm_sqr() > (guess + gamma).norm_sqr() {
+        -guess
+    } else {
+        guess
+    };
+    // Over the whole attenuation at once, the move is measured in γ² (the half-space's
+    // k² moves with the loss even where the mode's k² hardly does).
+    let moved2 = if whole {
+        moved
+            .norm_sqr()
+            .max((guess * guess - gamma * gamma).norm_sqr())
+    } else {
+        moved.norm_sqr()
+    };
+    newton(solver.characteristic(omega, to), guess, scale2, 20).filter(|g| {
+        // |g² − guess²| ≤ max(|moved|/4, floor), squared
+        let jump2 = (g * g - guess * guess).norm_sqr();
+        jump2 <= T::lit(0.0625) * moved2 || jump2 <= floor * floor
+    })
+}
+
+/// Whether the leaky lossless root `root` certainly ends as a root KRAKENC's rule drops
+/// (Re γ ≤ 0, or phase speed at or above the half-space's), found without the stepwise
+/// continuation: one continuation step over the whole attenuation reaches such a root,
+/// and one step back from it returns to `root`. Paths of roots do not cross (away from
+/// double roots, where a step's jump test fails), so that root is where `root`'s path
+/// ends. Measured on `gi-pekeris`: every leaky root near cut-off ends dropped, and the
+/// stepwise continuation took 5–6 steps for each (a quarter of an environment on the
+/// Cortex-M4); anything but a confirmed drop is left to it.
+fn ends_dropped<T: Real, S: Characteristic<T>>(solver: &S, omega: T, root: Complex<T>) -> bool {
+    let zero = Complex::new(T::zero(), T::zero());
+    let Some(end) = loss_step(solver, omega, zero, full_loss(), root, None, true) else {
+        return false;
+    };
+    if end.re > T::zero() && solver.mode_at(omega, end).k.re > solver.k_cut(omega) {
+        return false;
+    }
+    // Back at the lossless root: the next root of its lossless F (its conjugate) lies
+    // 2·|Im γ| away, the rounding of a converged root is ~1e-4 relative in f32.
+    loss_step(solver, omega, full_loss(), zero, end, None, true)
+        .is_some_and(|back| (back - root).norm_sqr() <= T::lit(1e-4) * root.norm_sqr())
 }
