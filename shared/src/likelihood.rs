@@ -323,20 +323,32 @@ fn rtf_tone<T: Real>(o: &[T], g: &[[T; 2]], inv_snr: T, tone: usize) -> Result<T
         return Err(LikelihoodError::Degenerate { tone });
     }
     let k = g.len() - 1;
-    Ok(-b + ln_laguerre_neg(k, lambda) + ln_factorial::<T>(k) - T::lit(k as f64) * T::PI().ln())
+    Ok(-b + ln_laguerre_neg(k, lambda) + ln_factorial::<T>(k) - T::count(k) * T::PI().ln())
 }
 
-/// `ln k!` by summation (k is a receiver count: small).
+/// `ln k!` (k is a receiver count: small): one logarithm of the product while it is
+/// finite (k ≤ 34 in f32), a sum of logarithms beyond.
 fn ln_factorial<T: Real>(k: usize) -> T {
-    (2..=k).fold(T::zero(), |acc, j| acc + T::lit(j as f64).ln())
+    let product = (2..=k).fold(T::one(), |acc, j| acc * T::count(j));
+    if product.is_finite() {
+        product.ln()
+    } else {
+        (2..=k).fold(T::zero(), |acc, j| acc + T::count(j).ln())
+    }
 }
+
+/// Terms of [`ln_laguerre_neg`] kept between its two passes (receivers per tone); larger
+/// `k` recomputes them.
+const LAGUERRE_TERMS: usize = 64;
 
 /// `ln L_k(−a)` for `a ≥ 0` (negative `a` is treated as 0), where
 /// `L_k(−a) = Σ_{j=0}^{k} C(k, j)·a^j/j!` is the Laguerre polynomial at −a.
 ///
 /// Every term is positive, so the sum is taken in log space (log-sum-exp over
 /// `t_j = ln C(k, j) + j·ln a − ln j!`, built by the ratio `t_j − t_{j−1} =
-/// ln a + ln(k − j + 1) − 2·ln j`): finite for any finite `a`, in f32 too. NaN gives NaN.
+/// ln a + ln((k − j + 1)/j²)`): finite for any finite `a`, in f32 too. NaN gives NaN.
+/// One logarithm a term, the terms kept for the second pass: it runs for every tone of
+/// every exact-likelihood evaluation on the buoy.
 pub fn ln_laguerre_neg<T: Real>(k: usize, a: T) -> T {
     if a.is_nan() {
         return a;
@@ -345,17 +357,22 @@ pub fn ln_laguerre_neg<T: Real>(k: usize, a: T) -> T {
         return T::zero();
     }
     let ln_a = a.ln();
-    let term = |t: T, j: usize| {
-        t + ln_a + T::lit((k - j + 1) as f64).ln() - T::lit(2.0) * T::lit(j as f64).ln()
-    };
+    let step = |j: usize| ln_a + (T::count(k - j + 1) / (T::count(j) * T::count(j))).ln();
+    let mut terms = [T::zero(); LAGUERRE_TERMS];
     let (mut t, mut max) = (T::zero(), T::zero());
     for j in 1..=k {
-        t = term(t, j);
+        t = t + step(j);
+        if let Some(slot) = terms.get_mut(j - 1) {
+            *slot = t;
+        }
         max = max.max(t);
     }
     let (mut t, mut sum) = (T::zero(), (-max).exp());
     for j in 1..=k {
-        t = term(t, j);
+        t = match terms.get(j - 1) {
+            Some(&kept) => kept,
+            None => t + step(j),
+        };
         sum = sum + (t - max).exp();
     }
     max + sum.ln()

@@ -155,16 +155,26 @@ impl<T: Real> Pekeris<T> {
     ) -> (Complex<T>, Complex<T>) {
         let (iw, ib2) = self.integrals(omega, from, gamma);
         let iw2 = iw * gamma * T::lit(2.0);
+        // k² of a medium at a loss scale (a lossless medium's is real: no complex division)
         let k2 = |m: &Medium<T>, loss: Complex<T>| {
-            let k = m.wavenumber_with_loss(omega, loss);
-            k * k
+            if m.is_lossy() {
+                let k = m.wavenumber_with_loss(omega, loss);
+                k * k
+            } else {
+                let k = m.real_wavenumber(omega);
+                Complex::new(k * k, T::zero())
+            }
         };
-        let dw = k2(&self.water, to) - k2(&self.water, from);
-        let db = k2(&self.bottom, to) - k2(&self.bottom, from);
+        let dw = if self.water.is_lossy() {
+            k2(&self.water, to) - k2(&self.water, from)
+        } else {
+            Complex::new(T::zero(), T::zero())
+        };
+        let (kb2_from, kb2_to) = (k2(&self.bottom, from), k2(&self.bottom, to));
+        let db = kb2_to - kb2_from;
         let dk2 = (dw * iw2 + db * ib2) / (iw2 + ib2);
         // γ² = k² − k_b²: the old k² plus δ(k²), against the new k_b².
-        let next =
-            T::complex_root(gamma * gamma + k2(&self.bottom, from) + dk2 - k2(&self.bottom, to));
+        let next = T::complex_root(gamma * gamma + kb2_from + dk2 - kb2_to);
         if next.re.is_finite() && next.im.is_finite() {
             (next, dk2)
         } else {
