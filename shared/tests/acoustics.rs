@@ -520,6 +520,51 @@ fn lossy_layered_root_count_matches_argument_principle() {
     }
 }
 
+/// gi-pekeris environments near mode cut-offs, where the search for leaky roots that turn
+/// proper runs (and, for most, ends after one confirmed step over the whole attenuation:
+/// `search::ends_dropped`): the argument principle on an independent F counts the proper
+/// roots with Re k > ω/c_b, the modes KRAKENC's rule keeps, and the solver must find
+/// exactly that many, each a root of that F.
+#[test]
+fn pekeris_near_cutoff_root_count_matches_argument_principle() {
+    let bottom = Medium::new(1700.0, 1.5, 0.5);
+    for (depth, c) in [
+        (216.0, 1556.0),
+        (216.0, 1562.0),
+        (217.0, 1565.0),
+        (218.0, 1559.0),
+        (218.5, 1562.0),
+        (219.0, 1559.0),
+        (220.0, 1556.0),
+    ] {
+        let water = Medium::lossless(c, 1.0);
+        let pek = Pekeris::new(depth, water, bottom);
+        // the same waveguide as a layered one without sediment, for `characteristic`
+        let same = Layered::new(depth, water, &[], bottom);
+        for &f in &GI_TONES {
+            let m = solve(&pek, f);
+            let w = 2.0 * std::f64::consts::PI * f;
+            let counted = zeros_in(
+                |k| characteristic(&same, f, k),
+                (w / 1700.0 * (1.0 + 1e-7), w / c * (1.0 + 1.3e-5)),
+                (-0.0213, 3e-9),
+            );
+            if m.len() != m.lossless_count() {
+                println!(
+                    "D {depth}, c {c}, {f} Hz: {} modes from {} lossless, {counted} zeros",
+                    m.len(),
+                    m.lossless_count()
+                );
+            }
+            assert_eq!(m.len() as i64, counted, "D {depth}, c {c}, {f} Hz");
+            for a in m.modes() {
+                let residual = characteristic(&same, f, a.k).norm();
+                assert!(residual < 1e-10, "D {depth}, c {c}, {f} Hz: {residual:e}");
+            }
+        }
+    }
+}
+
 /// KRAKENC's rule: a lossy mode whose phase speed reaches the bottom speed is dropped.
 /// In gi-pekeris-like draws this happens for a few percent of (depth, tone) pairs.
 #[test]
