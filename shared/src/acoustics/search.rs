@@ -325,19 +325,23 @@ fn loss_step<T: Real, S: Characteristic<T>>(
     } else {
         guess
     };
-    // Over the whole attenuation at once, the move is measured in γ² (the half-space's
-    // k² moves with the loss even where the mode's k² hardly does).
-    let moved2 = if whole {
-        moved
+    // Over the whole attenuation at once (`ends_dropped`), the move is measured in γ²
+    // (the half-space's k² moves with the loss even where the mode's k² hardly does) and
+    // the correction may be up to half of it, not a quarter: the step back confirms
+    // which root was reached (near cut-off on gi-pekeris the one-step corrections are
+    // 0.2–0.5 of the move).
+    let (moved2, share2) = if whole {
+        let m2 = moved
             .norm_sqr()
-            .max((guess * guess - gamma * gamma).norm_sqr())
+            .max((guess * guess - gamma * gamma).norm_sqr());
+        (m2, T::lit(0.25))
     } else {
-        moved.norm_sqr()
+        (moved.norm_sqr(), T::lit(0.0625))
     };
     newton(solver.characteristic(omega, to), guess, scale2, 20).filter(|g| {
-        // |g² − guess²| ≤ max(|moved|/4, floor), squared
+        // |g² − guess²| ≤ max(share·|moved|, floor), squared
         let jump2 = (g * g - guess * guess).norm_sqr();
-        jump2 <= T::lit(0.0625) * moved2 || jump2 <= floor * floor
+        jump2 <= share2 * moved2 || jump2 <= floor * floor
     })
 }
 
