@@ -171,6 +171,13 @@ Example (obs.json from vina observe):
         /// Grid only (two unknowns), no MCMC.
         #[arg(long)]
         grid_only: bool,
+        /// Ensemble MCMC walkers (at least twice the unknowns) [default: 16].
+        #[arg(long, value_name = "N")]
+        walkers: Option<usize>,
+        /// Kept MCMC steps per walker; from --start as many are burned in first
+        /// [default: 3000]. Raise both when the reference's R̂ is above 1.01.
+        #[arg(long, value_name = "N")]
+        steps: Option<usize>,
     },
     /// Compare the VINA losses on one task: train each with the same config and seeds,
     /// evaluate on held-out data and against exact references (loss-study.md, results.csv).
@@ -703,6 +710,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             snr,
             start,
             grid_only,
+            walkers,
+            steps,
         } => {
             let start = match start {
                 Some(s) => Some(crate::scenario::Scenario::load(&scenario)?.parse_truth(&s)?),
@@ -718,6 +727,8 @@ fn run(command: Command) -> anyhow::Result<()> {
                     snr_db: snr,
                     start,
                     grid_only,
+                    walkers,
+                    steps,
                 },
             )
         }

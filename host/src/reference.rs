@@ -32,9 +32,13 @@ const COARSE: usize = 150;
 /// Cells per axis of each zoom step and of the final grid.
 const ZOOM: usize = 60;
 const FINAL: usize = 160;
-/// Ensemble MCMC walkers and kept steps per walker.
-const WALKERS: usize = 16;
-const STEPS: usize = 3000;
+/// Ensemble MCMC walkers and kept steps per walker, unless `--walkers` / `--steps` say
+/// otherwise (more unknowns, or R̂ above 1.01, need more of both).
+pub const WALKERS: usize = 16;
+pub const STEPS: usize = 3000;
+/// Most steps per walker `--steps` accepts, and most walkers.
+const MAX_STEPS: usize = 1_000_000;
+const MAX_WALKERS: usize = 4096;
 /// Candidate modes followed from the coarse grid.
 const MODES: usize = 4;
 
@@ -122,6 +126,11 @@ pub struct ReferenceOptions {
     pub start: Option<Vec<f64>>,
     /// Skip the MCMC (grid only; two unknowns).
     pub grid_only: bool,
+    /// Ensemble MCMC walkers ([`WALKERS`] if `None`); at least twice the unknowns.
+    pub walkers: Option<usize>,
+    /// Kept MCMC steps per walker ([`STEPS`] if `None`); a run from `start` burns in as
+    /// many first.
+    pub steps: Option<usize>,
 }
 
 /// The log-posterior of an observation file under a scenario.
@@ -319,12 +328,26 @@ pub fn reference(
     let snr_db = o.snr_db.unwrap_or(scn.snr_db);
     let post = posterior_of(scn, obs, snr_db, origin)?;
     let dim = post.dim();
+    let walkers = o.walkers.unwrap_or(WALKERS);
+    if !(2 * dim..=MAX_WALKERS).contains(&walkers) {
+        return Err(refuse(format!(
+            "reference: --walkers {walkers}: the ensemble needs 2 × {dim} unknowns = {} to \
+             {MAX_WALKERS} walkers",
+            2 * dim
+        )));
+    }
+    let steps = o.steps.unwrap_or(STEPS);
+    if !(1..=MAX_STEPS).contains(&steps) {
+        return Err(refuse(format!(
+            "reference: --steps {steps}: expected 1 to {MAX_STEPS} steps per walker"
+        )));
+    }
     let mut rng = Rng::new(o.seed);
     let bar = progress_bar();
     let (grid, init) = if dim == 2 && o.start.is_none() {
         let (g, s) = grid_posterior_with(&post, &bar)?;
         let draws: Vec<Vec<f64>> = g
-            .sample(WALKERS, &mut rng)
+            .sample(walkers, &mut rng)
             .iter()
             .map(|d| d.to_vec())
             .collect();
@@ -362,12 +385,11 @@ pub fn reference(
     let mut mcmc = None;
     if !o.grid_only || grid.is_none() {
         // Few walkers, long chains: R̂ < 1.01 needs ~100 autocorrelation times (~40–50
-        // steps here) per walker.
-        let walkers = WALKERS;
-        let steps = STEPS;
+        // steps here) per walker. From the grid's draws a short burn-in; from a start
+        // point as long as the kept chain.
         let opts = EnsembleOptions {
             walkers,
-            burn_in: if grid.is_some() { 300 } else { 3000 },
+            burn_in: if grid.is_some() { 300 } else { steps },
             steps,
             thin: (walkers * steps / o.samples.max(1)).max(1),
             stretch: 2.0,

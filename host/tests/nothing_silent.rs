@@ -532,3 +532,36 @@ fn export_with_refused_calibration_leaves_no_file() {
     assert!(!out.exists(), "{} left behind", out.display());
     assert!(!onnx.exists(), "{} left behind", onnx.display());
 }
+
+/// `vina reference --walkers/--steps`: the MCMC runs with what was asked (recorded in the
+/// file), and an ensemble too small for the unknowns is refused by name before any work.
+#[test]
+fn reference_takes_walkers_and_steps_and_refuses_too_few_walkers() {
+    let dir = tempfile::tempdir().unwrap();
+    let obs = observation(dir.path());
+    let out = dir.path().join("ref.json");
+    let base = [
+        "reference",
+        "--scenario",
+        &repo(SCENARIO),
+        "--observation",
+        s(&obs),
+        "--out",
+        s(&out),
+        "--start",
+        TRUTH,
+        "--draws",
+        "200",
+    ];
+    refused(
+        &[&base[..], &["--walkers", "3"]].concat(),
+        &["--walkers 3", "2 × 2 unknowns = 4"],
+    );
+    refused(&[&base[..], &["--steps", "0"]].concat(), &["--steps 0"]);
+    let run = vina(&[&base[..], &["--walkers", "6", "--steps", "40"]].concat());
+    assert!(run.status.success(), "{}", stderr(&run));
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(file["mcmc"]["walkers"], 6, "{file}");
+    assert_eq!(file["mcmc"]["steps"], 40, "{file}");
+}
