@@ -430,7 +430,7 @@ impl<'a, T: Real> Layered<'a, T> {
         let tail = (gamma * self.basement.density * T::lit(2.0)).inv();
         let norm = m.water_integral + m.sigma * m.sigma * (m.below + tail);
         Mode {
-            k: T::complex_root(kb * kb + gamma * gamma),
+            k: self.basement.horizontal_wavenumber(omega, gamma),
             gamma,
             kz: T::complex_root((kw - kb) * (kw + kb) - gamma * gamma),
             coef: T::complex_root(norm).inv() * self.water.density,
@@ -478,6 +478,10 @@ impl<T: Real> Characteristic<T> for Layered<'_, T> {
 
     fn mode_at(&self, omega: T, gamma: Complex<T>) -> Mode<T> {
         Layered::mode_at(self, omega, gamma)
+    }
+
+    fn wavenumber(&self, omega: T, gamma: Complex<T>) -> Complex<T> {
+        self.basement.horizontal_wavenumber(omega, gamma)
     }
 
     fn scale2(&self, omega: T) -> T {

@@ -61,14 +61,29 @@ impl<T: Real> Medium<T> {
         Complex::new(k0 / den, -k0 * delta / den)
     }
 
+    /// Horizontal wavenumber k = √(k_m² + γ²) of a mode that decays as e^{−γ·z} in this
+    /// medium as a half-space (its complex k_m at full attenuation).
+    pub(crate) fn horizontal_wavenumber(&self, omega: T, gamma: Complex<T>) -> Complex<T> {
+        let km = self.wavenumber(omega);
+        T::complex_root(km * km + gamma * gamma)
+    }
+
     /// Complex wavenumber with the attenuation scaled by `loss` (0 = lossless,
     /// 1 = as given): the parameter along which lossless roots are continued to lossy
     /// ones. It is analytic in `loss`, so paths may leave the real axis to pass around
     /// points where two roots meet.
     pub(crate) fn wavenumber_with_loss(&self, omega: T, loss: Complex<T>) -> Complex<T> {
         let delta = loss * (self.attenuation / (T::lit(2.0 * DB_PER_NEPER) * T::PI()));
-        let i = Complex::new(T::zero(), T::one());
-        Complex::new(omega / self.speed, T::zero()) / (i * delta + T::one())
+        let k0 = omega / self.speed;
+        if delta.im == T::zero() {
+            // A real loss scale (every path but the detours): `detour_wavenumber`'s
+            // complex division in real arithmetic, with the same roundings, at a third of
+            // its cost.
+            let den = T::one() + delta.re * delta.re;
+            // (0 − x, not −x: the signed zero of a lossless Im k is the division's)
+            return Complex::new(k0 / den, (T::zero() - k0 * delta.re) / den);
+        }
+        detour_wavenumber(k0, delta)
     }
 
     /// Whether the attenuation is non-zero.
@@ -105,6 +120,15 @@ impl<T: Real> Medium<T> {
     }
 }
 
+/// k₀/(1 + i·δ) for a complex loss scale (the continuation's detours around double
+/// roots): rare, so kept out of line, one copy in flash instead of one per call site.
+#[cold]
+#[inline(never)]
+fn detour_wavenumber<T: Real>(k0: T, delta: Complex<T>) -> Complex<T> {
+    let i = Complex::new(T::zero(), T::one());
+    Complex::new(k0, T::zero()) / (i * delta + T::one())
+}
+
 /// `Ok` if `x` is finite.
 pub(crate) fn finite<T: Real>(x: T, p: Param) -> Result<(), AcousticsError> {
     if x.is_finite() {
@@ -128,4 +152,33 @@ pub(crate) fn positive<T: Real>(x: T, p: Param) -> Result<(), AcousticsError> {
 pub(crate) fn angular_frequency<T: Real>(freq: T) -> Result<T, AcousticsError> {
     positive(freq, Param::Frequency)?;
     Ok(T::lit(2.0) * T::PI() * freq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The real-loss path of `wavenumber_with_loss` gives the complex division's bits,
+    /// and at loss 1 `wavenumber`'s.
+    #[test]
+    fn real_loss_path_equals_the_complex_division() {
+        let m = Medium::new(1700.0f32, 1.5, 0.5);
+        let omega = 2.0 * core::f32::consts::PI * 148.0;
+        let i = Complex::new(0.0f32, 1.0);
+        for s in [0.0f32, 0.125, 0.5, 0.7, 1.0] {
+            let delta = Complex::new(s, 0.0)
+                * (m.attenuation / (2.0 * DB_PER_NEPER as f32 * core::f32::consts::PI));
+            let want = Complex::new(omega / m.speed, 0.0) / (i * delta + 1.0);
+            let got = m.wavenumber_with_loss(omega, Complex::new(s, 0.0));
+            assert_eq!(
+                (got.re.to_bits(), got.im.to_bits()),
+                (want.re.to_bits(), want.im.to_bits()),
+                "loss {s}"
+            );
+        }
+        assert_eq!(
+            m.wavenumber_with_loss(omega, Complex::new(1.0, 0.0)),
+            m.wavenumber(omega)
+        );
+    }
 }

@@ -192,7 +192,7 @@ impl<T: Real> Pekeris<T> {
         // ψ(D)²/(2γρ_b) with ψ(D) = S
         let ib = p.s * p.s / (gamma * (self.bottom.density * T::lit(2.0)));
         Mode {
-            k: T::complex_root(kb * kb + gamma * gamma),
+            k: self.bottom.horizontal_wavenumber(omega, gamma),
             gamma,
             kz,
             coef: T::complex_root(iw + ib).inv(),
@@ -220,6 +220,10 @@ impl<T: Real> Characteristic<T> for Pekeris<T> {
 
     fn mode_at(&self, omega: T, gamma: Complex<T>) -> Mode<T> {
         Pekeris::mode_at(self, omega, gamma)
+    }
+
+    fn wavenumber(&self, omega: T, gamma: Complex<T>) -> Complex<T> {
+        self.bottom.horizontal_wavenumber(omega, gamma)
     }
 
     fn scale2(&self, omega: T) -> T {

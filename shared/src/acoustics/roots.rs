@@ -82,7 +82,7 @@ pub(crate) fn brent<T: Real>(
             } else {
                 p = -p;
             }
-            let bound = (T::lit(3.0) * xm * q - (tol * q).abs()).min((e * q).abs());
+            let bound = (T::lit(3.0) * xm * q - (tol * q).abs()).smaller((e * q).abs());
             if two * p < bound {
                 e = d;
                 d = p / q;

@@ -44,6 +44,29 @@ pub trait Real: Float + FloatConst + Debug + Display + Default + 'static {
     fn complex_root(z: Complex<Self>) -> Complex<Self> {
         z.sqrt()
     }
+
+    /// The smaller of two numbers, the other one if one is NaN (as `Float::min`), by
+    /// compare and select: `Float::min` is a libm call (`fminf`) on the Cortex-M4F, whose
+    /// FPU has no `vminnm` (~1.3 % of an exact-posterior evaluation on the buoy, measured).
+    #[inline]
+    fn smaller(self, other: Self) -> Self {
+        if other.is_nan() || self < other {
+            self
+        } else {
+            other
+        }
+    }
+
+    /// The larger of two numbers, the other one if one is NaN (as `Float::max`), by
+    /// compare and select (see [`Real::smaller`]).
+    #[inline]
+    fn larger(self, other: Self) -> Self {
+        if other.is_nan() || self > other {
+            self
+        } else {
+            other
+        }
+    }
 }
 
 impl Real for f32 {
@@ -87,5 +110,38 @@ impl Real for f64 {
     #[inline]
     fn count(n: usize) -> f64 {
         n as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Real;
+
+    /// `smaller`/`larger` are `Float::min`/`max`, NaN handling included.
+    #[test]
+    fn smaller_and_larger_match_float_min_and_max() {
+        let values = [
+            -2.5f32,
+            -0.0,
+            0.0,
+            1.0,
+            3.5,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
+        for &a in &values {
+            for &b in &values {
+                for (got, want) in [(a.smaller(b), a.min(b)), (a.larger(b), a.max(b))] {
+                    assert!(
+                        got.is_nan() && want.is_nan() || got == want,
+                        "{a} {b}: {got} vs {want}"
+                    );
+                }
+                let (a, b) = (f64::from(a), f64::from(b));
+                assert!(a.smaller(b).is_nan() && a.min(b).is_nan() || a.smaller(b) == a.min(b));
+                assert!(a.larger(b).is_nan() && a.max(b).is_nan() || a.larger(b) == a.max(b));
+            }
+        }
     }
 }

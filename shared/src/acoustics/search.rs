@@ -39,6 +39,9 @@ pub(crate) trait Characteristic<T: Real> {
     ) -> (Complex<T>, Complex<T>);
     /// The normalized mode at root γ (full attenuation).
     fn mode_at(&self, omega: T, gamma: Complex<T>) -> Mode<T>;
+    /// The horizontal wavenumber k at root γ (full attenuation), without the rest of
+    /// [`Characteristic::mode_at`]: all KRAKENC's rule needs.
+    fn wavenumber(&self, omega: T, gamma: Complex<T>) -> Complex<T>;
     /// Typical |k²| (Newton's convergence scale).
     fn scale2(&self, omega: T) -> T;
     /// Lossless wavenumber of the half-space, ω/c_b (KRAKENC's phase-speed limit).
@@ -93,7 +96,7 @@ pub(crate) fn collect_modes<T: Real, S: Characteristic<T>, const N: usize>(
                 .into_iter()
                 .flatten()
                 .map(|g| (g * g - g2).abs())
-                .fold(T::infinity(), T::min);
+                .fold(T::infinity(), T::smaller);
             // Take the first path that arrives at a root no earlier mode has taken.
             for bend in BENDS {
                 let start = Complex::new(gamma0, T::zero());
@@ -149,7 +152,7 @@ pub(crate) fn warm_modes<T: Real, S: Characteristic<T>, const N: usize>(
     let k_cut = solver.k_cut(omega);
     let scale2 = solver.scale2(omega);
     // the largest wavenumber of any medium: no trapped mode is slower than the slowest
-    let k_max = scale2.root() * (T::one() + T::lit(1e-6).max(T::lit(8.0) * T::epsilon()));
+    let k_max = scale2.root() * (T::one() + T::lit(1e-6).larger(T::lit(8.0) * T::epsilon()));
     let same = T::lit(0.01) * T::epsilon().root();
     let full = full_loss();
     let mut last = T::infinity();
@@ -174,7 +177,7 @@ pub(crate) fn warm_modes<T: Real, S: Characteristic<T>, const N: usize>(
             return Ok(false);
         }
         out.push(mode)?;
-        last = last.min(gamma.re);
+        last = last.smaller(gamma.re);
     }
     if solver.lossy() {
         // the last trapped mode's γ bounds where a leaky root can turn proper; its
@@ -210,12 +213,14 @@ fn leaky_turned_proper<T: Real, S: Characteristic<T>, const N: usize>(
     let zero = Complex::new(T::zero(), T::zero());
     let scale2 = solver.scale2(omega);
     let same = T::lit(0.01) * T::epsilon().root();
-    // Taylor coefficients of the lossless F at γ = 0 (F'' by a difference of F').
+    // Taylor coefficients of the lossless F at γ = 0 (F'' in closed form where the
+    // solver has it, else by a difference of F').
     let lossless = solver.characteristic(omega, zero);
-    let Slope { f: f0, df: f1, .. } = lossless(zero);
-    let h = scale2.root() * T::lit(1e-4);
-    let f1h = lossless(Complex::new(h, T::zero())).df;
-    let f2 = (f1h - f1) / h;
+    let Slope { f: f0, df: f1, d2f } = lossless(zero);
+    let f2 = d2f.unwrap_or_else(|| {
+        let h = scale2.root() * T::lit(1e-4);
+        (lossless(Complex::new(h, T::zero())).df - f1) / h
+    });
     let disc = T::complex_root(f1 * f1 - f0 * f2 * T::lit(2.0));
     let spacing2 = last_trapped.map_or(T::infinity(), |g| g * g);
     let seeds = [(-f1 + disc) / f2, (-f1 - disc) / f2];
@@ -274,14 +279,14 @@ fn follow<T: Real, S: Characteristic<T>>(
     let (full, dk2) = solver.predict(omega, path(T::zero()), path(T::one()), gamma);
     let steps = (T::complex_abs(dk2) / (T::lit(0.1) * spacing2))
         .ceil()
-        .max(T::one())
-        .min(T::lit(MAX_STEPS));
+        .larger(T::one())
+        .smaller(T::lit(MAX_STEPS));
     let h0 = steps.recip();
     let mut h = h0;
     let mut s = T::zero();
     let mut first = (h0 >= T::one()).then_some((full, dk2));
     loop {
-        let to = (s + h).min(T::one());
+        let to = (s + h).smaller(T::one());
         match loss_step(solver, omega, path(s), path(to), gamma, first.take(), false) {
             Some(g) => {
                 gamma = g;
@@ -289,7 +294,7 @@ fn follow<T: Real, S: Characteristic<T>>(
                 if s >= T::one() {
                     return Some(gamma);
                 }
-                h = (h + h).min(h0);
+                h = (h + h).smaller(h0);
             }
             None => {
                 h = h * T::lit(0.5);
@@ -316,7 +321,7 @@ fn loss_step<T: Real, S: Characteristic<T>>(
 ) -> Option<Complex<T>> {
     let scale2 = solver.scale2(omega);
     // Corrections below this are rounding noise, not jumps (f32 needs the eps term).
-    let floor = T::lit(1e-7).max(T::lit(256.0) * T::epsilon()) * scale2;
+    let floor = T::lit(1e-7).larger(T::lit(256.0) * T::epsilon()) * scale2;
     let (guess, moved) = predicted.unwrap_or_else(|| solver.predict(omega, from, to, gamma));
     // The predictor's square root is the principal one; keep the branch continuous
     // (a near-cut-off root may cross Re γ = 0 on its way and become leaky).
@@ -333,7 +338,7 @@ fn loss_step<T: Real, S: Characteristic<T>>(
     let (moved2, share2) = if whole {
         let m2 = moved
             .norm_sqr()
-            .max((guess * guess - gamma * gamma).norm_sqr());
+            .larger((guess * guess - gamma * gamma).norm_sqr());
         (m2, T::lit(0.25))
     } else {
         (moved.norm_sqr(), T::lit(0.0625))
@@ -358,7 +363,7 @@ fn ends_dropped<T: Real, S: Characteristic<T>>(solver: &S, omega: T, root: Compl
     let Some(end) = loss_step(solver, omega, zero, full_loss(), root, None, true) else {
         return false;
     };
-    if end.re > T::zero() && solver.mode_at(omega, end).k.re > solver.k_cut(omega) {
+    if end.re > T::zero() && solver.wavenumber(omega, end).re > solver.k_cut(omega) {
         return false;
     }
     // Back at the lossless root: the next root of its lossless F (its conjugate) lies
