@@ -110,8 +110,8 @@ impl<'a, T: Real> Layered<'a, T> {
             );
         } else {
             for s in profile::steps(self.ssp, to, omega) {
-                let step = WaterStep::magnus(kz2(s.c1), kz2(s.c2), s.h, self.water.density);
-                visit(&step, (s.c1 + s.c2) * T::lit(0.5));
+                let kz2 = [kz2(s.c[0]), kz2(s.c[1]), kz2(s.c[2])];
+                visit(&WaterStep::magnus(kz2, s.h, self.water.density), s.c[1]);
             }
         }
     }
