@@ -115,7 +115,11 @@ pub(crate) fn hypot(x: f32, y: f32) -> f32 {
 }
 
 /// Principal √z: t = √((|z| + |Re z|)/2) and Im z/(2t), without the polar form
-/// (atan2, sin, cos) that `num-complex` uses.
+/// (atan2, sin, cos) that `num-complex` uses. Far from 1 (|z| beyond 2^±100, where the
+/// half-angle sum could overflow or lose bits as a subnormal) z is scaled by 2^∓64 first and
+/// the root by 2^±32 after (exact); infinities and NaN follow C99's `csqrt`. (Written
+/// out rather than falling back to `num-complex`'s polar form, which cost the refining
+/// buoy 3 KiB of flash and gives NaN parts for infinite z.)
 #[inline(never)]
 pub(crate) fn complex_sqrt(z: Complex<f32>) -> Complex<f32> {
     let (a, b) = (z.re, z.im);
@@ -128,10 +132,39 @@ pub(crate) fn complex_sqrt(z: Complex<f32>) -> Complex<f32> {
             Complex::new(0.0, if b.is_sign_positive() { r } else { -r })
         };
     }
-    let t = sqrt(0.5 * (hypot(a, b) + a.abs()));
-    if t == 0.0 || !t.is_finite() {
-        return z.sqrt();
+    // 2¹⁰⁰, 2⁻¹⁰⁰, 2⁻⁶⁴, 2³² by their exponent fields (exact, and no powi in core)
+    let big = f32::from_bits(227 << 23);
+    let small = f32::from_bits(27 << 23);
+    let h = hypot(a, b);
+    if h > small && h < big {
+        // the solver's every call: as many compares as the finite check they replace
+        return half_angle(a, b, h);
     }
+    if !(a.is_finite() && b.is_finite()) {
+        return if b.is_infinite() {
+            Complex::new(f32::INFINITY, b)
+        } else if a.is_nan() || b.is_nan() {
+            Complex::new(f32::NAN, f32::NAN)
+        } else if a.is_sign_negative() {
+            Complex::new(0.0, f32::INFINITY.copysign(b))
+        } else {
+            Complex::new(a, 0.0f32.copysign(b))
+        };
+    }
+    let (down, up) = (f32::from_bits(63 << 23), f32::from_bits(159 << 23));
+    let (a, b, back) = if h >= big {
+        (a * down, b * down, up)
+    } else {
+        (a / down, b / down, 1.0 / up)
+    };
+    half_angle(a, b, hypot(a, b)) * back
+}
+
+/// √(a + ib) for b ≠ 0 from h = |a + ib| within 2^±100, by the half-angle formulas
+/// (then t ≥ 2⁻⁵¹: no overflow, underflow or division by zero).
+#[inline]
+fn half_angle(a: f32, b: f32, h: f32) -> Complex<f32> {
+    let t = sqrt(0.5 * (h + a.abs()));
     if a >= 0.0 {
         Complex::new(t, b / (2.0 * t))
     } else {
@@ -215,6 +248,48 @@ mod tests {
         }
         assert_eq!(hypot(f32::INFINITY, f32::NAN), f32::INFINITY);
         assert!(hypot(f32::NAN, 1.0).is_nan());
+    }
+
+    #[test]
+    fn complex_sqrt_scales_at_the_ends_of_the_range_and_follows_csqrt() {
+        // finite z whose t would overflow or underflow: against f64
+        for (a, b) in [
+            (3e38f32, 3e38f32),
+            (-3.4e38, 1e38),
+            (1e38, -3.4e38),
+            (1e-40, -1e-41),
+            (-1e-44, 1e-45),
+            (0.0, 1e-45),
+        ] {
+            let got = complex_sqrt(Complex::new(a, b));
+            let want = Complex::new(f64::from(a), f64::from(b)).sqrt();
+            let err = (f64::from(got.re) - want.re).hypot(f64::from(got.im) - want.im);
+            assert!(
+                err <= 2.5e-7 * want.norm(),
+                "sqrt({a}, {b}) = {got}, want {want}"
+            );
+        }
+        // infinities and NaN: C99's csqrt (num-complex's polar form gives NaN or −∞
+        // parts for some of these, e.g. √(∞ + i) = ∞ + NaN·i)
+        let (inf, nan) = (f32::INFINITY, f32::NAN);
+        for ((a, b), want) in [
+            ((inf, 1.0f32), (inf, 0.0f32)),
+            ((inf, -1.0), (inf, -0.0)),
+            ((-inf, 1.0), (0.0, inf)),
+            ((-inf, -1.0), (0.0, -inf)),
+            ((1.0, inf), (inf, inf)),
+            ((-1.0, -inf), (inf, -inf)),
+            ((nan, inf), (inf, inf)),
+            ((nan, 1.0), (nan, nan)),
+            ((1.0, nan), (nan, nan)),
+        ] {
+            let got = complex_sqrt(Complex::new(a, b));
+            let same = |x: f32, y: f32| (x.is_nan() && y.is_nan()) || x.to_bits() == y.to_bits();
+            assert!(
+                same(got.re, want.0) && same(got.im, want.1),
+                "sqrt({a}, {b}) = {got}, want {want:?}"
+            );
+        }
     }
 
     #[test]
