@@ -33,7 +33,7 @@
 use num_complex::Complex;
 
 use super::error::{AcousticsError, Param};
-use super::medium::{Medium, Role, angular_frequency, finite, positive};
+use super::medium::{Medium, Role, angular_frequency, finite, horizontal_wavenumber, positive};
 use super::modes::{Mode, ModeSet};
 use super::profile::{self, SspPoint, WaterStep};
 use super::propagator::{Prop, Wave, angle_mod_pi, step_counting};
@@ -430,7 +430,7 @@ impl<'a, T: Real> Layered<'a, T> {
         let tail = (gamma * self.basement.density * T::lit(2.0)).inv();
         let norm = m.water_integral + m.sigma * m.sigma * (m.below + tail);
         Mode {
-            k: self.basement.horizontal_wavenumber(omega, gamma),
+            k: horizontal_wavenumber(kb, gamma),
             gamma,
             kz: T::complex_root((kw - kb) * (kw + kb) - gamma * gamma),
             coef: T::complex_root(norm).inv() * self.water.density,

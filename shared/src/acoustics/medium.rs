@@ -64,8 +64,7 @@ impl<T: Real> Medium<T> {
     /// Horizontal wavenumber k = √(k_m² + γ²) of a mode that decays as e^{−γ·z} in this
     /// medium as a half-space (its complex k_m at full attenuation).
     pub(crate) fn horizontal_wavenumber(&self, omega: T, gamma: Complex<T>) -> Complex<T> {
-        let km = self.wavenumber(omega);
-        T::complex_root(km * km + gamma * gamma)
+        horizontal_wavenumber(self.wavenumber(omega), gamma)
     }
 
     /// Complex wavenumber with the attenuation scaled by `loss` (0 = lossless,
@@ -127,6 +126,12 @@ impl<T: Real> Medium<T> {
 fn detour_wavenumber<T: Real>(k0: T, delta: Complex<T>) -> Complex<T> {
     let i = Complex::new(T::zero(), T::one());
     Complex::new(k0, T::zero()) / (i * delta + T::one())
+}
+
+/// k = √(k_m² + γ²) from the half-space's wavenumber k_m, for callers that have it
+/// already ([`Medium::horizontal_wavenumber`] computes it).
+pub(crate) fn horizontal_wavenumber<T: Real>(km: Complex<T>, gamma: Complex<T>) -> Complex<T> {
+    T::complex_root(km * km + gamma * gamma)
 }
 
 /// `Ok` if `x` is finite.

@@ -18,7 +18,7 @@
 use num_complex::Complex;
 
 use super::error::{AcousticsError, Param};
-use super::medium::{Medium, Role, angular_frequency, finite, positive};
+use super::medium::{Medium, Role, angular_frequency, finite, horizontal_wavenumber, positive};
 use super::modes::{Mode, ModeSet};
 use super::propagator::{Prop, sin_over};
 use super::roots::{Slope, newton_bracketed};
@@ -192,7 +192,7 @@ impl<T: Real> Pekeris<T> {
         // ψ(D)²/(2γρ_b) with ψ(D) = S
         let ib = p.s * p.s / (gamma * (self.bottom.density * T::lit(2.0)));
         Mode {
-            k: self.bottom.horizontal_wavenumber(omega, gamma),
+            k: horizontal_wavenumber(kb, gamma),
             gamma,
             kz,
             coef: T::complex_root(iw + ib).inv(),
