@@ -130,6 +130,7 @@ pub fn to_json(r: &Report, names: Option<&[String]>) -> serde_json::Value {
             "particles": f.particles, "steps": f.steps, "ess": f.ess, "max_weight": f.max_weight,
             "acceptance": f.acceptance, "missed": f.missed, "instructions": f.instructions,
             "target_instructions": f.target_instructions, "parameters": summaries(&f.parameters),
+            "evaluations": f.evaluations,
         })
     });
     json!({

@@ -324,6 +324,7 @@ fn calibration_network_vs_refined() {
     };
     let (mut cov_net, mut cov_ref) = (Coverage::new(2), Coverage::new(2));
     let mut missed = 0;
+    let mut evals = 0;
     let mut ess = Vec::new();
     let mut rng = Rng::new(2026);
     for i in 0..cases {
@@ -346,6 +347,7 @@ fn calibration_network_vs_refined() {
         cov_ref.push(&truth, &refined.samples).expect("coverage");
         let r = refined.outcome.network.expect("network report");
         missed += usize::from(r.missed);
+        evals += r.evaluations;
         ess.push(r.ess / n as f64);
     }
     ess.sort_by(f64::total_cmp);
@@ -366,9 +368,10 @@ fn calibration_network_vs_refined() {
         );
     }
     println!(
-        "refine: missed {missed}/{cases}; ESS fraction min {:.3}, median {:.3}",
+        "refine: missed {missed}/{cases}; ESS fraction min {:.3}, median {:.3}; {:.1} evaluations per case",
         ess[0],
-        ess[ess.len() / 2]
+        ess[ess.len() / 2],
+        evals as f64 / cases as f64
     );
 }
 

@@ -146,6 +146,9 @@ pub struct Refined {
     pub target_instructions: u64,
     /// Refined posterior summary per parameter, model order.
     pub parameters: heapless::Vec<SummaryValues, MAX_PARAMS>,
+    /// Exact log-posterior evaluations (forward-model runs): the proposal draws and the
+    /// Metropolis moves that passed the delayed-acceptance surrogate.
+    pub evaluations: u32,
 }
 
 impl Report {
@@ -236,6 +239,7 @@ mod tests {
                 instructions: u64::MAX,
                 target_instructions: u64::MAX,
                 parameters,
+                evaluations: u32::MAX,
             }),
         }
     }

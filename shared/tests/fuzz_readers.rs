@@ -356,6 +356,7 @@ fn random_report(rng: &mut Rng) -> Report {
         instructions: rng.next_u64(),
         target_instructions: rng.next_u64(),
         parameters: parameters.clone(),
+        evaluations: rng.next_u32(),
     });
     Report {
         sequence: rng.next_u32(),

@@ -208,13 +208,14 @@ pub fn refine_cost(write: bool) -> anyhow::Result<()> {
             fine.join(", "),
             net.join(", ")
         );
-        let evaluations = u64::from(budget.particles) * (1 + u64::from(refined.steps));
+        let evaluations = u64::from(refined.evaluations.max(1));
         lines.push_str(&format!(
-            "report {seq}: {} instructions per report; {} instructions in the exact posterior ({:.2} %); {} instructions per exact-posterior evaluation; {} particles, {} sweeps, ESS {:.1}, acceptance {:.2}\n",
+            "report {seq}: {} instructions per report; {} instructions in the exact posterior ({:.2} %); {} instructions per exact-posterior evaluation; {} evaluations; {} particles, {} sweeps, ESS {:.1}, acceptance {:.2}\n",
             refined.instructions,
             refined.target_instructions,
             100.0 * refined.target_instructions as f64 / refined.instructions as f64,
             refined.target_instructions / evaluations,
+            refined.evaluations,
             refined.particles,
             refined.steps,
             refined.ess,

@@ -189,6 +189,7 @@ impl Refiner {
             instructions,
             target_instructions: target_clock,
             parameters,
+            evaluations: u32::try_from(report.evaluations).unwrap_or(u32::MAX),
         })
     }
 }
