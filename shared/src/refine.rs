@@ -47,8 +47,9 @@
 //!
 //! Small steps in β keep each stage's importance sampling well conditioned, so the
 //! particles follow the posterior as it narrows from the prior box, whatever the network
-//! said. The price is about stages × sweeps × particles log-target evaluations instead of
-//! (1 + steps) × particles, so it is the fallback, not the default.
+//! said. The price is about stages × sweeps × particles moves (half of them evaluated, on
+//! a near-Gaussian target) instead of steps × particles, so it is the fallback, not the
+//! default.
 
 use core::convert::Infallible;
 use core::fmt;
@@ -95,8 +96,8 @@ impl RefineConfig {
         max_weight: 0.5,
     };
 
-    /// The buoy's defaults: 5 sweeps, ~64 × 6 forward solves per report
-    /// (`bench/refine_cortex_m4.txt`), as many as a report period allows.
+    /// The buoy's defaults: 5 sweeps, ~235 forward solves per report (64 proposal draws,
+    /// the moves that pass the surrogate; `bench/refine_cortex_m4.txt`).
     pub const BUOY: Self = Self {
         steps: 5,
         ..Self::WORKSTATION

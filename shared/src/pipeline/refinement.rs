@@ -36,8 +36,9 @@ pub struct Budget {
 
 impl Default for Budget {
     /// 64 particles and the core's buoy settings ([`RefineConfig::BUOY`]: up to 5
-    /// sweeps): ~64 × 6 forward solves ≈ 0.2 G instructions for gi-pekeris, ~2.5 s at
-    /// 80 MHz (measured: `bench/refine_cortex_m4.txt`).
+    /// sweeps): 64 proposal draws and ~35 delayed-acceptance moves a sweep, ~235 forward
+    /// solves ≈ 0.07 G instructions for gi-pekeris, ~0.9 s at 80 MHz (measured:
+    /// `bench/refine_cortex_m4.txt`).
     fn default() -> Self {
         Self {
             particles: 64,
