@@ -188,6 +188,11 @@ impl<'m, 'a> Batched<'m, 'a> {
                         a.inverse(row.as_slice_mut().unwrap_or_default())?;
                     }
                 }
+                FlowLayer::Bounded(b) => {
+                    for mut row in v.rows_mut() {
+                        b.inverse(row.as_slice_mut().unwrap_or_default())?;
+                    }
+                }
                 FlowLayer::Permute(p) => {
                     for mut row in v.rows_mut() {
                         p.inverse(row.as_slice_mut().unwrap_or_default(), &mut tmp)?;

@@ -109,6 +109,11 @@ Example:
         /// (without --resume or --force a non-empty --out is refused).
         #[arg(long, conflicts_with = "resume")]
         force: bool,
+        /// The data set's scenario TOML: its prior box bounds the model's output (needed
+        /// by a config with `[model] bounded = true`; refused unless its hash is the
+        /// data's).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
     },
     /// Calibration and accuracy on a held-out data set (metrics.json, report.md, plots),
     /// and the distance to exact reference posteriors.
@@ -484,9 +489,15 @@ impl Command {
             Self::Simulate { scenario, .. }
             | Self::Observe { scenario, .. }
             | Self::Synth { scenario, .. } => v.push(Some((scenario, "scenario", File))),
-            Self::Train { data, config, .. } => {
+            Self::Train {
+                data,
+                config,
+                scenario,
+                ..
+            } => {
                 v.push(Some((data, "data set", FileOrDir)));
                 v.push(Some((config, "training config", File)));
+                v.push(opt(scenario, "scenario", File));
             }
             Self::Eval {
                 model,
@@ -742,7 +753,16 @@ fn run(command: Command) -> anyhow::Result<()> {
             resume,
             force,
             device,
-        } => crate::train::run(&data, &config, &out, resume, force, device),
+            scenario,
+        } => crate::train::run(
+            &data,
+            &config,
+            &out,
+            resume,
+            force,
+            device,
+            scenario.as_deref(),
+        ),
         Command::Synth {
             scenario,
             truth,

@@ -227,6 +227,13 @@ pub fn report(model: &Model<'_>, file_len: usize) -> String {
             FlowLayer::ActNorm(a) => {
                 let _ = writeln!(s, "{i:<3} ActNorm ({} dims)", a.log_scale.len());
             }
+            FlowLayer::Bounded(b) => {
+                let _ = writeln!(
+                    s,
+                    "{i:<3} Bounded output ({} dims, the prior's box)",
+                    b.lo.len()
+                );
+            }
             FlowLayer::Permute(p) => {
                 let _ = writeln!(s, "{i:<3} Permute ({} dims)", p.len());
             }
@@ -256,6 +263,8 @@ pub fn report_json(model: &Model<'_>, file_len: usize) -> serde_json::Value {
         .iter()
         .map(|l| match l {
             FlowLayer::ActNorm(a) => json!({"type": "actnorm", "dim": a.log_scale.len()}),
+            FlowLayer::Bounded(b) => json!({"type": "bounded", "dim": b.lo.len(),
+                "lo": b.lo.iter().collect::<Vec<_>>(), "hi": b.hi.iter().collect::<Vec<_>>()}),
             FlowLayer::Permute(p) => json!({"type": "permute", "dim": p.len()}),
             FlowLayer::Coupling { block, .. } => json!({
                 "type": "coupling", "style": format!("{:?}", block.style), "clamp": block.clamp,

@@ -133,7 +133,7 @@ fn burn_init_exports_to_a_file_vina_core_runs() {
             y_dim: template.y_dim(),
             flow_dim: template.flow_dim,
         };
-        let net = Network::init(&arch, &dims, 7, &Device::flex());
+        let net = Network::init(&arch, &dims, None, 7, &Device::flex());
         let spec = net.to_spec(&template.header);
         let worst = compare(&net, &spec, 32, 5);
         println!("{kind:?} from Burn init: largest relative difference {worst:.2e}");

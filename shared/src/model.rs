@@ -9,7 +9,7 @@ use heapless::Vec;
 
 use crate::error::{ModelError, expect_len};
 use crate::layers::mlp::{self, FirstLayerInput, Scratch};
-use crate::layers::{ActNorm, Coupling, Dense, MAX_DIM, MAX_WIDTH, Permutation};
+use crate::layers::{ActNorm, Bounded, Coupling, Dense, MAX_DIM, MAX_WIDTH, Permutation};
 use crate::model_file::{self, DenseWire, FlowRecord, Header, ModelKind, take};
 use crate::parameters::{self, Support};
 use crate::template::EnvironmentTemplate;
@@ -25,6 +25,8 @@ pub enum FlowLayer<'a> {
     ActNorm(ActNorm<'a>),
     /// Fixed permutation.
     Permute(Permutation<'a>),
+    /// Bounded output: the prior's box ↔ the line (the first layer, cINN only).
+    Bounded(Bounded<'a>),
     /// Affine coupling and where its subnets live.
     Coupling {
         /// The block.
@@ -229,9 +231,23 @@ impl<'a> Model<'a> {
             usize::from(header.y_dim)
         };
         let mut flow = Vec::new();
-        for _ in 0..n_flow {
+        for index in 0..n_flow {
             let record: FlowRecord<'a> = take(&mut cur, "flow layer")?;
             let layer = match record {
+                FlowRecord::Bounded(b) => {
+                    if version < crate::model_file::BOUNDED_VERSION {
+                        return Err(ModelError::Malformed {
+                            what: "bounded output record in a file older than version 6",
+                        });
+                    }
+                    if !conditioned || index != 0 {
+                        return Err(ModelError::Malformed {
+                            what: "bounded output: only a cINN's first flow layer",
+                        });
+                    }
+                    b.validate(dim)?;
+                    FlowLayer::Bounded(b)
+                }
                 FlowRecord::ActNorm(a) => {
                     a.validate(dim)?;
                     FlowLayer::ActNorm(a)
@@ -469,6 +485,7 @@ impl<'a> Model<'a> {
         for layer in &self.flow {
             log_det += match layer {
                 FlowLayer::ActNorm(a) => a.forward(v)?,
+                FlowLayer::Bounded(b) => b.forward(v)?,
                 FlowLayer::Permute(p) => {
                     p.forward(v, &mut scratch.tmp)?;
                     0.0
@@ -496,6 +513,7 @@ impl<'a> Model<'a> {
         for layer in self.flow.iter().rev() {
             log_det += match layer {
                 FlowLayer::ActNorm(a) => a.inverse(v)?,
+                FlowLayer::Bounded(b) => b.inverse(v)?,
                 FlowLayer::Permute(p) => {
                     p.inverse(v, &mut scratch.tmp)?;
                     0.0
@@ -633,6 +651,7 @@ impl<'a> Model<'a> {
             .iter()
             .map(|l| match *l {
                 FlowLayer::ActNorm(a) => FlowRecord::ActNorm(a),
+                FlowLayer::Bounded(b) => FlowRecord::Bounded(b),
                 FlowLayer::Permute(p) => FlowRecord::Permute(p),
                 FlowLayer::Coupling {
                     block,

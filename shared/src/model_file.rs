@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::array::F32s;
 use crate::error::ModelError;
 use crate::features::FeatureKind;
-use crate::layers::{ActNorm, Activation, CouplingStyle, Dense, Permutation, Weights};
+use crate::layers::{ActNorm, Activation, Bounded, CouplingStyle, Dense, Permutation, Weights};
 use crate::limits::MAX_DENSE;
 use crate::template::EnvironmentTemplate;
 
@@ -39,8 +39,11 @@ pub const MAGIC: [u8; 4] = *b"VINA";
 /// every dense layer's arrays to [`ALIGN`] bytes; version 4 adds the water's sound-speed
 /// profile to the template (an empty one for isovelocity water); version 5 adds int8
 /// weights in 4-row blocks with q15 activations (`Weights::I8Blocked`, the Cortex-M4's
-/// SMLAD kernel), which `vina export --quantize int8` writes.
-pub const FORMAT_VERSION: u16 = 5;
+/// SMLAD kernel), which `vina export --quantize int8` writes; version 6 adds the bounded
+/// output flow record ([`FlowRecord::Bounded`], a cINN trained inside its prior's box).
+pub const FORMAT_VERSION: u16 = 6;
+/// The first format version with [`FlowRecord::Bounded`].
+pub const BOUNDED_VERSION: u16 = 6;
 /// Alignment, in bytes from the start of the file, of every dense layer's arrays in
 /// version 3: an f32 (and an int8 row start) for the Cortex-M4's FPU loads.
 pub const ALIGN: usize = 4;
@@ -179,6 +182,9 @@ pub enum FlowRecord<'a> {
         /// Dense layers in subnet 1 and subnet 2 (0 for RealNVP's absent second subnet).
         subnet_layers: [u8; 2],
     },
+    /// Bounded output (version 6): the logistic map between the prior's box and the line,
+    /// first in the forward direction (a cINN only).
+    Bounded(#[serde(borrow)] Bounded<'a>),
 }
 
 /// Check the preamble and CRC; return the format version and the payload.

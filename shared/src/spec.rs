@@ -15,7 +15,9 @@ use core::str::FromStr;
 use crate::array::{F32s, f32_bytes};
 use crate::error::ModelError;
 use crate::features::FeatureKind;
-use crate::layers::{ActNorm, Activation, CouplingStyle, Dense, Permutation, Weights, kernel};
+use crate::layers::{
+    ActNorm, Activation, Bounded, CouplingStyle, Dense, Permutation, Weights, kernel,
+};
 use crate::model::Model;
 use crate::model_file::{self, FeatureSpec, FlowRecord, Header, ModelKind, Normalization};
 use crate::quant;
@@ -102,6 +104,14 @@ pub enum FlowSpec {
     },
     /// `y[i] = x[perm[i]]`.
     Permute(Vec<u16>),
+    /// Bounded output `w = logit((v − lo)/(hi − lo))` (a cINN's first layer; bounds in
+    /// normalized units, [`crate::layers::Bounded`]).
+    Bounded {
+        /// Lower bounds.
+        lo: Vec<f32>,
+        /// Upper bounds.
+        hi: Vec<f32>,
+    },
     /// Affine coupling with its subnets (two for GLOW, one for RealNVP).
     Coupling {
         /// GLOW or RealNVP.
@@ -292,6 +302,7 @@ impl ModelSpec {
             .iter()
             .map(|f| match f {
                 FlowSpec::ActNorm { log_scale, bias } => (f32_bytes(log_scale), f32_bytes(bias)),
+                FlowSpec::Bounded { lo, hi } => (f32_bytes(lo), f32_bytes(hi)),
                 FlowSpec::Permute(p) => {
                     (p.iter().flat_map(|i| i.to_le_bytes()).collect(), Vec::new())
                 }
@@ -306,6 +317,10 @@ impl ModelSpec {
                     bias: F32s(b),
                 }),
                 FlowSpec::Permute(_) => FlowRecord::Permute(Permutation { indices: a }),
+                FlowSpec::Bounded { .. } => FlowRecord::Bounded(Bounded {
+                    lo: F32s(a),
+                    hi: F32s(b),
+                }),
                 FlowSpec::Coupling {
                     style,
                     clamp,
@@ -412,6 +427,10 @@ impl ModelSpec {
                     log_scale: a.log_scale.iter().collect(),
                     bias: a.bias.iter().collect(),
                 },
+                FlowLayer::Bounded(b) => FlowSpec::Bounded {
+                    lo: b.lo.iter().collect(),
+                    hi: b.hi.iter().collect(),
+                },
                 FlowLayer::Permute(p) => FlowSpec::Permute(
                     p.indices
                         .as_chunks::<2>()
@@ -497,6 +516,10 @@ pub struct Architecture {
     /// Training: scale of each subnet's last-layer initial weights (0: every block starts
     /// as the identity, which keeps the first steps stable).
     pub last_layer_scale: f32,
+    /// cINN: a bounded output ([`FlowSpec::Bounded`], first in the flow) that keeps every
+    /// draw inside the prior's box; the trainer takes the bounds from the data set's
+    /// scenario. [`RandomArch`] bounds each normalized parameter to ±3.
+    pub bounded: bool,
 }
 
 impl Default for Architecture {
@@ -517,6 +540,7 @@ impl Default for Architecture {
             pad_noise: 0.01,
             noise_in_x: false,
             last_layer_scale: 0.0,
+            bounded: false,
         }
     }
 }
@@ -617,6 +641,7 @@ mod model_table {
         "pad_noise",
         "noise_in_x",
         "last_layer_scale",
+        "bounded",
     ];
 
     /// The values of `kind`, in the order errors list them (the file format's variant
@@ -650,6 +675,7 @@ mod model_table {
             t.serialize_field("pad_noise", &self.pad_noise)?;
             t.serialize_field("noise_in_x", &self.noise_in_x)?;
             t.serialize_field("last_layer_scale", &self.last_layer_scale)?;
+            t.serialize_field("bounded", &self.bounded)?;
             t.end()
         }
     }
@@ -694,6 +720,7 @@ mod model_table {
                     "pad_noise" => a.pad_noise = map.next_value()?,
                     "noise_in_x" => a.noise_in_x = map.next_value()?,
                     "last_layer_scale" => a.last_layer_scale = map.next_value()?,
+                    "bounded" => a.bounded = map.next_value()?,
                     other => return Err(de::Error::unknown_field(other, KEYS)),
                 }
             }
@@ -829,7 +856,8 @@ impl RandomArch {
     /// Architectures that together use every layer kind, coupling style, activation and
     /// condition path (tests run each implementation against all of them): the two
     /// defaults, RealNVP with GELU, an odd-width INN with LeakyReLU and ActNorm, and a
-    /// cINN conditioned on the normalized features directly (tanh).
+    /// cINN conditioned on the normalized features directly (tanh), and a cINN with a bounded
+    /// output.
     pub fn coverage_set() -> Vec<Self> {
         let realnvp = Self {
             net: Architecture {
@@ -858,12 +886,20 @@ impl RandomArch {
             },
             ..Self::default_cinn()
         };
+        let bounded = Self {
+            net: Architecture {
+                bounded: true,
+                ..Architecture::default()
+            },
+            ..Self::default_cinn()
+        };
         alloc::vec![
             Self::default_cinn(),
             Self::paper_inn(),
             realnvp,
             odd_inn,
             tanh_plain_cond,
+            bounded,
         ]
     }
 
@@ -902,6 +938,12 @@ impl RandomArch {
             .condition_widths(y_dim)
             .map_or_else(Vec::new, |widths| mlp(&widths, net.activation));
         let mut flow = Vec::new();
+        if net.bounded && net.kind == ModelKind::Cinn {
+            flow.push(FlowSpec::Bounded {
+                lo: alloc::vec![-3.0; flow_dim],
+                hi: alloc::vec![3.0; flow_dim],
+            });
+        }
         let mut perm_rng = Rng::new(seed ^ 0x5EED);
         for _ in 0..net.blocks {
             if net.actnorm {

@@ -11,7 +11,7 @@ fn the_table_keeps_its_keys_and_defaults() {
     let json = serde_json::to_string(&Architecture::default()).unwrap();
     assert_eq!(
         json,
-        r#"{"kind":"cinn","blocks":4,"style":"glow","hidden":[48,48],"activation":"relu","leaky_slope":0.01,"clamp":2.0,"actnorm":true,"cond_hidden":[64],"cond_dim":32,"flow_dim":0,"pad_noise":0.01,"noise_in_x":false,"last_layer_scale":0.0}"#
+        r#"{"kind":"cinn","blocks":4,"style":"glow","hidden":[48,48],"activation":"relu","leaky_slope":0.01,"clamp":2.0,"actnorm":true,"cond_hidden":[64],"cond_dim":32,"flow_dim":0,"pad_noise":0.01,"noise_in_x":false,"last_layer_scale":0.0,"bounded":false}"#
     );
     let empty: Architecture = serde_json::from_str("{}").unwrap();
     assert_eq!(empty, Architecture::default());

@@ -97,10 +97,14 @@ proptest! {
         saturate in any::<bool>(),
         int8 in any::<bool>(),
         act in acts(),
+        bounded in any::<bool>(),
     ) {
         let kind = if cinn { ModelKind::Cinn } else { ModelKind::Inn };
         let style = if glow { CouplingStyle::Glow } else { CouplingStyle::RealNvp };
         let mut arch = arch(kind, style, dim, actnorm, 1.0, act);
+        // a cINN's bounded output: normalized parameters inside ±3
+        let bounded = bounded && cinn;
+        arch.net.bounded = bounded;
         if saturate {
             // f32 round trips lose eps·exp(2·clamp·blocks) at worst when every scale sits at
             // the clamp, so saturation is checked one block at a time.
@@ -115,7 +119,9 @@ proptest! {
         let mut rng = Rng::new(seed ^ 1);
         let ctx = context(&model, &mut rng);
         let cond = if cinn { Condition::Prepared(&ctx) } else { Condition::None };
-        let x: Vec<f32> = (0..model.flow_dim()).map(|_| 1.5 * rng.normal_f32()).collect();
+        let x: Vec<f32> = (0..model.flow_dim())
+            .map(|_| if bounded { 5.8 * (rng.uniform_f32() - 0.5) } else { 1.5 * rng.normal_f32() })
+            .collect();
         let mut v = x.clone();
         let mut scratch = Scratch::new();
         let ld_f = model.forward(&mut v, cond, &mut scratch).unwrap();
@@ -170,18 +176,21 @@ fn fd_log_det(f: &dyn Fn(&[f32]) -> Vec<f32>, x: &[f32], h: f32) -> f64 {
 #[test]
 fn log_det_matches_finite_difference_jacobian() {
     let mut checked = 0;
-    for (seed, (kind, style, dim)) in [
-        (ModelKind::Cinn, CouplingStyle::Glow, 2),
-        (ModelKind::Cinn, CouplingStyle::Glow, 5),
-        (ModelKind::Cinn, CouplingStyle::RealNvp, 3),
-        (ModelKind::Inn, CouplingStyle::Glow, 7),
-        (ModelKind::Inn, CouplingStyle::RealNvp, 6),
+    for (seed, (kind, style, dim, bounded)) in [
+        (ModelKind::Cinn, CouplingStyle::Glow, 2, false),
+        (ModelKind::Cinn, CouplingStyle::Glow, 5, false),
+        (ModelKind::Cinn, CouplingStyle::RealNvp, 3, false),
+        (ModelKind::Inn, CouplingStyle::Glow, 7, false),
+        (ModelKind::Inn, CouplingStyle::RealNvp, 6, false),
+        (ModelKind::Cinn, CouplingStyle::Glow, 4, true),
     ]
     .into_iter()
     .enumerate()
     {
         // tanh keeps the map smooth, so finite differences converge
-        let spec = arch(kind, style, dim, true, 1.0, Activation::Tanh).build(seed as u64 + 10);
+        let mut a = arch(kind, style, dim, true, 1.0, Activation::Tanh);
+        a.net.bounded = bounded;
+        let spec = a.build(seed as u64 + 10);
         let bytes = spec.encode(Precision::F32).unwrap();
         let model = Model::from_bytes(&bytes).unwrap();
         let mut rng = Rng::new(seed as u64);
@@ -192,7 +201,10 @@ fn log_det_matches_finite_difference_jacobian() {
             Condition::None
         };
         for _ in 0..4 {
-            let x: Vec<f32> = (0..model.flow_dim()).map(|_| rng.normal_f32()).collect();
+            // inside a bounded output's box (±3), away from its edges
+            let x: Vec<f32> = (0..model.flow_dim())
+                .map(|_| rng.normal_f32().clamp(-2.5, 2.5))
+                .collect();
             let f = |x: &[f32]| {
                 let mut v = x.to_vec();
                 model.forward(&mut v, cond, &mut Scratch::new()).unwrap();
@@ -208,7 +220,7 @@ fn log_det_matches_finite_difference_jacobian() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 20);
+    assert_eq!(checked, 24);
 }
 
 /// The cached `b + W_c·c` path equals plain concatenation of [x, c].

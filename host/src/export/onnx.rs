@@ -176,6 +176,15 @@ impl Graph {
                     let d = self.node("Sub", &[&v, &b], vec![]);
                     self.node("Mul", &[&d, &e], vec![])
                 }
+                FlowSpec::Bounded { lo, hi } => {
+                    // lo + (hi − lo)·σ(w)
+                    let width: Vec<f32> = lo.iter().zip(hi).map(|(l, h)| h - l).collect();
+                    let w = self.f32s("bounded_width", &[dim], &width);
+                    let l = self.f32s("bounded_lo", &[dim], lo);
+                    let s = self.node("Sigmoid", &[&v], vec![]);
+                    let m = self.node("Mul", &[&s, &w], vec![]);
+                    self.node("Add", &[&m, &l], vec![])
+                }
                 FlowSpec::Permute(perm) => {
                     let mut inv = vec![0i64; perm.len()];
                     for (i, &p) in perm.iter().enumerate() {

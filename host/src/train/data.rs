@@ -34,6 +34,10 @@ pub struct TrainData {
     pub noise: Vec<f32>,
     /// Noise draws per sample (0: none kept).
     pub noise_dim: usize,
+    /// The prior's box the parameters were drawn from, `(lower, upper)` per parameter in
+    /// physical units (from the scenario, `vina train --scenario`): what a bounded
+    /// output ([`vina_core::spec::Architecture::bounded`]) keeps its draws inside.
+    pub prior_box: Option<Vec<(f64, f64)>>,
 }
 
 impl TrainData {
@@ -72,6 +76,7 @@ impl TrainData {
                 2 * d.meta.tones_hz.len() * d.meta.receiver_depths_m.len()
             },
             noise: d.noise.clone(),
+            prior_box: None,
         };
         data.check()?;
         Ok(data)
@@ -115,6 +120,25 @@ impl TrainData {
             .all(|v| v.is_finite())
         {
             return Err(refuse("training data: non-finite values"));
+        }
+        if let Some(b) = &self.prior_box {
+            if b.len() != self.x_dim
+                || b.iter()
+                    .any(|(lo, hi)| !(lo.is_finite() && hi.is_finite() && lo < hi))
+            {
+                return Err(refuse(format!(
+                    "training data: the prior box needs a finite lower < upper bound for each of the {} parameters",
+                    self.x_dim
+                )));
+            }
+            for (k, ((lo, hi), name)) in b.iter().zip(&self.param_names).enumerate() {
+                let col = self.x.iter().skip(k).step_by(self.x_dim);
+                if let Some(v) = col.map(|&v| f64::from(v)).find(|v| !(lo <= v && v <= hi)) {
+                    return Err(refuse(format!(
+                        "training data: parameter {name} = {v} lies outside the prior box [{lo}, {hi}]"
+                    )));
+                }
+            }
         }
         Ok(())
     }
@@ -177,6 +201,9 @@ pub struct Prepared {
     pub n_val: Vec<f32>,
     /// Header of the exported model (normalization from the training split).
     pub header: HeaderSpec,
+    /// The prior box in normalized units, `(lower, upper)` (a bounded output's bounds),
+    /// when the data carry one.
+    pub bounds: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 impl Prepared {
@@ -212,7 +239,15 @@ impl Prepared {
                 .flat_map(|&i| data.noise[i * d..(i + 1) * d].iter().copied())
                 .collect()
         };
+        let bounds = data.prior_box.as_ref().map(|b| {
+            let at = |k: usize, v: f64| ((v - f64::from(x_mean[k])) / f64::from(x_std[k])) as f32;
+            b.iter()
+                .enumerate()
+                .map(|(k, &(lo, hi))| (at(k, lo), at(k, hi)))
+                .unzip()
+        });
         Self {
+            bounds,
             x_train: norm(&data.x, data.x_dim, train, &x_mean, &x_std),
             y_train: norm(&data.y, data.y_dim, train, &y_mean, &y_std),
             x_val: norm(&data.x, data.x_dim, val, &x_mean, &x_std),

@@ -55,6 +55,52 @@ impl ActNormLayer {
     }
 }
 
+/// Bounded output, `w = logit((v − lo)/(hi − lo))` (no parameters; the twin of
+/// `vina_core::layers::Bounded`, same clamp at the box's edges).
+#[derive(Module, Debug)]
+pub struct BoundedLayer {
+    /// Lower bounds, normalized units.
+    #[module(skip)]
+    pub lo: Vec<f32>,
+    /// Upper bounds, normalized units.
+    #[module(skip)]
+    pub hi: Vec<f32>,
+}
+
+impl BoundedLayer {
+    fn lo_width(&self, device: &Device) -> (Tensor<2>, Tensor<2>) {
+        let width: Vec<f32> = self.lo.iter().zip(&self.hi).map(|(l, h)| h - l).collect();
+        (
+            tensor1(self.lo.clone(), device).unsqueeze::<2>(),
+            tensor1(width, device).unsqueeze::<2>(),
+        )
+    }
+
+    fn forward(&self, v: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+        let (lo, width) = self.lo_width(&v.device());
+        let edge = vina_core::layers::bounded::EDGE;
+        let t = ((v - lo) / width.clone()).clamp(edge, 1.0 - edge);
+        let (ln_t, ln_1mt) = (t.clone().log(), t.neg().add_scalar(1.0).log());
+        let w = ln_t.clone() - ln_1mt.clone();
+        let ld = (ln_t + ln_1mt + width.log())
+            .sum_dim(1)
+            .squeeze_dim::<1>(1)
+            .neg();
+        (w, ld)
+    }
+
+    fn inverse(&self, w: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+        let (lo, width) = self.lo_width(&w.device());
+        let s = burn::tensor::activation::sigmoid(w.clone());
+        let ln_s = burn::tensor::activation::log_sigmoid(w.clone());
+        let ln_1ms = burn::tensor::activation::log_sigmoid(w.neg());
+        let ld = (ln_s + ln_1ms + width.clone().log())
+            .sum_dim(1)
+            .squeeze_dim::<1>(1);
+        (lo + width * s, ld)
+    }
+}
+
 /// Fixed permutation `y[i] = x[perm[i]]` (no parameters).
 #[derive(Module, Debug)]
 pub struct PermuteLayer {
@@ -184,6 +230,8 @@ impl CouplingLayer {
 pub enum FlowLayer {
     /// ActNorm.
     ActNorm(ActNormLayer),
+    /// Bounded output (a cINN's first layer).
+    Bounded(BoundedLayer),
     /// Fixed permutation.
     Permute(PermuteLayer),
     /// Affine coupling.
@@ -199,9 +247,22 @@ pub struct Flow {
 
 impl Flow {
     /// A freshly initialized flow of `arch` over `dim` dimensions (conditioned on
-    /// `arch.condition_dim()` values): weights and permutations drawn from `rng`.
-    pub fn init(dim: usize, arch: &Architecture, rng: &mut Rng, device: &Device) -> Self {
+    /// `arch.condition_dim()` values): weights and permutations drawn from `rng`; with
+    /// `bounds` (normalized lower and upper bounds) a bounded output first.
+    pub fn init(
+        dim: usize,
+        arch: &Architecture,
+        bounds: Option<&(Vec<f32>, Vec<f32>)>,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Self {
         let mut layers = Vec::new();
+        if let Some((lo, hi)) = bounds {
+            layers.push(FlowLayer::Bounded(BoundedLayer {
+                lo: lo.clone(),
+                hi: hi.clone(),
+            }));
+        }
         for _ in 0..arch.blocks {
             if arch.actnorm {
                 layers.push(FlowLayer::ActNorm(ActNormLayer::new(
@@ -249,6 +310,10 @@ impl Flow {
                     FlowLayer::ActNorm(ActNormLayer::new(log_scale.clone(), bias.clone(), device))
                 }
                 FlowSpec::Permute(p) => FlowLayer::Permute(PermuteLayer { perm: p.clone() }),
+                FlowSpec::Bounded { lo, hi } => FlowLayer::Bounded(BoundedLayer {
+                    lo: lo.clone(),
+                    hi: hi.clone(),
+                }),
                 FlowSpec::Coupling {
                     style,
                     clamp,
@@ -274,6 +339,10 @@ impl Flow {
                     bias: to_vec(&a.bias.val()),
                 },
                 FlowLayer::Permute(p) => FlowSpec::Permute(p.perm.clone()),
+                FlowLayer::Bounded(b) => FlowSpec::Bounded {
+                    lo: b.lo.clone(),
+                    hi: b.hi.clone(),
+                },
                 FlowLayer::Coupling(c) => FlowSpec::Coupling {
                     style: c.style,
                     clamp: c.clamp,
@@ -291,6 +360,11 @@ impl Flow {
             v = match layer {
                 FlowLayer::ActNorm(a) => {
                     let (v, l) = a.forward(v);
+                    ld = ld + l;
+                    v
+                }
+                FlowLayer::Bounded(b) => {
+                    let (v, l) = b.forward(v);
                     ld = ld + l;
                     v
                 }
@@ -313,6 +387,11 @@ impl Flow {
             v = match layer {
                 FlowLayer::ActNorm(a) => {
                     let (v, l) = a.inverse(v);
+                    ld = ld + l;
+                    v
+                }
+                FlowLayer::Bounded(b) => {
+                    let (v, l) = b.inverse(v);
                     ld = ld + l;
                     v
                 }
@@ -387,8 +466,16 @@ pub struct Dims {
 }
 
 impl Network {
-    /// A freshly initialized network of `arch` for `dims`, deterministic for `seed`.
-    pub fn init(arch: &Architecture, dims: &Dims, seed: u64, device: &Device) -> Self {
+    /// A freshly initialized network of `arch` for `dims`, deterministic for `seed`; a
+    /// cINN with `arch.bounded` starts its flow with a bounded output over `bounds`
+    /// (normalized lower and upper bounds, the prior's box).
+    pub fn init(
+        arch: &Architecture,
+        dims: &Dims,
+        bounds: Option<&(Vec<f32>, Vec<f32>)>,
+        seed: u64,
+        device: &Device,
+    ) -> Self {
         let mut rng = Rng::new(seed);
         match arch.kind {
             ModelKind::Cinn => {
@@ -404,11 +491,12 @@ impl Network {
                     ),
                     None => Mlp { layers: Vec::new() },
                 };
-                let flow = Flow::init(dims.x_dim, arch, &mut rng, device);
+                let bounds = bounds.filter(|_| arch.bounded);
+                let flow = Flow::init(dims.x_dim, arch, bounds, &mut rng, device);
                 Self::Cinn(Cinn { cond_net, flow })
             }
             ModelKind::Inn => Self::Inn(Inn {
-                flow: Flow::init(dims.flow_dim, arch, &mut rng, device),
+                flow: Flow::init(dims.flow_dim, arch, None, &mut rng, device),
             }),
         }
     }

@@ -44,6 +44,7 @@ fn flow_dim_of(flow: &[vina_core::spec::FlowSpec]) -> Option<usize> {
     flow.iter().find_map(|f| match f {
         FlowSpec::Permute(p) => Some(p.len()),
         FlowSpec::ActNorm { bias, .. } => Some(bias.len()),
+        FlowSpec::Bounded { lo, .. } => Some(lo.len()),
         FlowSpec::Coupling { .. } => None,
     })
 }

@@ -143,12 +143,17 @@ pub fn run(
     resume: bool,
     force: bool,
     device: Option<super::device::DeviceName>,
+    scenario: Option<&Path>,
 ) -> anyhow::Result<()> {
     let mut config = TrainConfig::read(config_file)?;
     if let Some(d) = device {
         config.device = d;
     }
-    let data = train_data(&Dataset::read_dir(data_dir)?)?;
+    let mut data = train_data(&Dataset::read_dir(data_dir)?)?;
+    if let Some(path) = scenario {
+        data.prior_box = Some(prior_box(path, &data)?);
+        data.check()?;
+    }
     if !resume && !force {
         refuse_non_empty(out)?;
     }
@@ -193,6 +198,35 @@ fn refuse_non_empty(out: &Path) -> anyhow::Result<()> {
 /// The training inputs of a simulated data set.
 pub fn train_data(d: &Dataset) -> anyhow::Result<TrainData> {
     TrainData::from_dataset(d)
+}
+
+/// The prior box of the scenario at `path`, refused unless the data were simulated from
+/// it (same hash) and every unknown has a finite lower and upper bound.
+fn prior_box(path: &Path, data: &TrainData) -> anyhow::Result<Vec<(f64, f64)>> {
+    let scn = crate::scenario::Scenario::load(path)?;
+    if scn.hash() != data.scenario_hash {
+        return Err(refuse(format!(
+            "--scenario {}: hash {:016x} is not the data set's {:016x} (the data were simulated from another scenario)",
+            path.display(),
+            scn.hash(),
+            data.scenario_hash
+        )));
+    }
+    scn.priors()
+        .iter()
+        .zip(&data.param_names)
+        .map(|(p, name)| {
+            let (lo, hi) = p.support();
+            if lo.is_finite() && hi.is_finite() {
+                Ok((lo, hi))
+            } else {
+                Err(refuse(format!(
+                    "--scenario {}: the prior of {name} is unbounded ({lo}, {hi}); a bounded output needs a box",
+                    path.display()
+                )))
+            }
+        })
+        .collect()
 }
 
 /// Network dimensions for this data and config.
@@ -582,7 +616,24 @@ pub fn train(
         nuisance: nuisance_dim(data, config)?,
     };
     let o = &config.optim;
-    let mut net = Network::init(&config.model, &dims, config.seed, &device);
+    if config.model.bounded && prep.bounds.is_none() {
+        return Err(refuse(
+            "model.bounded = true needs the prior's box: pass the data set's scenario \
+             (vina train --scenario)",
+        ));
+    }
+    if config.model.bounded && config.model.kind != ModelKind::Cinn {
+        return Err(refuse(
+            "model.bounded = true is for a cINN (kind = \"cinn\")",
+        ));
+    }
+    let mut net = Network::init(
+        &config.model,
+        &dims,
+        prep.bounds.as_ref(),
+        config.seed,
+        &device,
+    );
     let mut optim = AdamConfig::new()
         .with_beta_1(o.betas[0])
         .with_beta_2(o.betas[1])

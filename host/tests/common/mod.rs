@@ -18,5 +18,6 @@ pub fn toy_data(x: Vec<f32>, y: Vec<f32>, scenario_hash: u64) -> TrainData {
         scenario_hash,
         noise: Vec::new(),
         noise_dim: 0,
+        prior_box: None,
     }
 }

@@ -1,5 +1,5 @@
 //! Network building blocks over caller-provided buffers: dense layers and MLP subnets,
-//! affine coupling blocks, fixed permutations and ActNorm (docs/architecture.md,
+//! affine coupling blocks, fixed permutations, ActNorm and the bounded output (docs/architecture.md,
 //! "Models and losses").
 //!
 //! Every layer borrows its parameters from a decoded model file; nothing is copied and
@@ -8,6 +8,7 @@
 
 pub mod activation;
 pub mod actnorm;
+pub mod bounded;
 pub mod coupling;
 pub mod dense;
 pub mod kernel;
@@ -16,6 +17,7 @@ pub mod permute;
 
 pub use activation::Activation;
 pub use actnorm::ActNorm;
+pub use bounded::Bounded;
 pub use coupling::{Coupling, CouplingStyle};
 pub use dense::{Dense, Weights};
 pub use mlp::{FirstLayerInput, Scratch};
