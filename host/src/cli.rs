@@ -89,9 +89,10 @@ Example:
 Example:
   vina train --data data/gi --config configs/gi-pekeris-cinn.toml --out runs/gi")]
     Train {
-        /// Data set directory (safetensors shards) or one shard.
-        #[arg(long)]
-        data: PathBuf,
+        /// Data set directory (safetensors shards) or one shard; repeat it to train on
+        /// several sets of one scenario together (e.g. simulated with different seeds).
+        #[arg(long, required = true)]
+        data: Vec<PathBuf>,
         /// Training config TOML (see configs/).
         #[arg(long)]
         config: PathBuf,
@@ -495,7 +496,10 @@ impl Command {
                 scenario,
                 ..
             } => {
-                v.push(Some((data, "data set", FileOrDir)));
+                v.extend(
+                    data.iter()
+                        .map(|d| Some((d.as_path(), "data set", FileOrDir))),
+                );
                 v.push(Some((config, "training config", File)));
                 v.push(opt(scenario, "scenario", File));
             }

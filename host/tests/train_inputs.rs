@@ -191,3 +191,46 @@ fn each_bad_config_value_is_refused_naming_file_field_and_range() {
     std::fs::write(&ok, "[optim]\ngrad_clip = 0.0\n").unwrap();
     TrainConfig::read(&ok).expect("grad_clip = 0: no clipping");
 }
+
+/// `vina train --data A --data B` trains on two sets of one scenario together; a set of
+/// another scenario is refused, naming it (exit 2).
+#[test]
+fn several_data_sets_of_one_scenario_train_together() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, other) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("other"),
+    );
+    for (dir, seed, hash) in [(&a, 1, "0x7"), (&b, 2, "0x7"), (&other, 3, "0x8")] {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut s = shard(0, 1, 300);
+        s.meta.seed = seed;
+        s.meta.scenario_hash = hash.into();
+        s.write(&dir.join(Dataset::shard_name(0, 1))).unwrap();
+    }
+    let config = tmp.path().join("c.toml");
+    std::fs::write(&config, "epochs = 1\nprogress = false\n").unwrap();
+    let train = |second: &Path, out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_vina"))
+            .args(["train", "--data"])
+            .arg(&a)
+            .arg("--data")
+            .arg(second)
+            .arg("--config")
+            .arg(&config)
+            .arg("--out")
+            .arg(tmp.path().join(out))
+            .output()
+            .unwrap()
+    };
+    let o = train(&b, "run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = train(&other, "run2");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("not the same scenario") && err.contains("other"),
+        "{err}"
+    );
+}

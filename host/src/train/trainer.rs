@@ -137,7 +137,7 @@ mod exact {
 /// `vina train`). An `out` that exists and is not empty is refused unless `resume`
 /// (continue its run) or `force` (start over: the trainer's files there are replaced).
 pub fn run(
-    data_dir: &Path,
+    data_dirs: &[PathBuf],
     config_file: &Path,
     out: &Path,
     resume: bool,
@@ -149,7 +149,7 @@ pub fn run(
     if let Some(d) = device {
         config.device = d;
     }
-    let mut data = train_data(&Dataset::read_dir(data_dir)?)?;
+    let mut data = combined(data_dirs)?;
     if let Some(path) = scenario {
         data.prior_box = Some(prior_box(path, &data)?);
         data.check()?;
@@ -198,6 +198,36 @@ fn refuse_non_empty(out: &Path) -> anyhow::Result<()> {
 /// The training inputs of a simulated data set.
 pub fn train_data(d: &Dataset) -> anyhow::Result<TrainData> {
     TrainData::from_dataset(d)
+}
+
+/// The training data of one or more data sets of one scenario, concatenated in the order
+/// given; sets that differ in scenario, unknowns, features or noise draws are refused.
+fn combined(dirs: &[PathBuf]) -> anyhow::Result<TrainData> {
+    let mut all: Option<TrainData> = None;
+    for dir in dirs {
+        let part = train_data(&Dataset::read_dir(dir)?)?;
+        let Some(a) = all.as_mut() else {
+            all = Some(part);
+            continue;
+        };
+        let same = a.scenario_hash == part.scenario_hash
+            && a.param_names == part.param_names
+            && a.feature_kind == part.feature_kind
+            && a.receivers == part.receivers
+            && a.tones_hz == part.tones_hz
+            && a.noise_dim == part.noise_dim;
+        if !same {
+            return Err(refuse(format!(
+                "--data {}: not the same scenario, unknowns, features and noise draws as {}                  (only sets of one scenario train together)",
+                dir.display(),
+                dirs[0].display()
+            )));
+        }
+        a.x.extend(part.x);
+        a.y.extend(part.y);
+        a.noise.extend(part.noise);
+    }
+    all.ok_or_else(|| refuse("--data: no data set given"))
 }
 
 /// The prior box of the scenario at `path`, refused unless the data were simulated from

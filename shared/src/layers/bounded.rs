@@ -73,7 +73,11 @@ impl Bounded<'_> {
             // ln σ(w) + ln σ(−w) = −|w| − 2·ln(1 + e), with no overflow for any w
             // (libm's logf and expf only: the buoy links them already)
             let e = libm::expf(-x.abs());
-            let s = if *x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+            let s = if *x >= 0.0 {
+                1.0 / (1.0 + e)
+            } else {
+                e / (1.0 + e)
+            };
             log_det += libm::logf(width) - x.abs() - 2.0 * libm::logf(1.0 + e);
             *x = (lo + width * s).clamp(lo, hi);
         }
