@@ -53,7 +53,8 @@ enum Task {
         #[arg(long)]
         recording: Option<PathBuf>,
         /// Refine each posterior with the exact likelihood of the model's environment
-        /// template (firmware feature `refine`)
+        /// template (firmware feature `refine`), and check each refined posterior against
+        /// the same refinement replayed on the host in f32
         #[arg(long)]
         refine: bool,
     },
@@ -124,12 +125,11 @@ fn main() -> anyhow::Result<()> {
             recording,
             refine,
         } => {
-            let features: &[&str] = if refine {
-                &["--features", "refine"]
+            if refine {
+                qemu::qemu_refined(model.as_deref(), recording.as_deref())
             } else {
-                &[]
-            };
-            qemu::qemu(model.as_deref(), recording.as_deref(), features).map(|_| ())
+                qemu::qemu(model.as_deref(), recording.as_deref(), &[]).map(|_| ())
+            }
         }
         Task::Linux {
             model,

@@ -125,6 +125,32 @@ pub fn qemu(
     Ok(qemu_buoy(model, recording, cargo_features, true)?.reports)
 }
 
+/// [`qemu`] with the firmware's exact-likelihood refinement (feature `refine`): each
+/// report's refined posterior must equal the same refinement replayed on the host in f32
+/// (`vina_core`'s `Refiner`, same model, features, seed and sweeps), whatever the model
+/// (the eight-unknown one too; `cargo xtask refine-cost` adds the gi-pekeris budgets).
+pub fn qemu_refined(model: Option<&Path>, recording: Option<&Path>) -> anyhow::Result<()> {
+    let run = qemu_buoy(model, recording, &["--features", "refine"], true)?;
+    let path = model.map_or_else(|| root().join("models/gi-pekeris-cinn.vina"), PathBuf::from);
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let m = vina_core::model::Model::from_bytes(&bytes)?;
+    if run.features.len() != run.reports.len() {
+        bail!(
+            "the buoy printed features for {} of {} reports",
+            run.features.len(),
+            run.reports.len()
+        );
+    }
+    for (r, (seq, y)) in run.reports.iter().zip(&run.features) {
+        if r.refined.is_none() {
+            continue;
+        }
+        crate::cost::refinement_agrees(&m, y, r)?;
+        eprintln!("report {seq}: the refined posterior equals the host's f32 replay");
+    }
+    Ok(())
+}
+
 /// [`qemu`], with the stack's high-water mark; prints the decoded output when `echo`.
 pub fn qemu_buoy(
     model: Option<&Path>,
