@@ -154,48 +154,45 @@ fn refined_posterior_matches_exact_grid_on_fixed_cases() {
     );
 }
 
-/// With the proposal's own density as the target every weight is equal (ESS = n): the
-/// log density [`NetworkProposal`] reports (widened latent, log-det, σₓ) is the density
-/// of its draws, checked through the forward pass x → z.
-#[test]
-fn network_proposal_density_is_exact() {
-    let s = setup();
-    let model = Model::from_bytes(&s.bytes).expect("decode");
-    let obs = observe(&s.scn, &[218.2, 1561.3], 5, 20.0).expect("observe");
-    let y = features(&model, &obs);
-    let mut scratch = Scratch::new();
-    let mut ctx = vec![0.0f32; model.context_len()];
-    model.prepare(&y, &mut ctx, &mut scratch).expect("prepare");
-    let tau = 1.7f32;
-    let mut q = NetworkProposal::new(&model, &ctx, tau).expect("proposal");
+/// Importance weights of `model`'s widened proposal (latent τ) against its own density,
+/// computed independently through the forward pass x → z: equal weights (ESS = n) say the
+/// density [`NetworkProposal`] reports with each draw (widened latent, log-det, σₓ) is
+/// the density of its draws. Returns the report and the draws.
+fn proposal_against_its_forward_density(
+    model: &Model<'_>,
+    ctx: &[f32],
+    tau: f32,
+    n: usize,
+) -> (vina_core::refine::RefineStats, Vec<f64>) {
+    let d = model.x_dim();
+    let mut q = NetworkProposal::new(model, ctx, tau).expect("proposal");
     let norm = &model.header().x_norm;
     let (mean, sd): (Vec<f32>, Vec<f32>) = (norm.mean.iter().collect(), norm.std.iter().collect());
     let log_q = |x: &[f64], scratch: &mut Scratch| -> f64 {
-        let mut v: Vec<f32> = (0..2).map(|k| (x[k] as f32 - mean[k]) / sd[k]).collect();
+        let mut v: Vec<f32> = (0..d).map(|k| (x[k] as f32 - mean[k]) / sd[k]).collect();
         let log_det = model
-            .forward(&mut v, Condition::Prepared(&ctx), scratch)
+            .forward(&mut v, Condition::Prepared(ctx), scratch)
             .expect("forward");
         let quad: f64 = v.iter().map(|&z| f64::from(z / tau).powi(2)).sum();
         let log_sigma: f64 = sd.iter().map(|s| f64::from(*s).ln()).sum();
-        -0.5 * quad - 2.0 * (f64::from(tau).ln() + 0.5 * std::f64::consts::TAU.ln())
+        -0.5 * quad - d as f64 * (f64::from(tau).ln() + 0.5 * std::f64::consts::TAU.ln())
             + f64::from(log_det)
             - log_sigma
     };
-    let n = 500;
-    let mut particles = vec![0.0f64; 2 * n];
-    let mut work = vec![0.0f64; work_len(n, 2)];
+    let mut particles = vec![0.0f64; d * n];
+    let mut work = vec![0.0f64; work_len(n, d)];
     let cfg = RefineConfig {
         steps: 0,
         ..RefineConfig::default()
     };
     let report = refine(
         &cfg,
-        2,
+        d,
         &mut Rng::new(1),
         |rng, x| q.draw(rng, x),
         |pts, out| {
             let mut sc = Scratch::new();
-            for (o, x) in out.iter_mut().zip(pts.chunks(2)) {
+            for (o, x) in out.iter_mut().zip(pts.chunks(d)) {
                 *o = log_q(x, &mut sc);
             }
         },
@@ -203,10 +200,66 @@ fn network_proposal_density_is_exact() {
         &mut work,
     )
     .expect("refine");
+    (report, particles)
+}
+
+/// With the proposal's own density as the target every weight is equal (ESS = n).
+#[test]
+fn network_proposal_density_is_exact() {
+    let s = setup();
+    let model = Model::from_bytes(&s.bytes).expect("decode");
+    let obs = observe(&s.scn, &[218.2, 1561.3], 5, 20.0).expect("observe");
+    let y = features(&model, &obs);
+    let mut ctx = vec![0.0f32; model.context_len()];
+    model
+        .prepare(&y, &mut ctx, &mut Scratch::new())
+        .expect("prepare");
+    let n = 500;
+    let (report, _) = proposal_against_its_forward_density(&model, &ctx, 1.7, n);
     assert!(
         report.ess > 0.99 * n as f64 && report.max_weight < 1.1 / n as f64,
         "{report:?}"
     );
+}
+
+/// The same for a cINN with a bounded output (its log-determinant enters the density; the
+/// forward pass's is checked against finite differences in `shared/tests/flow.rs`), and
+/// every draw lies inside the box (RandomArch bounds each normalized parameter to ±3).
+#[test]
+fn bounded_network_proposal_density_is_exact_and_inside_the_box() {
+    use vina_core::spec::{Architecture, Precision, RandomArch};
+    let arch = RandomArch {
+        net: Architecture {
+            bounded: true,
+            ..Architecture::default()
+        },
+        weight_scale: 0.5,
+        ..RandomArch::default_cinn()
+    };
+    let spec = arch.build(17);
+    let bytes = spec.encode(Precision::F32).expect("encode");
+    let model = Model::from_bytes(&bytes).expect("decode");
+    let mut ctx = vec![0.0f32; model.context_len()];
+    let y = vec![0.3f32; model.y_dim()];
+    model
+        .prepare(&y, &mut ctx, &mut Scratch::new())
+        .expect("prepare");
+    let n = 2000;
+    let (report, particles) = proposal_against_its_forward_density(&model, &ctx, 1.5, n);
+    assert!(
+        report.ess > 0.99 * n as f64 && report.max_weight < 1.1 / n as f64,
+        "{report:?}"
+    );
+    let (mean, sd) = (&spec.header.x_mean, &spec.header.x_std);
+    for x in particles.chunks(2) {
+        for (k, v) in x.iter().enumerate() {
+            let (m, s) = (f64::from(mean[k]), f64::from(sd[k]));
+            assert!(
+                (m - 3.0 * s..=m + 3.0 * s).contains(v),
+                "{v} outside the box"
+            );
+        }
+    }
 }
 
 #[test]
