@@ -151,8 +151,7 @@ pub fn run(
     }
     let mut data = combined(data_dirs)?;
     if let Some(path) = scenario {
-        data.prior_box = Some(prior_box(path, &data)?);
-        data.check()?;
+        data.prior_box = Some(prior_box(path, &data)?); // checked with the data in `train`
     }
     if !resume && !force {
         refuse_non_empty(out)?;
