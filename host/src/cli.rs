@@ -145,9 +145,27 @@ Example:
         /// The trainer's metrics.csv, for the training-curve plot.
         #[arg(long)]
         training_metrics: Option<PathBuf>,
+        /// Also refine each reference case's posterior with the exact likelihood (as vina
+        /// invert --refine does) and compare it with the reference: the model's scenario
+        /// from --scenario, or the one the model file carries.
+        #[arg(long, requires = "reference")]
+        refine: bool,
+        /// Scenario TOML of the model for --refine.
+        #[arg(long, requires = "refine")]
+        scenario: Option<PathBuf>,
+        /// Refinement particles per reference case (at most the reference's draws).
+        #[arg(long, requires = "refine", default_value_t = crate::evaluate::REFINE_PARTICLES)]
+        refine_particles: usize,
+        /// Metropolis sweeps over all particles after resampling.
+        #[arg(long, requires = "refine", default_value_t = RefineConfig::WORKSTATION.steps)]
+        refine_steps: u32,
+        /// Latent widening τ of the network proposal (z ~ N(0, τ²I)).
+        #[arg(long, requires = "refine", default_value_t = RefineConfig::WORKSTATION.widen)]
+        widen: f32,
     },
-    /// Exact reference posterior of one observation: grid and ensemble MCMC on the
-    /// scenario's exact likelihood.
+    /// Exact reference posterior of one observation: grid and MCMC (affine-invariant
+    /// ensemble, or adaptive Metropolis beyond two unknowns) on the scenario's exact
+    /// likelihood.
     #[command(after_help = "\
 Example (obs.json from vina observe):
   vina reference --scenario scenarios/gi-pekeris.toml --observation obs.json --draws 2000 --out ref/case-0.json")]
@@ -177,11 +195,21 @@ Example (obs.json from vina observe):
         /// Grid only (two unknowns), no MCMC.
         #[arg(long)]
         grid_only: bool,
-        /// Ensemble MCMC walkers (at least twice the unknowns) [default: 16].
+        /// MCMC sampler [default: ensemble for two unknowns, metropolis beyond].
+        #[arg(long, value_enum)]
+        sampler: Option<crate::reference::Sampler>,
+        /// Ensemble walkers (at least twice the unknowns) [default: 16].
         #[arg(long, value_name = "N")]
         walkers: Option<usize>,
-        /// Kept MCMC steps per walker; from --start as many are burned in first
-        /// [default: 3000]. Raise both when the reference's R̂ is above 1.01.
+        /// Metropolis chains (at least 4) [default: 8].
+        #[arg(long, value_name = "N")]
+        chains: Option<usize>,
+        /// Burn-in steps per walker or chain [default: ensemble 300 from grid draws, as
+        /// many as --steps from --start; metropolis 2000].
+        #[arg(long, value_name = "N")]
+        burn_in: Option<usize>,
+        /// Kept MCMC steps per walker or chain [default: ensemble 3000, metropolis 4000].
+        /// Raise them when the reference's R̂ is above 1.01.
         #[arg(long, value_name = "N")]
         steps: Option<usize>,
     },
@@ -508,12 +536,14 @@ impl Command {
                 data,
                 reference,
                 training_metrics,
+                scenario,
                 ..
             } => {
                 v.push(Some((model, "model file", ModelFileOrDir)));
                 v.push(Some((data, "data set", FileOrDir)));
                 v.push(opt(reference, "reference directory", Dir));
                 v.push(opt(training_metrics, "training metrics", File));
+                v.push(opt(scenario, "scenario", File));
             }
             Self::Reference {
                 scenario,
@@ -610,9 +640,15 @@ impl Command {
             _ => Ok(()),
         };
         match self {
-            Self::Eval { draws: n, .. } | Self::Reference { draws: n, .. } => {
-                draws("--draws", Some(*n as u64))
+            Self::Eval {
+                draws: n,
+                refine_particles,
+                ..
+            } => {
+                draws("--draws", Some(*n as u64))?;
+                draws("--refine-particles", Some(*refine_particles as u64))
             }
+            Self::Reference { draws: n, .. } => draws("--draws", Some(*n as u64)),
             Self::Replay { draws: n, .. } => draws("--draws", Some(u64::from(*n))),
             Self::Invert {
                 draws: n,
@@ -706,6 +742,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             observations,
             reference,
             training_metrics,
+            refine,
+            scenario,
+            refine_particles,
+            refine_steps,
+            widen,
         } => crate::evaluate::run(&crate::evaluate::EvalOptions {
             model,
             data,
@@ -714,6 +755,15 @@ fn run(command: Command) -> anyhow::Result<()> {
             observations,
             reference,
             training_metrics,
+            refine: refine.then_some(crate::invert::RefineRequest {
+                scenario,
+                particles: Some(refine_particles),
+                config: RefineConfig {
+                    steps: refine_steps,
+                    widen,
+                    ..RefineConfig::WORKSTATION
+                },
+            }),
         })
         .map(|_| ()),
         Command::Reference {
@@ -725,7 +775,10 @@ fn run(command: Command) -> anyhow::Result<()> {
             snr,
             start,
             grid_only,
+            sampler,
             walkers,
+            chains,
+            burn_in,
             steps,
         } => {
             let start = match start {
@@ -742,7 +795,10 @@ fn run(command: Command) -> anyhow::Result<()> {
                     snr_db: snr,
                     start,
                     grid_only,
+                    sampler,
                     walkers,
+                    chains,
+                    burn_in,
                     steps,
                 },
             )

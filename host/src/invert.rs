@@ -31,9 +31,7 @@ use vina_core::summary::Summary;
 use crate::error::refuse;
 use crate::export::{onnx as onnx_file, read_model_file};
 use crate::observation_file::{FeatureLayout, ObservationFile};
-use crate::reference::posterior_of;
-use crate::refine::{RefineSettings, RefinedPosterior, refine_exact, refine_posterior};
-use crate::scenario::Scenario;
+use crate::refine::{RefineSettings, RefinedPosterior, refine_observation};
 
 /// Which implementation draws the samples.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -561,29 +559,20 @@ fn refine_samples(
         config: r.config,
         seed: o.seed,
     };
-    let Some(path) = &r.scenario else {
-        let template = model.template().ok_or_else(|| {
-            refuse(format!(
-                "--refine: model {} carries no scenario (export it with --scenario) and no --scenario was given",
-                o.model.display()
-            ))
-        })?;
-        let observed: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
-        return refine_exact(model, y, &template.cast(), &observed, &settings);
+    let observation = || {
+        let obs = ObservationFile::read(&o.observation)?;
+        let origin = format!("observation {}", o.observation.display());
+        Ok((obs, origin))
     };
-    let scn = Scenario::load(path)?;
-    if scn.hash() != model.header().scenario_hash {
-        return Err(refuse(format!(
-            "--scenario {}: hash {:#018x} is not the model's scenario {:#018x}",
-            path.display(),
-            scn.hash(),
-            model.header().scenario_hash
-        )));
-    }
-    let obs = ObservationFile::read(&o.observation)?;
-    let origin = format!("observation {}", o.observation.display());
-    let post = posterior_of(&scn, &obs, scn.snr_db, &origin)?;
-    refine_posterior(model, y, &post, &settings)
+    refine_observation(
+        model,
+        &o.model,
+        y,
+        r.scenario.as_deref(),
+        observation,
+        None,
+        &settings,
+    )
 }
 
 /// `vina-core`: the condition network once, then one inverse pass per latent.

@@ -7,7 +7,8 @@
 //! finds the candidate modes (local maxima), each is zoomed in on until its cells are a
 //! small fraction of its width, the best mode gets a dense grid of ±7 sd, and an
 //! affine-invariant ensemble MCMC started from grid draws checks it (R̂, ESS). For more
-//! unknowns the MCMC needs a start point (`--start`).
+//! unknowns the MCMC needs a start point (`--start`) and is adaptive Metropolis by
+//! default ([`Sampler`]; the ensemble's autocorrelation time grows with the dimension).
 
 use std::fs;
 use std::path::Path;
@@ -22,7 +23,10 @@ use vina_core::rng::Rng;
 
 use crate::error::refuse;
 use crate::eval::grid::GridPosterior;
-use crate::eval::mcmc::{EnsembleOptions, Init, ensemble_sample_walkers};
+use crate::eval::mcmc::{
+    EnsembleOptions, Init, MIN_CHAINS, MetropolisOptions, adaptive_metropolis,
+    ensemble_sample_walkers,
+};
 use crate::observation_file::ObservationFile;
 use crate::posterior::ScenarioPosterior;
 use crate::scenario::Scenario;
@@ -36,6 +40,13 @@ const FINAL: usize = 160;
 /// otherwise (more unknowns, or R̂ above 1.01, need more of both).
 pub const WALKERS: usize = 16;
 pub const STEPS: usize = 3000;
+/// Adaptive Metropolis chains, burn-in and kept steps per chain, unless `--chains` /
+/// `--burn-in` / `--steps` say otherwise: at τ ≈ 3.3 d ≈ 26 steps (eight unknowns),
+/// 4,000 kept steps are ~75 autocorrelation times per chain, which R̂ ≤ 1.01 needs, and
+/// 8 chains give an ESS of ~1,200 for the C2ST's 1,000-draw samples.
+pub const CHAINS: usize = 8;
+pub const METROPOLIS_BURN_IN: usize = 2000;
+pub const METROPOLIS_STEPS: usize = 4000;
 /// Most steps per walker `--steps` accepts, and most walkers.
 const MAX_STEPS: usize = 1_000_000;
 const MAX_WALKERS: usize = 4096;
@@ -61,12 +72,44 @@ pub struct GridSummary {
     pub modes: Vec<(Vec<f64>, f64)>,
 }
 
+/// The reference's MCMC sampler (`vina reference --sampler`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sampler {
+    /// Affine-invariant ensemble, stretch move ([`ensemble_sample_walkers`]); the default
+    /// for two unknowns.
+    Ensemble,
+    /// Adaptive Metropolis chains ([`adaptive_metropolis`]); the default beyond two.
+    Metropolis,
+}
+
+impl Sampler {
+    /// The sampler for `dim` unknowns when none is asked for.
+    pub fn default_for(dim: usize) -> Self {
+        if dim <= 2 {
+            Self::Ensemble
+        } else {
+            Self::Metropolis
+        }
+    }
+}
+
+fn ensemble() -> Sampler {
+    Sampler::Ensemble
+}
+
 /// MCMC summary.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct McmcSummary {
-    /// Walkers.
+    /// Sampler (files written before there was a choice: the ensemble).
+    #[serde(default = "ensemble")]
+    pub sampler: Sampler,
+    /// Walkers (ensemble) or chains (Metropolis).
     pub walkers: usize,
-    /// Kept steps per walker.
+    /// Burn-in steps per walker or chain, discarded (0 in files that did not record it).
+    #[serde(default)]
+    pub burn_in: usize,
+    /// Kept steps per walker or chain.
     pub steps: usize,
     /// Acceptance rate after burn-in.
     pub acceptance: f64,
@@ -126,10 +169,17 @@ pub struct ReferenceOptions {
     pub start: Option<Vec<f64>>,
     /// Skip the MCMC (grid only; two unknowns).
     pub grid_only: bool,
-    /// Ensemble MCMC walkers ([`WALKERS`] if `None`); at least twice the unknowns.
+    /// MCMC sampler ([`Sampler::default_for`] the unknowns if `None`).
+    pub sampler: Option<Sampler>,
+    /// Ensemble walkers ([`WALKERS`] if `None`); at least twice the unknowns.
     pub walkers: Option<usize>,
-    /// Kept MCMC steps per walker ([`STEPS`] if `None`); a run from `start` burns in as
-    /// many first.
+    /// Metropolis chains ([`CHAINS`] if `None`); at least 4.
+    pub chains: Option<usize>,
+    /// Burn-in steps per walker or chain (ensemble: 300 from grid draws, else as many as
+    /// the kept steps; Metropolis: [`METROPOLIS_BURN_IN`]).
+    pub burn_in: Option<usize>,
+    /// Kept MCMC steps per walker or chain ([`STEPS`], Metropolis [`METROPOLIS_STEPS`],
+    /// if `None`).
     pub steps: Option<usize>,
 }
 
@@ -328,18 +378,51 @@ pub fn reference(
     let snr_db = o.snr_db.unwrap_or(scn.snr_db);
     let post = posterior_of(scn, obs, snr_db, origin)?;
     let dim = post.dim();
-    let walkers = o.walkers.unwrap_or(WALKERS);
-    if !(2 * dim..=MAX_WALKERS).contains(&walkers) {
+    let sampler = o.sampler.unwrap_or(Sampler::default_for(dim));
+    match sampler {
+        Sampler::Ensemble if o.chains.is_some() => {
+            return Err(refuse(
+                "reference: --chains is the Metropolis sampler's; the ensemble takes --walkers",
+            ));
+        }
+        Sampler::Metropolis if o.walkers.is_some() => {
+            return Err(refuse(
+                "reference: --walkers is the ensemble sampler's; Metropolis takes --chains \
+                 (or give --sampler ensemble)",
+            ));
+        }
+        _ => {}
+    }
+    let walkers = match sampler {
+        Sampler::Ensemble => o.walkers.unwrap_or(WALKERS),
+        Sampler::Metropolis => o.chains.unwrap_or(CHAINS),
+    };
+    if sampler == Sampler::Metropolis && !(MIN_CHAINS..=MAX_WALKERS).contains(&walkers) {
+        return Err(refuse(format!(
+            "reference: --chains {walkers}: expected {MIN_CHAINS} to {MAX_WALKERS} chains"
+        )));
+    }
+    if sampler == Sampler::Ensemble && !(2 * dim..=MAX_WALKERS).contains(&walkers) {
         return Err(refuse(format!(
             "reference: --walkers {walkers}: the ensemble needs 2 × {dim} unknowns = {} to \
              {MAX_WALKERS} walkers",
             2 * dim
         )));
     }
-    let steps = o.steps.unwrap_or(STEPS);
+    let steps = o.steps.unwrap_or(match sampler {
+        Sampler::Ensemble => STEPS,
+        Sampler::Metropolis => METROPOLIS_STEPS,
+    });
     if !(1..=MAX_STEPS).contains(&steps) {
         return Err(refuse(format!(
             "reference: --steps {steps}: expected 1 to {MAX_STEPS} steps per walker"
+        )));
+    }
+    if let Some(b) = o.burn_in
+        && b > MAX_STEPS
+    {
+        return Err(refuse(format!(
+            "reference: --burn-in {b}: expected at most {MAX_STEPS} steps"
         )));
     }
     let mut rng = Rng::new(o.seed);
@@ -387,17 +470,17 @@ pub fn reference(
         // Few walkers, long chains: R̂ < 1.01 needs ~100 autocorrelation times (~40–50
         // steps here) per walker. From the grid's draws a short burn-in; from a start
         // point as long as the kept chain.
-        let opts = EnsembleOptions {
-            walkers,
-            burn_in: if grid.is_some() { 300 } else { steps },
-            steps,
-            thin: (walkers * steps / o.samples.max(1)).max(1),
-            stretch: 2.0,
-            seed: o.seed,
-            parallel: true,
-        };
-        bar.set_message(format!("ensemble MCMC, {walkers} walkers"));
-        bar.inc_length((walkers * (opts.burn_in + steps)) as u64);
+        let burn_in = o.burn_in.unwrap_or(match sampler {
+            Sampler::Ensemble if grid.is_some() => 300,
+            Sampler::Ensemble => steps,
+            Sampler::Metropolis => METROPOLIS_BURN_IN,
+        });
+        let thin = (walkers * steps / o.samples.max(1)).max(1);
+        bar.set_message(match sampler {
+            Sampler::Ensemble => format!("ensemble MCMC, {walkers} walkers"),
+            Sampler::Metropolis => format!("adaptive Metropolis, {walkers} chains"),
+        });
+        bar.inc_length((walkers * (burn_in + steps)) as u64);
         // each walker's forward model warm-starts from that walker's previous point
         let buffers: Vec<Mutex<Box<ForwardBuffers<f64, HOST_MODES>>>> = (0..walkers)
             .map(|_| Mutex::new(Box::new(ForwardBuffers::warm_started())))
@@ -410,12 +493,41 @@ pub fn reference(
             let mut b = slot.lock().unwrap_or_else(PoisonError::into_inner);
             post.log_posterior_with(t, &mut b)
         };
-        let r = ensemble_sample_walkers(lp, &init, &opts).map_err(|e| refuse(e.0))?;
+        let r = match sampler {
+            Sampler::Ensemble => ensemble_sample_walkers(
+                lp,
+                &init,
+                &EnsembleOptions {
+                    walkers,
+                    burn_in,
+                    steps,
+                    thin,
+                    stretch: 2.0,
+                    seed: o.seed,
+                    parallel: true,
+                },
+            ),
+            Sampler::Metropolis => adaptive_metropolis(
+                lp,
+                &init,
+                &MetropolisOptions {
+                    chains: walkers,
+                    burn_in,
+                    steps,
+                    thin,
+                    seed: o.seed,
+                    parallel: true,
+                },
+            ),
+        }
+        .map_err(|e| refuse(e.0))?;
         samples = r.samples();
         samples.truncate(o.samples);
         let (mean, sd) = moments(&samples);
         mcmc = Some(McmcSummary {
+            sampler,
             walkers,
+            burn_in,
             steps,
             acceptance: r.acceptance_rate,
             rhat: r.diagnostics.iter().map(|d| d.rhat).collect(),

@@ -15,6 +15,7 @@
 //! observation nothing in the prior explains is reported as such rather than as a
 //! confident posterior pinned to the prior's edge.
 
+use std::path::Path;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -32,7 +33,10 @@ use vina_core::posterior::{ExactPosterior, ForwardBuffers};
 use vina_core::template::EnvironmentTemplate;
 
 use crate::error::refuse;
+use crate::observation_file::ObservationFile;
 use crate::posterior::ScenarioPosterior;
+use crate::reference::posterior_of;
+use crate::scenario::Scenario;
 use vina_core::limits::HOST_MODES;
 
 /// Settings of one refinement on the host: the core's [`RefineConfig`] (sweeps, widening,
@@ -183,6 +187,45 @@ impl RefinedPosterior {
             "seconds": self.seconds,
         })
     }
+}
+
+/// Refine `model`'s posterior for the observation with features `y` towards its exact
+/// posterior: under `scenario` when given (refused unless it is the model's, by hash;
+/// the observation file is read from `observation()`, which returns it with its origin
+/// for messages; `snr_db` overrides the scenario's), else under the environment template
+/// the model file carries (its noise; the features `y` are the observation). `vina
+/// invert --refine` and `vina eval --refine` both come here.
+pub fn refine_observation(
+    model: &Model<'_>,
+    model_path: &Path,
+    y: &[f32],
+    scenario: Option<&Path>,
+    observation: impl FnOnce() -> anyhow::Result<(ObservationFile, String)>,
+    snr_db: Option<f64>,
+    settings: &RefineSettings,
+) -> anyhow::Result<RefinedPosterior> {
+    let Some(path) = scenario else {
+        let template = model.template().ok_or_else(|| {
+            refuse(format!(
+                "--refine: model {} carries no scenario (export it with --scenario) and no --scenario was given",
+                model_path.display()
+            ))
+        })?;
+        let observed: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+        return refine_exact(model, y, &template.cast(), &observed, settings);
+    };
+    let scn = Scenario::load(path)?;
+    if scn.hash() != model.header().scenario_hash {
+        return Err(refuse(format!(
+            "--scenario {}: hash {:#018x} is not the model's scenario {:#018x}",
+            path.display(),
+            scn.hash(),
+            model.header().scenario_hash
+        )));
+    }
+    let (obs, origin) = observation()?;
+    let post = posterior_of(&scn, &obs, snr_db.unwrap_or(scn.snr_db), &origin)?;
+    refine_posterior(model, y, &post, settings)
 }
 
 /// Refine `model`'s posterior for features `y` towards `post`'s exact posterior.

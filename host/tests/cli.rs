@@ -239,3 +239,87 @@ fn count_flags_say_what_they_count_and_keep_samples_as_a_hidden_alias() {
     assert_eq!(draws.as_array().unwrap().len(), 7);
     assert_eq!(draws, run("--samples"));
 }
+
+/// `vina eval --refine`: each reference case's observation refined with the exact
+/// likelihood (the `invert --refine` path) and compared with the reference (grid +
+/// ensemble MCMC, an independent sampler): the refined draws must be as close as the
+/// issue's bar (C2ST ≤ 0.60) and closer than the network's; a particle count the
+/// reference cannot match is refused naming the file.
+#[test]
+fn eval_refine_compares_the_refined_posterior_with_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let out = vina(&[
+        "simulate",
+        "--scenario",
+        &repo("scenarios/gi-pekeris.toml"),
+        "--simulations",
+        "20",
+        "--seed",
+        "9",
+        "--out",
+        &p("data"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::create_dir(p("refs")).unwrap();
+    std::fs::copy(
+        repo("models/eval/references/gi-pekeris/case-0.json"),
+        p("refs/case-0.json"),
+    )
+    .unwrap();
+    let eval = |particles: &str| {
+        vina(&[
+            "eval",
+            "--model",
+            &repo("models/gi-pekeris-cinn.vina"),
+            "--data",
+            &p("data"),
+            "--out",
+            &p("eval"),
+            "--draws",
+            "100",
+            "--observations",
+            "20",
+            "--reference",
+            &p("refs"),
+            "--refine",
+            "--scenario",
+            &repo("scenarios/gi-pekeris.toml"),
+            "--refine-particles",
+            particles,
+        ])
+    };
+    let out = eval("500");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("eval/metrics.json")).unwrap()).unwrap();
+    let case = &m["reference"][0];
+    let refined = &case["refined"];
+    println!("network C2ST {}, refined {refined}", case["c2st"]);
+    assert_eq!(refined["path"], "network");
+    assert_eq!(refined["particles"], 500);
+    assert!(refined["evaluations"].as_u64().unwrap() >= 500);
+    let c2st = refined["c2st"].as_f64().unwrap();
+    assert!(c2st <= 0.60, "refined C2ST {c2st}");
+    assert!(
+        c2st < case["c2st"].as_f64().unwrap(),
+        "not closer than the network"
+    );
+    for k in 0..2 {
+        let err = refined["mean_error_in_sd"][k].as_f64().unwrap();
+        let ratio = refined["sd_ratio"][k].as_f64().unwrap();
+        assert!(err.abs() < 0.25, "mean error {err} sd");
+        assert!((0.8..1.25).contains(&ratio), "sd ratio {ratio}");
+    }
+    let report = std::fs::read_to_string(p("eval/report.md")).unwrap();
+    assert!(report.contains("Refined (exact likelihood)"), "{report}");
+    assert!(dir.path().join("eval/corner_refined.png").exists());
+
+    let out = eval("5000");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--refine-particles 5000") && err.contains("case-0.json"),
+        "{err}"
+    );
+}

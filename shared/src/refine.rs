@@ -630,10 +630,12 @@ impl<T: Real> Screen<T> {
     }
 }
 
-/// Mean and lower Cholesky factor of `scale` × the particles' covariance (with the ridge
-/// [`PopulationFit::new`] describes).
+/// Mean and lower Cholesky factor of `scale` × the covariance of `particles` (`n × dim`
+/// row-major, n ≥ 1, dim ≤ [`MAX_PARAMS`]), with the ridge [`PopulationFit::new`]
+/// describes. Public because the host's reference sampler
+/// (`vina_host::eval::mcmc::adaptive_metropolis`) tunes its steps with the same fit.
 #[allow(clippy::needless_range_loop)] // triangular matrix indexing reads as the formulas
-fn population_cholesky<T: Real>(
+pub fn population_cholesky<T: Real>(
     particles: &[T],
     dim: usize,
     scale: T,
@@ -1242,6 +1244,15 @@ pub struct Outcome {
     pub network: Option<RefineStats>,
     /// The tempered run's report, when the fallback ran.
     pub tempered: Option<TemperReport>,
+}
+
+impl Outcome {
+    /// Log-target rows of both paths together (forward-model runs, the cost): the network
+    /// attempt's and, after a miss, the tempered run's.
+    pub fn evaluations(&self) -> usize {
+        self.network.as_ref().map_or(0, |r| r.evaluations)
+            + self.tempered.as_ref().map_or(0, |t| t.evaluations)
+    }
 }
 
 /// Stream index of the fallback's random numbers (`Rng::for_index(seed, ·)`), apart from

@@ -257,6 +257,7 @@ pub fn run(o: &StudyOptions) -> anyhow::Result<Vec<RunResult>> {
                         observations: o.observations,
                         reference: o.reference.clone(),
                         training_metrics: None,
+                        refine: None,
                     })
                     .map_err(|e| format!("evaluation: {e:#}"))
                 });
