@@ -21,6 +21,7 @@ use vina_core::pipeline::source::{SampleSource, SampleStatus};
 use vina_core::pipeline::{PipelineConfig, tones_resolved};
 use vina_core::recording::Recording;
 use vina_core::report::{Report, Status};
+use vina_core::summary::SummaryValues;
 
 use crate::error::refuse;
 use crate::export::read_model_file;
@@ -423,12 +424,13 @@ pub fn run(o: &ReplayOptions) -> anyhow::Result<()> {
     let mut write_error = None;
     // per parameter, (mid time, mean, q05, q95) of every window with a posterior
     let mut track: Vec<Vec<(f64, f64, f64, f64)>> = vec![Vec::new(); names.len()];
+    let mut missed = 0usize;
     let mut emit = |r: &Report, rate: f32, window: usize| {
+        missed += usize::from(r.refined.as_ref().is_some_and(|f| f.missed));
         let start = f64::from(r.sequence.saturating_sub(1)) * window as f64 / f64::from(rate);
         let end = start + window as f64 / f64::from(rate);
         if r.status == Status::Posterior {
-            let params = r.refined.as_ref().map_or(&r.parameters, |f| &f.parameters);
-            for (t, s) in track.iter_mut().zip(params) {
+            for (t, s) in track.iter_mut().zip(answer(r)) {
                 let v = [s.mean, s.q05, s.q95].map(f64::from);
                 t.push(((start + end) / 2.0, v[0], v[1], v[2]));
             }
@@ -497,6 +499,12 @@ pub fn run(o: &ReplayOptions) -> anyhow::Result<()> {
     }
     let reports = outcome?;
     eprintln!("{reports} reports from {}", input.display());
+    if missed > 0 {
+        eprintln!(
+            "warning: the refinement missed in {missed} of {reports} reports (its proposal's \
+             importance weights collapsed): those report the network posterior, unrefined"
+        );
+    }
     if let Some(plot) = &o.plot {
         let series: Vec<crate::eval::plots::DeploymentSeries<'_>> = names
             .iter()
@@ -765,16 +773,25 @@ fn csv_row(r: &Report, start: f64, end: f64) -> String {
     cells.join(",")
 }
 
+/// The posterior a report answers with: the refined one, unless the refinement missed
+/// (its importance weights collapsed, so its particles descend from one or two draws and
+/// their spread says nothing of the posterior's); then the network's.
+fn answer(r: &Report) -> &[SummaryValues] {
+    match &r.refined {
+        Some(f) if !f.missed => &f.parameters,
+        _ => &r.parameters,
+    }
+}
+
 fn text_line(r: &Report, names: &[String], start: f64, end: f64) -> String {
     let mut line = format!("window {} ({start:.1}–{end:.1} s): ", r.sequence);
     if r.status != Status::Posterior {
         line.push_str(&status_text(r));
         return line;
     }
-    let params = r.refined.as_ref().map_or(&r.parameters, |f| &f.parameters);
     let parts: Vec<String> = names
         .iter()
-        .zip(params)
+        .zip(answer(r))
         .map(|(n, s)| {
             format!(
                 "{n} {:.3} ± {:.3} [90 %: {:.3}, {:.3}]",
@@ -783,8 +800,13 @@ fn text_line(r: &Report, names: &[String], start: f64, end: f64) -> String {
         })
         .collect();
     line.push_str(&parts.join(", "));
-    if r.refined.is_some() {
-        line.push_str(" (refined)");
+    match &r.refined {
+        Some(f) if f.missed => line.push_str(&format!(
+            " (network posterior: the refinement missed, ESS {:.1} of {} particles)",
+            f.ess, f.particles
+        )),
+        Some(_) => line.push_str(" (refined)"),
+        None => {}
     }
     if r.blanked_samples > 0 {
         line.push_str(&format!(
@@ -867,5 +889,63 @@ mod tests {
         let [(alias, _), _] = measure(112.0, 888.0);
         let [(clean, _), _] = measure(112.0, 0.0);
         assert!((alias - clean).abs() < 1e-4, "{alias} vs {clean}");
+    }
+
+    fn summary(mean: f32) -> SummaryValues {
+        SummaryValues {
+            count: 64,
+            non_finite: 0,
+            outside_support: 0,
+            mean,
+            std: 1.0,
+            q05: mean - 2.0,
+            q50: mean,
+            q95: mean + 2.0,
+        }
+    }
+
+    /// A refinement that missed is not the answer: its particles descend from one draw. The
+    /// line shows the network's summary and says why; a refinement that held shows its own.
+    #[test]
+    fn a_missed_refinement_reports_the_network_posterior() {
+        let one = |v: f32| heapless::Vec::from_slice(&[summary(v)]).unwrap();
+        let mut r = Report {
+            sequence: 2,
+            scenario_hash: 0,
+            samples: 64,
+            seed: 0,
+            clipped_samples: 0,
+            non_finite_values: 0,
+            dropped_frames: 0,
+            blanked_samples: 0,
+            status: Status::Posterior,
+            parameters: one(10.0),
+            refined: Some(vina_core::report::Refined {
+                particles: 64,
+                steps: 5,
+                ess: 1.0,
+                max_weight: 1.0,
+                acceptance: 0.1,
+                missed: true,
+                instructions: 0,
+                target_instructions: 0,
+                parameters: one(99.0),
+                evaluations: 100,
+            }),
+        };
+        let names = ["p".to_owned()];
+        let line = text_line(&r, &names, 0.0, 1.0);
+        assert!(line.contains("p 10.000"), "{line}");
+        assert!(line.contains("refinement missed, ESS 1.0 of 64"), "{line}");
+        assert_eq!(answer(&r)[0].mean, 10.0);
+        if let Some(f) = r.refined.as_mut() {
+            f.missed = false;
+        }
+        let line = text_line(&r, &names, 0.0, 1.0);
+        assert!(
+            line.contains("p 99.000") && line.ends_with("(refined)"),
+            "{line}"
+        );
+        assert_eq!(answer(&r)[0].mean, 99.0);
     }
 }
