@@ -359,8 +359,8 @@ const TARGET_ACCEPTANCE: f64 = 0.234;
 /// Proposals are `x + λ·(2.38/√d)·L·z`, z ~ N(0, I), L the Cholesky factor of the
 /// covariance of the pooled chains' draws in the second half of the burn-in so far
 /// (refitted every [`ADAPT_BATCH`] steps; the start spread before the first fit), and
-/// log λ moved towards an acceptance rate of 0.234 after each batch (step size
-/// 1/√batch). Both freeze at the end of burn-in, so the kept draws are a Metropolis chain
+/// log λ moved towards an acceptance rate of 0.234 after each batch (by 3·(rate −
+/// 0.234)/√batch). Both freeze at the end of burn-in, so the kept draws are a Metropolis chain
 /// with a fixed symmetric proposal: valid whatever the adaptation did; the adaptation
 /// only decides how well it mixes, which R̂ and ESS then report. At most
 /// [`vina_core::limits::MAX_PARAMS`] dimensions (the Gaussian fit is `vina-core`'s, the
