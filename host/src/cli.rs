@@ -188,8 +188,8 @@ Example (obs.json from vina observe):
         /// SNR of the likelihood in dB (default: the scenario's).
         #[arg(long)]
         snr: Option<f64>,
-        /// MCMC start point, e.g. "water_depth_m=218,water_sound_speed_mps=1561" (needed
-        /// beyond two unknowns).
+        /// MCMC start point, e.g. "water_depth_m=218,water_sound_speed_mps=1561" (without
+        /// it: the grid's draws for two unknowns, else a tempered SMC run from the prior).
         #[arg(long)]
         start: Option<String>,
         /// Grid only (two unknowns), no MCMC.

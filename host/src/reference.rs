@@ -7,8 +7,10 @@
 //! finds the candidate modes (local maxima), each is zoomed in on until its cells are a
 //! small fraction of its width, the best mode gets a dense grid of ±7 sd, and an
 //! affine-invariant ensemble MCMC started from grid draws checks it (R̂, ESS). For more
-//! unknowns the MCMC needs a start point (`--start`) and is adaptive Metropolis by
-//! default ([`Sampler`]; the ensemble's autocorrelation time grows with the dimension).
+//! unknowns the MCMC is adaptive Metropolis by default ([`Sampler`]; the ensemble's
+//! autocorrelation time grows with the dimension), started from `--start` when given,
+//! else from a tempered SMC run from the prior ([`tempered_start`]), so that a field
+//! observation, whose truth nobody knows, gets a reference too.
 
 use std::fs;
 use std::path::Path;
@@ -16,9 +18,11 @@ use std::sync::{Mutex, PoisonError};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use vina_core::limits::HOST_MODES;
 use vina_core::posterior::ForwardBuffers;
+use vina_core::refine::{TemperConfig, temper, tempered_work_len};
 use vina_core::rng::Rng;
 
 use crate::error::refuse;
@@ -165,7 +169,7 @@ pub struct ReferenceOptions {
     pub seed: u64,
     /// SNR override (default: the scenario's).
     pub snr_db: Option<f64>,
-    /// MCMC start point (needed for more than two unknowns).
+    /// MCMC start point (default: the grid for two unknowns, else [`tempered_start`]).
     pub start: Option<Vec<f64>>,
     /// Skip the MCMC (grid only; two unknowns).
     pub grid_only: bool,
@@ -435,14 +439,7 @@ pub fn reference(
             .map(|d| d.to_vec())
             .collect();
         (Some((g, s)), Init::Points(draws))
-    } else {
-        let start = o.start.clone().ok_or_else(|| {
-            refuse(format!(
-                "reference: scenario {} has {dim} unknowns; the grid handles two. \
-                 Give an MCMC start point with --start name=value,...",
-                scn.name
-            ))
-        })?;
+    } else if let Some(start) = o.start.clone() {
         let scale = post
             .scenario()
             .priors()
@@ -462,6 +459,12 @@ pub fn reference(
                 center: start,
                 scale,
             },
+        )
+    } else {
+        bar.set_message("tempered SMC from the prior (the chains' start)");
+        (
+            None,
+            Init::Points(tempered_start(&post, walkers, o.seed, &bar)?),
         )
     };
     let mut samples: Vec<Vec<f64>> = Vec::new();
@@ -556,6 +559,60 @@ pub fn reference(
         samples,
     })
 }
+
+/// Particles of the tempered SMC that finds the chains' start points when no `--start` is
+/// given.
+pub const START_PARTICLES: usize = 200;
+
+/// `n` start points for the chains without a guess of where the posterior is: tempered
+/// SMC from the scenario's prior to its exact posterior (`vina-core`'s
+/// [`temper`], the refinement's fallback, no network involved) with
+/// [`START_PARTICLES`] particles, then `n` of its particles evenly spread. They are
+/// approximate posterior draws, so the burn-in only has to fit the steps; a mode the SMC
+/// missed the chains would miss too, which is why `--start` stays available.
+pub fn tempered_start(
+    post: &ScenarioPosterior,
+    n: usize,
+    seed: u64,
+    bar: &ProgressBar,
+) -> anyhow::Result<Vec<Vec<f64>>> {
+    let d = post.dim();
+    let particles_n = START_PARTICLES.max(n);
+    let mut particles = vec![0.0f64; particles_n * d];
+    let mut work = vec![0.0f64; tempered_work_len(particles_n, d)];
+    let target = |pts: &[f64], out: &mut [f64]| {
+        bar.inc_length(out.len() as u64);
+        out.par_iter_mut().zip(pts.par_chunks(d)).for_each_init(
+            || Box::new(ForwardBuffers::<f64, HOST_MODES>::new()),
+            |buffers, (o, x)| {
+                *o = post.log_posterior_with(x, buffers);
+                bar.inc(1);
+            },
+        );
+    };
+    let report = temper(
+        &TemperConfig::default(),
+        &mut Rng::for_index(seed, START_STREAM),
+        post.template(),
+        target,
+        &mut particles,
+        &mut work,
+    )
+    .map_err(|e| refuse(format!("reference: tempered start: {e}")))?;
+    if !report.complete {
+        return Err(refuse(format!(
+            "reference: the tempered start stopped at β = {:.3} after {} stages; give a \
+             start point with --start name=value,...",
+            report.beta, report.stages
+        )));
+    }
+    let rows: Vec<&[f64]> = particles.chunks_exact(d).collect();
+    Ok((0..n).map(|i| rows[i * particles_n / n].to_vec()).collect())
+}
+
+/// Stream index of the tempered start (`Rng::for_index(seed, ·)`), apart from the MCMC's
+/// `Rng::new(seed)`.
+const START_STREAM: u64 = 3;
 
 pub use crate::eval::moments::moments;
 

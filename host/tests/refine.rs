@@ -688,3 +688,38 @@ fn replicates_follow_the_noise_model() {
         dof.sqrt()
     );
 }
+
+/// `vina reference` without `--start` beyond two unknowns starts its chains from a
+/// tempered SMC run from the prior: its particles must already be posterior draws. On the
+/// committed two-unknown cases (exact grids) they sit within the grid's mean and sd to the
+/// Monte-Carlo error of 200 resampled particles.
+#[test]
+fn tempered_start_lands_in_the_exact_posterior() {
+    let s = setup();
+    for case in [0, 3] {
+        let dir = root().join("models/eval/references/gi-pekeris");
+        let reference = ReferenceFile::read(&dir.join(format!("case-{case}.json"))).expect("ref");
+        let grid = reference.grid.as_ref().expect("grid");
+        let post = posterior_of(&s.scn, &reference.observation, reference.snr_db, "case")
+            .expect("posterior");
+        let start = vina_host::reference::tempered_start(
+            &post,
+            200,
+            case,
+            &indicatif::ProgressBar::hidden(),
+        )
+        .expect("tempered start");
+        assert_eq!(start.len(), 200);
+        let (err, ratio, outside) = against_grid(&start, grid);
+        println!("case {case}: mean error {err:?} sd, sd ratio {ratio:?}, outside {outside}");
+        for k in 0..2 {
+            assert!(err[k].abs() < 0.4, "case {case}: mean error {} sd", err[k]);
+            assert!(
+                (0.7..1.3).contains(&ratio[k]),
+                "case {case}: sd ratio {}",
+                ratio[k]
+            );
+        }
+        assert!(outside < 0.05, "case {case}: {outside} outside the grid");
+    }
+}
