@@ -94,9 +94,14 @@ pub struct RefinedMetrics {
     /// Particles (= refined draws), and reference draws compared with them (evenly
     /// thinned to as many).
     pub particles: usize,
-    /// `network` (importance sampling from the widened network, then sweeps) or
-    /// `tempered` (the network proposal missed: tempered SMC from the prior).
+    /// `network` (importance sampling from the widened network, then sweeps) or, when
+    /// the network proposal missed, `tempered from the prior` or `tempered from the prior
+    /// and the widened network`.
     pub path: String,
+    /// Posterior predictive p-value of the observation at the refined particles (the
+    /// refinement's fit check; below 0.01 the refinement warns that nothing it found
+    /// explains the observation).
+    pub fit_p: Option<f64>,
     /// Log-posterior evaluations (forward-model runs) of the refinement.
     pub evaluations: u64,
     /// Wall-clock seconds.
@@ -408,11 +413,14 @@ fn refine_case(
     let metrics = RefinedMetrics {
         particles,
         path: if refined.outcome.tempered.is_some() {
-            "tempered"
+            format!(
+                "tempered {}",
+                crate::refine::tempered_from(refined.outcome.path)
+            )
         } else {
-            "network"
-        }
-        .to_owned(),
+            "network".to_owned()
+        },
+        fit_p: refined.fit.map(|f| f.p_value),
         evaluations: refined.outcome.evaluations() as u64,
         seconds: refined.seconds,
         c2st: c2st(&draws, &refs, &opts).map_err(|e| refuse(e.0))?,
@@ -484,17 +492,18 @@ pub fn report(m: &Metrics) -> String {
             .filter_map(|r| r.refined.as_ref().map(|f| (r, f)))
             .collect();
         if !refined.is_empty() {
-            s += "\n## Refined (exact likelihood) against the references\n\n| case | path | particles | evaluations | seconds | C2ST | MMD² | mean error / ref sd | sd / ref sd |\n|---|---|---|---|---|---|---|---|---|\n";
+            s += "\n## Refined (exact likelihood) against the references\n\n| case | path | particles | evaluations | seconds | fit p | C2ST | MMD² | mean error / ref sd | sd / ref sd |\n|---|---|---|---|---|---|---|---|---|---|\n";
             for (r, f) in refined {
                 let name = Path::new(&r.file)
                     .file_name()
                     .map_or(r.file.clone(), |n| n.to_string_lossy().into_owned());
                 s += &format!(
-                    "| {name} | {} | {} | {} | {:.0} | {:.3} | {:.4} | {} | {} |\n",
+                    "| {name} | {} | {} | {} | {:.0} | {} | {:.3} | {:.4} | {} | {} |\n",
                     f.path,
                     f.particles,
                     f.evaluations,
                     f.seconds,
+                    f.fit_p.map_or("–".to_owned(), |p| format!("{p:.3}")),
                     f.c2st,
                     f.mmd2,
                     fmt(&f.mean_error_in_sd),

@@ -882,7 +882,8 @@ pub fn run(o: &InvertOptions, json_out: bool) -> anyhow::Result<()> {
                     v.steps,
                 )?,
                 (Some(t), _) => crate::outln!(
-                    "refined by tempered SMC from the prior (the network proposal missed): {} stages to beta {}, {} sweeps, acceptance {:.2}, {} log-posterior evaluations",
+                    "refined by tempered SMC {} (the network proposal missed): {} stages to beta {}, {} sweeps, acceptance {:.2}, {} log-posterior evaluations",
+                    crate::refine::tempered_from(o.path),
                     t.stages,
                     t.beta,
                     t.sweeps,

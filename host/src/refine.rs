@@ -4,7 +4,8 @@
 //! likelihood, f64 forward model) as the answer, through `vina-core`'s
 //! [`vina_core::refine::refine_with_fallback`]: the network refinement the firmware runs in
 //! f32, and when its proposal misses (as the paper INN's does on raw pressure), tempered SMC
-//! from the template's prior to the same exact posterior.
+//! to the same exact posterior from the template's prior, or for a cINN from the mixture
+//! of the prior and the widened network ([`TemperConfig::WORKSTATION`]).
 //!
 //! The log target of a batch of particles is evaluated in parallel (rayon); the random
 //! stream is consumed in `vina-core`'s fixed order, so the result does not depend on the
@@ -107,6 +108,14 @@ pub struct RefinedPosterior {
     pub seconds: f64,
 }
 
+/// Where a tempered refinement started, in words.
+pub fn tempered_from(path: RefinePath) -> &'static str {
+    match path {
+        RefinePath::TemperedFromMixture => "from the prior and the widened network",
+        _ => "from the prior",
+    }
+}
+
 impl RefinedPosterior {
     /// What a user should know before trusting the samples, one line each: the network
     /// proposal missed and tempering ran instead, tempering stopped short of β = 1, or the
@@ -123,8 +132,10 @@ impl RefinedPosterior {
                 ),
             };
             out.push(format!(
-                "refine: the network proposal missed the exact posterior ({why}); refined by tempered SMC from the prior instead ({} stages, {} log-posterior evaluations)",
-                t.stages, t.evaluations
+                "refine: the network proposal missed the exact posterior ({why}); refined by tempered SMC {} instead ({} stages, {} log-posterior evaluations)",
+                tempered_from(o.path),
+                t.stages,
+                t.evaluations
             ));
             if !t.complete {
                 out.push(format!(
@@ -280,7 +291,7 @@ pub fn refine_exact(
     let mut work = vec![0.0f64; tempered_work_len(s.particles, d)];
     let outcome = refine_with_fallback(
         &s.config,
-        &TemperConfig::default(),
+        &TemperConfig::WORKSTATION,
         model,
         ctx,
         s.seed,
