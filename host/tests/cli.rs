@@ -323,3 +323,52 @@ fn eval_refine_compares_the_refined_posterior_with_the_reference() {
         "{err}"
     );
 }
+
+/// `vina reference`: each sampler's own size flag; the other's is refused by name before
+/// any work, as are too few chains.
+#[test]
+fn reference_refuses_the_other_samplers_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ref.json");
+    let obs = dir.path().join("obs.json");
+    let o = vina(&[
+        "observe",
+        "--scenario",
+        &repo("scenarios/gi-pekeris.toml"),
+        "--truth",
+        "water_depth_m=218.2,water_sound_speed_mps=1561.3",
+        "--out",
+        obs.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let base = [
+        "reference",
+        "--scenario",
+        &repo("scenarios/gi-pekeris.toml"),
+        "--observation",
+        obs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for (extra, words) in [
+        (
+            &["--sampler", "metropolis", "--walkers", "16"][..],
+            "--walkers is the ensemble sampler's",
+        ),
+        (
+            &["--chains", "8"][..],
+            "--chains is the Metropolis sampler's",
+        ),
+        (
+            &["--sampler", "metropolis", "--chains", "3"][..],
+            "--chains 3: expected 4",
+        ),
+    ] {
+        let args: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
+        let o = vina(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(words), "{extra:?}: {err}");
+        assert!(!out.exists());
+    }
+}
