@@ -8,8 +8,8 @@ use vina_core::model::Model;
 use vina_core::prior::Prior;
 use vina_core::refine::{
     GaussianProposal, NetworkProposal, Outcome, ProposalKind, Reference, RefineConfig, RefineError,
-    RefinePath, TemperConfig, refine, refine_network, refine_with_fallback, temper, temper_within,
-    tempered_work_len, work_len,
+    RefinePath, TemperConfig, TemperReport, refine, refine_network, refine_with_fallback, temper,
+    temper_within, tempered_work_len, work_len,
 };
 use vina_core::rng::Rng;
 use vina_core::spec::{Precision, RandomArch};
@@ -364,27 +364,38 @@ fn tempered_fallback_recovers_the_target_when_the_network_misses() {
         let plain = n * (1 + t.sweeps as usize);
         assert!(t.evaluations > n && 3 * t.evaluations < 2 * plain, "{t:?}");
         assert!(t.acceptance > 0.1 && t.acceptance < 0.7, "{t:?}");
-        // ∫π / ∫q0 with q0 the normalized box: the integral of log_target's Gaussian.
-        let expected = (std::f64::consts::TAU * SD[0] * SD[1] * (1.0 - RHO * RHO).sqrt()).ln();
-        assert!(
-            (t.log_evidence - expected).abs() < 0.4,
-            "{t:?} vs {expected}"
-        );
-        let (m, sd, rho) = moments(&p);
-        for k in 0..2 {
-            assert!(
-                (m[k] - MEAN[k]).abs() < 0.12 * SD[k],
-                "mean {k}: {} ({t:?})",
-                m[k]
-            );
-            assert!(
-                (sd[k] / SD[k] - 1.0).abs() < 0.08,
-                "sd {k}: {} ({t:?})",
-                sd[k]
-            );
-        }
-        assert!((rho - RHO).abs() < 0.08, "correlation {rho}");
+        assert_evidence(&t);
+        assert_target_moments(&p, &t);
     }
+}
+
+/// The tempered run's log evidence is ∫π / ∫q0 with q0 normalized: the integral of
+/// log_target's Gaussian.
+fn assert_evidence(t: &TemperReport) {
+    let expected = (std::f64::consts::TAU * SD[0] * SD[1] * (1.0 - RHO * RHO).sqrt()).ln();
+    assert!(
+        (t.log_evidence - expected).abs() < 0.4,
+        "{t:?} vs {expected}"
+    );
+}
+
+/// The particles' means, sds and correlation are the target's (tolerances: the prior
+/// fallback's test above).
+fn assert_target_moments(p: &[f64], t: &TemperReport) {
+    let (m, sd, rho) = moments(p);
+    for k in 0..2 {
+        assert!(
+            (m[k] - MEAN[k]).abs() < 0.12 * SD[k],
+            "mean {k}: {} ({t:?})",
+            m[k]
+        );
+        assert!(
+            (sd[k] / SD[k] - 1.0).abs() < 0.08,
+            "sd {k}: {} ({t:?})",
+            sd[k]
+        );
+    }
+    assert!((rho - RHO).abs() < 0.08, "correlation {rho}");
 }
 
 /// A network proposal that covers the target: the fallback's result is
@@ -747,26 +758,9 @@ fn defensive_mixture_fallback_recovers_the_target_when_the_network_misses() {
             // does not: the reference's mass sits 100 sds away, the path crosses from
             // one to the other within a stage or two, and the log-mean of those stages'
             // weights falls short (−103 instead of −5.3 at seed 11).
-            let expected = (std::f64::consts::TAU * SD[0] * SD[1] * (1.0 - RHO * RHO).sqrt()).ln();
-            assert!(
-                (t.log_evidence - expected).abs() < 0.4,
-                "{t:?} vs {expected}"
-            );
+            assert_evidence(&t);
         }
-        let (m, sd, rho) = moments(&p);
-        for k in 0..2 {
-            assert!(
-                (m[k] - MEAN[k]).abs() < 0.12 * SD[k],
-                "mean {k}: {} ({t:?})",
-                m[k]
-            );
-            assert!(
-                (sd[k] / SD[k] - 1.0).abs() < 0.08,
-                "sd {k}: {} ({t:?})",
-                sd[k]
-            );
-        }
-        assert!((rho - RHO).abs() < 0.08, "correlation {rho}");
+        assert_target_moments(&p, &t);
     }
     let bad = TemperConfig {
         prior_share: 0.0,
